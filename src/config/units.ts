@@ -1,0 +1,39 @@
+/** Parsing of human-friendly sizes and addresses used by config keys. Pure. */
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3,
+  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+  k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+};
+
+/** "64MB", "256KiB", "1048576" or a number → bytes; undefined when it is not a size. */
+export function parseSize(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+  if (!m) return undefined;
+  const unit = SIZE_UNITS[(m[2] ?? '').toLowerCase()];
+  if (unit === undefined) return undefined;
+  const n = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** "127.0.0.1:1883", "[::1]:1883", ":1883" (all interfaces) → host and port. */
+export function parseHostPort(v: string): HostPort | undefined {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(v.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  const host = m[1] ?? m[2] ?? '';
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,66 @@
+/** Stable codes: scripts and tests match on these, never on message text. */
+export type MqliteErrorCode =
+  | 'MQLITE_CONFIG_INVALID'
+  | 'MQLITE_USAGE'
+  | 'MQLITE_PORT_IN_USE'
+  | 'MQLITE_BROKER_INSECURE'
+  | 'MQLITE_DB_OPEN_FAILED'
+  | 'MQLITE_SINK_COMMIT_FAILED'
+  | 'MQLITE_SINK_WORKER_FAILED'
+  | 'MQLITE_SOURCE_FAILED'
+  | 'MQLITE_HTTP_FAILED'
+  | 'MQLITE_SHUTDOWN_TIMEOUT';
+
+export class MqliteError extends Error {
+  readonly code: MqliteErrorCode;
+  constructor(code: MqliteErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MqliteError';
+    this.code = code;
+  }
+}
+
+/** One problem in the configuration: which key, what the user wrote, what we wanted. */
+export interface ConfigProblem {
+  readonly key: string;
+  readonly value: unknown;
+  readonly expected: string;
+}
+
+export class ConfigError extends MqliteError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: readonly ConfigProblem[]) {
+    super('MQLITE_CONFIG_INVALID', ConfigError.format(problems));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+
+  static format(problems: readonly ConfigProblem[]): string {
+    const lines = problems.map((p) => `  ${p.key}: expected ${p.expected}, got ${showValue(p.value)}`);
+    return `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+  }
+}
+
+function showValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  try {
+    return JSON.stringify(v) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+/** The message of an unknown thrown value, without assuming it is an Error. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** The `code` property Node and SQLite errors carry (EADDRINUSE, SQLITE_BUSY, ...). */
+export function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const c = (err as { code: unknown }).code;
+    return typeof c === 'string' ? c : undefined;
+  }
+  return undefined;
+}
