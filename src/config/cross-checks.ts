@@ -1,0 +1,63 @@
+/** Rules that span keys, or need the file system; the schema checks single values. */
+import { accessSync, constants } from 'node:fs';
+import type { ConfigProblem } from '../lib/errors.js';
+import type { Config } from './schema.js';
+import { isLoopback, parseHostPort } from './units.js';
+
+export function crossChecks(c: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const embedded = c.broker.url === undefined;
+
+  if (embedded) {
+    const hp = parseHostPort(c.embedded.listen);
+    if (hp && !isLoopback(hp.host) && c.embedded.users.length === 0 && !c.embedded.allowAnonymous) {
+      // Mosquitto 2 refuses the same: an open broker on a network is an incident waiting.
+      problems.push({
+        key: 'embedded.listen',
+        value: c.embedded.listen,
+        expected:
+          'a loopback address, or credentials for a network listener (embedded.users with password hashes, or embedded.allowAnonymous: true)',
+      });
+    }
+    for (const [i, u] of c.embedded.users.entries()) {
+      if (!/^scrypt:[0-9a-f]+:[0-9a-f]+$/.test(u.passwordHash)) {
+        problems.push({
+          key: `embedded.users.${i}.passwordHash`,
+          value: '(redacted)',
+          expected: 'a hash made by `mqlite hash-password` ("scrypt:<salt>:<key>")',
+        });
+      }
+    }
+  }
+
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const file = c.broker.tls[k];
+    if (file === undefined) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      problems.push({ key: `broker.tls.${k}`, value: file, expected: 'a readable PEM file' });
+    }
+  }
+  if ((c.broker.tls.cert === undefined) !== (c.broker.tls.key === undefined)) {
+    problems.push({
+      key: 'broker.tls.key',
+      value: c.broker.tls.key,
+      expected: 'a client certificate and its key together (both broker.tls.cert and broker.tls.key)',
+    });
+  }
+  if (c.broker.password !== undefined && c.broker.username === undefined) {
+    problems.push({ key: 'broker.username', value: undefined, expected: 'a username when a password is set' });
+  }
+  if (c.batch.retryCapMs < c.batch.retryBaseMs) {
+    problems.push({ key: 'batch.retryCapMs', value: c.batch.retryCapMs, expected: `≥ batch.retryBaseMs (${c.batch.retryBaseMs})` });
+  }
+  if (c.queue.maxMessages < c.batch.maxBatch) {
+    problems.push({
+      key: 'queue.maxMessages',
+      value: c.queue.maxMessages,
+      expected: `≥ batch.maxBatch (${c.batch.maxBatch}), or batches can never fill`,
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,99 @@
+/**
+ * file → environment → flags → validate (every problem at once) → freeze.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigProblem, errorMessage } from '../lib/errors.js';
+import { deepFreeze, getPath, setKey, type Tree } from './paths.js';
+import { type Config, configSchema } from './schema.js';
+import { convert, SETTINGS } from './settings-map.js';
+import { crossChecks } from './cross-checks.js';
+
+export interface LoadInput {
+  /** Path of the YAML file, if any (from --config or MQLITE_CONFIG). */
+  readonly file?: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Parsed flags, by commander option name. */
+  readonly flags: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+export function loadConfig(input: LoadInput): Readonly<Config> {
+  const problems: ConfigProblem[] = [];
+  const raw: Tree = readFile(input.file, problems);
+
+  for (const s of SETTINGS) {
+    const v = input.env[s.env];
+    if (v !== undefined && v !== '') setKey(raw, s.key, convert(s.kind, v));
+  }
+  for (const s of SETTINGS) {
+    const v = s.flag === '' ? undefined : input.flags[s.flag];
+    if (v !== undefined) setKey(raw, s.key, convert(s.kind, v));
+  }
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.flatMap((i) => toProblems(i, raw)));
+    throw new ConfigError(problems);
+  }
+  const config = withDerivedClientId(parsed.data);
+  problems.push(...crossChecks(config));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function readFile(file: string | undefined, problems: ConfigProblem[]): Tree {
+  if (file === undefined) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push({ key: '--config', value: file, expected: `a readable YAML file (${errorMessage(err)})` });
+    return {};
+  }
+  try {
+    const doc: unknown = parseYaml(text);
+    if (doc === null || doc === undefined) return {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) {
+      problems.push({ key: '--config', value: file, expected: 'a YAML mapping of sections (broker:, db:, ...)' });
+      return {};
+    }
+    return doc as Tree;
+  } catch (err) {
+    problems.push({ key: '--config', value: file, expected: `valid YAML (${errorMessage(err)})` });
+    return {};
+  }
+}
+
+function toProblems(issue: z.core.$ZodIssue, raw: Tree): ConfigProblem[] {
+  const key = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({
+      key: key === '' ? k : `${key}.${k}`,
+      value: getPath(raw, [...issue.path, k]),
+      expected: 'no such key (check the spelling against config/mqlite.example.yaml)',
+    }));
+  }
+  return [{ key: key || '(top level)', value: getPath(raw, issue.path), expected: expectedText(issue.message) }];
+}
+
+/** zod says "Invalid input: expected number, received string"; we say what was expected. */
+function expectedText(message: string): string {
+  const m = /expected (.*?)(?:, received .*)?$/.exec(message);
+  return m?.[1] ?? message;
+}
+
+/**
+ * A stable default client id: the broker keys a persistent session on it, so it must be
+ * the same after a restart and different for two ingesters on one host writing to
+ * different databases.
+ */
+function withDerivedClientId(config: Config): Config {
+  if (config.broker.clientId !== undefined) return config;
+  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'host';
+  const digest = createHash('sha256').update(resolve(config.db.path)).digest('hex').slice(0, 8);
+  return { ...config, broker: { ...config.broker, clientId: `mqlite-${host}-${digest}` } };
+}

@@ -1,0 +1,187 @@
+/**
+ * The only buffer between the network and the writer, bounded by count and by bytes.
+ *
+ * When full, a push is still accepted (the message is already in memory) but returns a
+ * promise: the producer reads nothing more until it resolves. So the overshoot is at most
+ * one message per producer, and the pressure travels back to the socket and the broker.
+ * QoS 0 may instead be dropped (overflow policy); QoS 1/2 always block, because the broker
+ * redelivers them anyway and dropping would only waste its work.
+ */
+import type { DropReason, InboundMessage } from '../lib/message.js';
+
+export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest';
+
+export interface QueueSettings {
+  readonly maxMessages: number;
+  readonly maxBytes: number;
+  readonly overflow: OverflowPolicy;
+}
+
+export interface QueueHooks {
+  onDrop(msg: InboundMessage, reason: DropReason): void;
+}
+
+/** Per-message bookkeeping beyond the payload (object, topic string, closure). Rough but stable. */
+const OVERHEAD_BYTES = 160;
+
+export function messageBytes(msg: InboundMessage): number {
+  return msg.payload.length + msg.topic.length * 2 + OVERHEAD_BYTES;
+}
+
+interface Entry {
+  readonly msg: InboundMessage;
+  readonly bytes: number;
+  readonly enqueuedMono: number;
+}
+
+export class BoundedQueue {
+  private items: Entry[] = [];
+  private head = 0;
+  private byteCount = 0;
+  private isClosed = false;
+  private space: Deferred | undefined;
+  private data: Deferred | undefined;
+
+  constructor(
+    private readonly settings: QueueSettings,
+    private readonly hooks: QueueHooks,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  get bytes(): number {
+    return this.byteCount;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  get capacity(): { messages: number; bytes: number } {
+    return { messages: this.settings.maxMessages, bytes: this.settings.maxBytes };
+  }
+
+  /** Accept (see lib/message.ts). Bound as an arrow so sources can take it as a plain function. */
+  readonly push = (msg: InboundMessage): Promise<void> | undefined => {
+    if (this.isClosed) {
+      this.hooks.onDrop(msg, 'shutdown');
+      msg.settle('abandoned');
+      return undefined;
+    }
+    if (this.full() && msg.qos === 0) {
+      if (this.settings.overflow === 'drop-newest') {
+        this.hooks.onDrop(msg, 'queue_full_newest');
+        msg.settle('abandoned');
+        return undefined;
+      }
+      if (this.settings.overflow === 'drop-oldest') this.dropOldestQos0();
+    }
+    const bytes = messageBytes(msg);
+    this.items.push({ msg, bytes, enqueuedMono: this.now() });
+    this.byteCount += bytes;
+    if (this.data) {
+      this.data.resolve();
+      this.data = undefined;
+    }
+    if (!this.full()) return undefined;
+    this.space ??= deferred();
+    return this.space.promise;
+  };
+
+  /** Removes up to `max` messages, oldest first. */
+  take(max: number): InboundMessage[] {
+    const n = Math.min(max, this.length);
+    const out: InboundMessage[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const e = this.items[this.head + i] as Entry;
+      out[i] = e.msg;
+      this.byteCount -= e.bytes;
+    }
+    this.head += n;
+    this.compact();
+    this.releaseSpace();
+    return out;
+  }
+
+  oldestEnqueuedMono(): number | undefined {
+    return this.items[this.head]?.enqueuedMono;
+  }
+
+  /** Resolves once a message is queued (at once if one is), or when the queue closes. */
+  whenNonEmpty(): Promise<void> {
+    if (this.length > 0 || this.isClosed) return Promise.resolve();
+    this.data ??= deferred();
+    return this.data.promise;
+  }
+
+  /** Stop accepting: later pushes are abandoned (the broker redelivers QoS 1/2). */
+  close(): void {
+    this.isClosed = true;
+    this.data?.resolve();
+    this.data = undefined;
+    // Blocked producers must not hang shutdown; the queue refuses what they send next.
+    this.space?.resolve();
+    this.space = undefined;
+  }
+
+  /** Empties the queue without storing anything: the grace period ran out. */
+  abandonAll(): number {
+    const rest = this.take(this.length);
+    for (const m of rest) {
+      this.hooks.onDrop(m, 'shutdown');
+      m.settle('abandoned');
+    }
+    return rest.length;
+  }
+
+  private full(): boolean {
+    return this.length >= this.settings.maxMessages || this.byteCount >= this.settings.maxBytes;
+  }
+
+  private dropOldestQos0(): void {
+    // Only a QoS 0 head may go: QoS 1/2 must be stored; behind one, the producer blocks instead.
+    while (this.full() && this.length > 0) {
+      const e = this.items[this.head] as Entry;
+      if (e.msg.qos !== 0) return;
+      this.head++;
+      this.byteCount -= e.bytes;
+      this.hooks.onDrop(e.msg, 'queue_full_oldest');
+      e.msg.settle('abandoned');
+    }
+    this.compact();
+  }
+
+  private releaseSpace(): void {
+    if (this.space && !this.full()) {
+      this.space.resolve();
+      this.space = undefined;
+    }
+  }
+
+  /** Shift in O(1) amortised: drop the consumed prefix once it dominates the array. */
+  private compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import type { DropReason, InboundMessage, QoS, Settlement } from '../../../src/lib/message.js';
+import { BoundedQueue, type OverflowPolicy } from '../../../src/queue/bounded-queue.js';
+
+function msg(n: number, qos: QoS = 1, bytes = 10): InboundMessage & { settled: Settlement[] } {
+  const settled: Settlement[] = [];
+  return {
+    topic: `t/${n}`,
+    payload: Buffer.alloc(bytes, n),
+    qos,
+    retain: false,
+    dup: false,
+    receivedAt: n,
+    receivedMono: n,
+    settle: (how) => settled.push(how),
+    settled,
+  };
+}
+
+function queue(maxMessages: number, overflow: OverflowPolicy = 'block', maxBytes = 1 << 30) {
+  const drops: [string, DropReason][] = [];
+  const q = new BoundedQueue({ maxMessages, maxBytes, overflow }, { onDrop: (m, r) => drops.push([m.topic, r]) });
+  return { q, drops };
+}
+
+describe('BoundedQueue', () => {
+  it('hands messages out in arrival order and frees their bytes', () => {
+    const { q } = queue(10);
+    for (let i = 0; i < 5; i++) expect(q.push(msg(i))).toBeUndefined();
+    expect(q.length).toBe(5);
+    expect(q.take(3).map((m) => m.topic)).toEqual(['t/0', 't/1', 't/2']);
+    expect(q.take(10).map((m) => m.topic)).toEqual(['t/3', 't/4']);
+    expect(q.length).toBe(0);
+    expect(q.bytes).toBe(0);
+  });
+
+  it('makes the producer wait when the count bound is reached, and releases it when space frees', async () => {
+    const { q } = queue(2);
+    expect(q.push(msg(0))).toBeUndefined();
+    const wait = q.push(msg(1));
+    expect(wait).toBeInstanceOf(Promise);
+    let released = false;
+    void wait?.then(() => {
+      released = true;
+    });
+    await Promise.resolve();
+    expect(released).toBe(false);
+    q.take(1);
+    await wait;
+    expect(released).toBe(true);
+  });
+
+  it('applies the byte bound as well as the count bound', () => {
+    const { q } = queue(1000, 'block', 1024);
+    expect(q.push(msg(0, 1, 400))).toBeUndefined();
+    expect(q.push(msg(1, 1, 600))).toBeInstanceOf(Promise);
+  });
+
+  it('drop-newest discards incoming QoS 0 when full and counts it, but never QoS 1', () => {
+    const { q, drops } = queue(1, 'drop-newest');
+    const first = msg(0, 0);
+    void q.push(first);
+    const dropped = msg(1, 0);
+    expect(q.push(dropped)).toBeUndefined();
+    expect(dropped.settled).toEqual(['abandoned']);
+    expect(drops).toEqual([['t/1', 'queue_full_newest']]);
+    expect(q.push(msg(2, 1))).toBeInstanceOf(Promise);
+    expect(q.length).toBe(2);
+  });
+
+  it('drop-oldest evicts the oldest QoS 0 message and keeps the new one', () => {
+    const { q, drops } = queue(2, 'drop-oldest');
+    const oldest = msg(0, 0);
+    void q.push(oldest);
+    void q.push(msg(1, 0));
+    void q.push(msg(2, 0));
+    expect(oldest.settled).toEqual(['abandoned']);
+    expect(drops).toEqual([['t/0', 'queue_full_oldest']]);
+    expect(q.take(5).map((m) => m.topic)).toEqual(['t/1', 't/2']);
+  });
+
+  it('drop-oldest does not evict a QoS 1 message: the producer blocks instead', () => {
+    const { q, drops } = queue(1, 'drop-oldest');
+    void q.push(msg(0, 1));
+    expect(q.push(msg(1, 0))).toBeInstanceOf(Promise);
+    expect(drops).toEqual([]);
+  });
+
+  it('after close, pushes are abandoned and waiting producers are released', async () => {
+    const { q, drops } = queue(1);
+    const wait = q.push(msg(0));
+    q.close();
+    await wait;
+    const late = msg(1);
+    q.push(late);
+    expect(late.settled).toEqual(['abandoned']);
+    expect(drops).toEqual([['t/1', 'shutdown']]);
+    await q.whenNonEmpty();
+  });
+
+  it('abandonAll settles everything left as abandoned', () => {
+    const { q } = queue(10);
+    const ms = [msg(0), msg(1)];
+    for (const m of ms) void q.push(m);
+    expect(q.abandonAll()).toBe(2);
+    expect(ms.map((m) => m.settled)).toEqual([['abandoned'], ['abandoned']]);
+  });
+
+  it('whenNonEmpty resolves on the next push', async () => {
+    const { q } = queue(10);
+    let woke = false;
+    const p = q.whenNonEmpty().then(() => {
+      woke = true;
+    });
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    void q.push(msg(0));
+    await p;
+    expect(woke).toBe(true);
+  });
+
+  it('stays correct over many push/take cycles (compaction)', () => {
+    const { q } = queue(100_000);
+    let next = 0;
+    let expected = 0;
+    for (let round = 0; round < 50; round++) {
+      for (let i = 0; i < 3000; i++) void q.push(msg(next++, 0, 1));
+      for (const m of q.take(2500)) expect(m.topic).toBe(`t/${expected++}`);
+    }
+    expect(q.length).toBe(next - expected);
+  });
+});
