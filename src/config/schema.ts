@@ -47,7 +47,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Omitted: run the embedded broker and ingest what its clients publish. */
       url: brokerUrl.optional(),
-      protocolVersion: z.union([z.literal(5), z.literal(4)]).default(5),
+      protocolVersion: z.union([z.literal(5), z.literal(4)], { error: '5 (MQTT 5) or 4 (MQTT 3.1.1)' }).default(5),
       /** Default derived from host name and database path: stable across restarts. */
       clientId: z.string().min(1).max(128).optional(),
       username: z.string().optional(),
@@ -89,7 +89,7 @@ export const configSchema = z.strictObject({
   subscribe: z
     .strictObject({
       topics: z.array(z.string().min(1)).min(1).default(['#']),
-      qos: z.coerce.number().pipe(z.union([z.literal(0), z.literal(1), z.literal(2)])).default(1),
+      qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'a QoS of 0, 1 or 2' }).default(1),
       template: z.string().min(1).default('+/{device}/#'),
       formats: z.array(formatRule).default([]),
     })
@@ -97,7 +97,7 @@ export const configSchema = z.strictObject({
   queue: z
     .strictObject({
       maxMessages: int(1).default(50_000),
-      maxBytes: size('a size like "64MB" or an integer ≥ 1024').pipe(z.number().min(1024)).default(64 * 1024 ** 2),
+      maxBytes: size('a size like "64MiB" or an integer ≥ 1024').pipe(z.number().min(1024)).default(64 * 1024 ** 2),
       /** QoS 0 only: QoS 1/2 always block, because the broker will redeliver them. */
       overflow: z.enum(['block', 'drop-oldest', 'drop-newest']).default('block'),
     })

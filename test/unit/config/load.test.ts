@@ -70,7 +70,7 @@ describe('loadConfig', () => {
       ['batch.maxBatchh', 'broker.url', 'db.synchronous', 'http.listen', 'queue.maxBytes', 'subscribe.qos'].sort(),
     );
     expect(byKey['queue.maxBytes']).toMatchObject({ value: 'lots' });
-    expect(byKey['queue.maxBytes']?.expected).toMatch(/size like "64MB"/);
+    expect(byKey['queue.maxBytes']?.expected).toMatch(/size like "64MiB"/);
     expect(byKey['broker.url']).toMatchObject({ value: 'http://x' });
     expect(byKey['broker.url']?.expected).toMatch(/mqtt:\/\//);
     expect(byKey['db.synchronous']?.value).toBe('SOMETIMES');
@@ -123,5 +123,12 @@ describe('redact', () => {
     expect(text).not.toContain('abcd');
     expect(text).toContain('"username":"me"');
     expect(text).toContain('broker:1883');
+  });
+});
+
+describe('config/mqlite.example.yaml', () => {
+  it('loads and states exactly the defaults', () => {
+    const example = loadConfig({ file: 'config/mqlite.example.yaml', env: {}, flags: {} });
+    expect(example).toEqual(loadConfig({ env: {}, flags: {} }));
   });
 });

@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * argv → config → daemon. The only place that maps errors to exit codes:
+ * 0 clean shutdown, 2 bad usage or config, 1 fatal runtime error.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { hashPassword } from './broker/password.js';
+import { type Config, loadConfig, redact } from './config/index.js';
+import { Daemon } from './daemon.js';
+import { stageChecks } from './daemon-checks.js';
+import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
+import { packageVersion } from './lib/version.js';
+import { createLogger } from './observe/logger.js';
+
+const EXIT_OK = 0;
+const EXIT_FATAL = 1;
+const EXIT_USAGE = 2;
+
+type Flags = Record<string, string | string[] | undefined>;
+
+function addSettingOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'YAML config file (env MQLITE_CONFIG)')
+    .option('--broker <url>', 'external broker: mqtt://, mqtts://, ws://, wss:// (omitted: embedded broker)')
+    .option('--listen <host:port>', 'embedded broker listener (default 127.0.0.1:1883)')
+    .option('--db <path>', 'SQLite database file, folders created (default ./data/mqlite.db)')
+    .option('--topic <filter>', 'topic filter to subscribe, repeatable (default #)', collect)
+    .option('--qos <0|1|2>', 'subscription QoS (default 1)')
+    .option('--client-id <id>', 'MQTT client id (default derived from host and db path, stable)')
+    .option('--template <pattern>', 'topic levels naming the device (default +/{device}/#)')
+    .option('--http <host:port|off>', 'metrics and health listener (default 127.0.0.1:9464)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
+    .addOption(new Option('--mqtt-version <4|5>', 'MQTT protocol: 5 (default) or 4 (3.1.1)'))
+    .option('--username <name>', 'broker username (password: env MQLITE_PASSWORD or broker.password)')
+    .option('--tls-ca <file>', 'CA certificate (PEM) for mqtts:// and wss://')
+    .option('--tls-cert <file>', 'client certificate (PEM)')
+    .option('--tls-key <file>', 'client key (PEM)');
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function configFrom(flags: Flags): Readonly<Config> {
+  const fileFlag = flags.config;
+  const file = typeof fileFlag === 'string' ? fileFlag : process.env.MQLITE_CONFIG;
+  const config = loadConfig({ file, env: process.env, flags });
+  const problems = stageChecks(config);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+async function run(flags: Flags): Promise<number> {
+  const config = configFrom(flags);
+  const logger = createLogger({ level: config.log.level });
+  const daemon = new Daemon(config, { logger, version: packageVersion() });
+
+  let signals = 0;
+  let requestStop: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => {
+    requestStop = resolve;
+  });
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting now without draining');
+      process.exit(EXIT_FATAL);
+    }
+    logger.info({ signal }, 'shutting down: draining the queue (send the signal again to exit at once)');
+    requestStop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
+  await stopRequested;
+  await daemon.stop();
+  return EXIT_OK;
+}
+
+function checkConfig(flags: Flags): number {
+  const config = configFrom(flags);
+  process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
+  return EXIT_OK;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let result: Promise<number> = Promise.resolve(EXIT_OK);
+  const program = new Command('mqlite')
+    .description('MQTT telemetry ingester: messages into SQLite in batches, acknowledged only after commit')
+    .version(packageVersion(), '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  addSettingOptions(program.command('run', { isDefault: true }).description('start the daemon (default)'))
+    .exitOverride()
+    .action((opts: Flags) => {
+      result = run(opts);
+    });
+  addSettingOptions(program.command('check-config').description('validate and print the effective config, secrets redacted'))
+    .exitOverride()
+    .action((opts: Flags) => {
+      result = Promise.resolve(checkConfig(opts));
+    });
+  program
+    .command('hash-password')
+    .description('read a password on stdin, print a hash for embedded.users[].passwordHash')
+    .exitOverride()
+    .action(() => {
+      result = readStdin().then((pw) => {
+        if (pw === '') throw new MqliteError('MQLITE_USAGE', 'hash-password: empty password on stdin');
+        process.stdout.write(`${hashPassword(pw)}\n`);
+        return EXIT_OK;
+      });
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return await result;
+  } catch (err) {
+    return exitCodeFor(err);
+  }
+}
+
+function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // help and version end with exitCode 0 and have already printed.
+    return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`mqlite: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  if (err instanceof MqliteError && err.code === 'MQLITE_USAGE') {
+    process.stderr.write(`mqlite: ${err.message}\n`);
+    return EXIT_USAGE;
+  }
+  process.stderr.write(`mqlite: ${errorMessage(err)}\n`);
+  return EXIT_FATAL;
+}
+
+const code = await main(process.argv.slice(2));
+// Exit explicitly: a stray handle left by a library must not keep a stopped daemon alive.
+process.exit(code);

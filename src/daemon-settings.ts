@@ -1,0 +1,67 @@
+/** Config → the small settings object each stage declares. Stages never see Config itself. */
+import type { Config } from './config/index.js';
+import type { DecodeSettings } from './decode/types.js';
+import type { SinkSettings } from './sink/sqlite-sink.js';
+import type { SourceSettings } from './source/mqtt-source.js';
+
+export function decodeSettings(c: Config): DecodeSettings {
+  return {
+    template: c.subscribe.template,
+    formats: c.subscribe.formats.map((f) => ({ ...f })),
+    maxPayloadBytes: c.limits.maxPayloadBytes,
+    maxJsonDepth: c.limits.maxJsonDepth,
+    maxReadingsPerMessage: c.limits.maxReadingsPerMessage,
+    maxFutureMs: c.timestamps.maxFutureMs,
+    maxPastMs: c.timestamps.maxPastMs,
+    outOfRange: c.timestamps.outOfRange,
+  };
+}
+
+export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
+  return {
+    path: c.db.path,
+    synchronous: c.db.synchronous,
+    busyTimeoutMs: c.db.busyTimeoutMs,
+    deadLetterPayloadBytes: c.limits.deadLetterPayloadBytes,
+    decode,
+  };
+}
+
+export function sourceSettings(c: Config): SourceSettings {
+  const b = c.broker;
+  return {
+    url: b.url as string,
+    protocolVersion: b.protocolVersion,
+    clientId: b.clientId as string,
+    ...(b.username !== undefined ? { username: b.username } : {}),
+    ...(b.password !== undefined ? { password: b.password } : {}),
+    tls: { ...b.tls },
+    keepaliveSeconds: b.keepaliveSeconds,
+    connectTimeoutMs: b.connectTimeoutMs,
+    cleanSession: b.cleanSession,
+    sessionExpiryHours: b.sessionExpiryHours,
+    receiveMaximum: b.receiveMaximum,
+    maxPayloadBytes: c.limits.maxPayloadBytes,
+    topics: [...c.subscribe.topics],
+    qos: c.subscribe.qos,
+    reconnect: { ...b.reconnect },
+  };
+}
+
+/** How many commits in a row may fail before the source reconnects to get redeliveries. */
+const STUCK_AFTER_ATTEMPTS = 10;
+
+export function writerSettings(c: Config, embedded: boolean) {
+  // [research §2] In subscriber mode the broker stops at receiveMaximum unacked messages:
+  // once that many are pending nothing more can arrive, so waiting for the timer only adds
+  // latency. MQTT 3.1.1 has no window we can set; the broker's inflight limit applies.
+  const window = !embedded && c.broker.protocolVersion === 5 && c.subscribe.qos > 0 ? c.broker.receiveMaximum : Infinity;
+  return {
+    maxBatch: c.batch.maxBatch,
+    maxDelayMs: c.batch.maxDelayMs,
+    flushAt: Math.min(c.batch.maxBatch, window),
+    retryBaseMs: c.batch.retryBaseMs,
+    retryCapMs: c.batch.retryCapMs,
+    stuckAfterAttempts: STUCK_AFTER_ATTEMPTS,
+  };
+}
