@@ -1,0 +1,179 @@
+/**
+ * Takes batches off the queue and commits them, one transaction at a time, releasing each
+ * message's ack ('committed') only after its transaction committed, in receive order
+ * ([MQTT-4.6.0-2]: PUBACKs go out in the order the PUBLISHes came in). A failing database keeps
+ * the batch and retries with backoff; meanwhile the queue fills and backpressure reaches the
+ * broker. Nothing is ever acknowledged that is not committed.
+ */
+import type { Mutex } from 'async-mutex';
+import { backoffDelay } from '../lib/backoff.js';
+import type { InboundMessage } from '../lib/message.js';
+import { decideFlush } from './batch-policy.js';
+import type { BatchResult } from './types.js';
+
+/** What the writer needs of the queue stage (implemented by queue/bounded-queue.ts). */
+export interface BatchQueue {
+  readonly length: number;
+  oldestEnqueuedMono(): number | undefined;
+  take(max: number): InboundMessage[];
+  /** Resolves once a message is queued, or the queue is closed. */
+  whenNonEmpty(): Promise<void>;
+  readonly closed: boolean;
+}
+
+export interface BatchSink {
+  write(batch: readonly InboundMessage[]): Promise<BatchResult>;
+}
+
+/** Hooks must not throw: a throwing hook stops the writer (healthy turns false, stop() rethrows). */
+export interface WriterHooks {
+  /** After every message of the batch was settled 'committed'. */
+  onCommitted(batch: readonly InboundMessage[], result: BatchResult): void;
+  /** Each failed attempt of one batch, attempt counting from 1. */
+  onCommitError(err: unknown, attempt: number): void;
+  /** Once per failure episode, at attempt stuckAfterAttempts: the daemon forces a reconnect. */
+  onStuck(): void;
+  /** The first commit after a failure episode. */
+  onRecovered(): void;
+}
+
+export interface BatchWriterSettings {
+  readonly maxBatch: number;
+  readonly maxDelayMs: number;
+  /** min(maxBatch, broker window): see batch-policy.ts. */
+  readonly flushAt: number;
+  readonly retryBaseMs: number;
+  readonly retryCapMs: number;
+  readonly stuckAfterAttempts: number;
+}
+
+export interface BatchWriterDeps {
+  readonly queue: BatchQueue;
+  readonly sink: BatchSink;
+  /** Shared with maintenance and shutdown: one transaction at a time on the database. */
+  readonly mutex: Mutex;
+  readonly settings: BatchWriterSettings;
+  readonly hooks: WriterHooks;
+  /** Monotonic ms, the clock of InboundMessage.receivedMono and the queue. */
+  readonly now?: () => number;
+  /** For the backoff jitter; tests make it deterministic. */
+  readonly random?: () => number;
+}
+
+/**
+ * While a batch fills, look at the queue again this often. BatchQueue signals only "non-empty",
+ * not each arrival, and reaching flushAt must flush at once (research §2: with the window full the
+ * broker sends nothing more, so waiting out maxDelayMs is pure latency). 1 ms is the timer floor.
+ */
+const POLL_MS = 1;
+
+export class BatchWriter {
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private failing = false;
+  private fatal: { error: unknown } | undefined;
+  /** Ends the current wait early (stop()). */
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly deps: BatchWriterDeps) {
+    this.now = deps.now ?? (() => performance.now());
+    this.random = deps.random ?? Math.random;
+  }
+
+  /** false while commits fail (and after a hook threw). */
+  get healthy(): boolean {
+    return !this.failing && this.fatal === undefined;
+  }
+
+  start(): Promise<void> {
+    this.loop ??= this.run().catch((error: unknown) => {
+      // Recorded, surfaced by `healthy` and rethrown by stop(): not swallowed.
+      this.fatal = { error };
+    });
+    return Promise.resolve();
+  }
+
+  /**
+   * Drains: keeps committing until the queue is empty (at once, without waiting for a batch to
+   * fill), then returns. A commit that fails while stopping gets no more retries: that batch is
+   * settled 'abandoned' (never acked; the broker redelivers) and the rest stays in the queue.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    if (this.fatal) throw this.fatal.error;
+  }
+
+  private async run(): Promise<void> {
+    const { queue, settings } = this.deps;
+    for (;;) {
+      if (queue.length === 0) {
+        if (this.stopping || queue.closed) return;
+        await this.until(queue.whenNonEmpty());
+        continue;
+      }
+      if (!this.stopping && !queue.closed) {
+        const d = decideFlush(settings, queue.length, queue.oldestEnqueuedMono(), this.now());
+        if (d.kind === 'wait') {
+          await this.sleep(Math.min(d.ms, POLL_MS));
+          continue;
+        }
+      }
+      const batch = queue.take(settings.maxBatch);
+      if (batch.length > 0 && !(await this.commit(batch))) return;
+    }
+  }
+
+  /** Commits one batch, retrying until it succeeds; false if abandoned during stop. */
+  private async commit(batch: readonly InboundMessage[]): Promise<boolean> {
+    const { sink, mutex, hooks, settings } = this.deps;
+    const policy = { baseMs: settings.retryBaseMs, factor: 2, capMs: settings.retryCapMs };
+    for (let attempt = 1; ; attempt++) {
+      let result: BatchResult;
+      try {
+        result = await mutex.runExclusive(() => sink.write(batch));
+      } catch (err) {
+        // Retryable or not, the batch is kept: the only other choice is losing QoS 1/2 messages.
+        this.failing = true;
+        hooks.onCommitError(err, attempt);
+        if (attempt === settings.stuckAfterAttempts) hooks.onStuck();
+        if (this.stopping) {
+          for (const m of batch) m.settle('abandoned');
+          return false;
+        }
+        await this.sleep(backoffDelay(policy, attempt - 1, this.random));
+        continue;
+      }
+      // FIFO: the batch is in receive order, and batches commit one after another.
+      for (const m of batch) m.settle('committed');
+      if (this.failing) {
+        this.failing = false;
+        hooks.onRecovered();
+      }
+      hooks.onCommitted(batch, result);
+      return true;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
+  /** Waits for `p`, or for stop(). */
+  private until(p: Promise<void>): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      p.then(resolve, resolve);
+    });
+  }
+}

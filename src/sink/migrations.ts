@@ -1,0 +1,81 @@
+/**
+ * Schema versions, applied in order at open. PRAGMA user_version records the last applied one;
+ * each migration and its version bump commit together, so a crash leaves either the old or the
+ * new schema, never half of one. Append new versions; never edit a released one.
+ */
+import type { Database } from 'better-sqlite3';
+
+const V1 = `
+CREATE TABLE messages (
+  id          INTEGER PRIMARY KEY,
+  topic       TEXT    NOT NULL,
+  device      TEXT,
+  payload,                                -- TEXT when valid UTF-8, else BLOB
+  qos         INTEGER NOT NULL,
+  retain      INTEGER NOT NULL,
+  dup         INTEGER NOT NULL,
+  received_at INTEGER NOT NULL,           -- ms since epoch, at receipt
+  ts          INTEGER NOT NULL,           -- ms since epoch, from the payload or the receipt
+  identity    INTEGER                     -- first 8 bytes of sha1(decoder identity), signed
+);
+-- Redeliveries carry the same identity: the unique index turns them into no-ops.
+CREATE UNIQUE INDEX messages_identity ON messages(identity) WHERE identity IS NOT NULL;
+CREATE INDEX messages_device_ts ON messages(device, ts);
+
+CREATE TABLE series (
+  id     INTEGER PRIMARY KEY,
+  device TEXT,
+  metric TEXT NOT NULL,
+  UNIQUE (device, metric)
+);
+
+-- Clustered on (series, time): a device+metric range scan reads contiguous pages.
+CREATE TABLE samples (
+  series_id  INTEGER NOT NULL,
+  ts         INTEGER NOT NULL,
+  message_id INTEGER NOT NULL,
+  value      REAL    NOT NULL,
+  PRIMARY KEY (series_id, ts, message_id)
+) WITHOUT ROWID;
+
+CREATE VIEW readings (ts, device, metric, value) AS
+  SELECT s.ts, r.device, r.metric, s.value FROM samples s JOIN series r ON r.id = s.series_id;
+
+CREATE TABLE dead_letters (
+  id            INTEGER PRIMARY KEY,
+  topic         TEXT    NOT NULL,
+  payload       BLOB,                     -- truncated to deadLetterPayloadBytes
+  payload_bytes INTEGER NOT NULL,         -- full length as received
+  reason        TEXT    NOT NULL,
+  detail        TEXT,
+  qos           INTEGER NOT NULL,
+  received_at   INTEGER NOT NULL
+);
+`;
+
+export const MIGRATIONS: readonly string[] = [V1];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the schema to SCHEMA_VERSION; returns the version found before. */
+export function migrate(db: Database): number {
+  const found = db.pragma('user_version', { simple: true }) as number;
+  if (found > SCHEMA_VERSION) {
+    throw new Error(
+      `database schema version ${found} is newer than this mqlite understands (${SCHEMA_VERSION})`,
+    );
+  }
+  for (let v = found; v < SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v] as string;
+    // IMMEDIATE: take the write lock up front, so two processes opening one file cannot both migrate.
+    db.transaction(() => {
+      // Re-read inside the lock: another process may have migrated while we waited.
+      const now = db.pragma('user_version', { simple: true }) as number;
+      if (now === v) {
+        db.exec(sql);
+        db.pragma(`user_version = ${v + 1}`);
+      }
+    }).immediate();
+  }
+  return found;
+}
