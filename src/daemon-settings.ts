@@ -35,7 +35,12 @@ export function sourceSettings(c: Config): SourceSettings {
     clientId: b.clientId as string,
     ...(b.username !== undefined ? { username: b.username } : {}),
     ...(b.password !== undefined ? { password: b.password } : {}),
-    tls: { ...b.tls },
+    tls: {
+      rejectUnauthorized: b.tls.rejectUnauthorized,
+      ...(b.tls.ca !== undefined ? { ca: b.tls.ca } : {}),
+      ...(b.tls.cert !== undefined ? { cert: b.tls.cert } : {}),
+      ...(b.tls.key !== undefined ? { key: b.tls.key } : {}),
+    },
     keepaliveSeconds: b.keepaliveSeconds,
     connectTimeoutMs: b.connectTimeoutMs,
     cleanSession: b.cleanSession,

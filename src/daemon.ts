@@ -190,6 +190,7 @@ export class Daemon {
       await this.sink.stop();
     });
     await this.step('http', () => this.http?.stop());
+    await this.step('systemd', () => this.notifier.stop());
     this.state = 'stopped';
     log.info('mqlite stopped');
   }
