@@ -1,0 +1,94 @@
+/**
+ * Parsed JSON → readings. Numeric leaves become readings named by their key path joined with
+ * '.', booleans become 1/0, array indexes are path segments (`a.0`), strings and null are not
+ * readings, and non-finite numbers (JSON.parse turns 1e400 into Infinity) are skipped.
+ * Recursion is safe here: the decoder has already bounded the depth (json-depth.ts).
+ * Duplicate keys in the text: JSON.parse keeps the last value (ECMA-262 §25.5.1), and so do we.
+ */
+import type { Reading } from './types.js';
+
+/** Where a value sits: its container and its key there (an array index as a string). */
+export interface Located {
+  holder: object;
+  key: string;
+  value: unknown;
+}
+
+/**
+ * Follow a dot path through parsed JSON. Own properties only, so 'constructor' or 'toString'
+ * in a path never finds Object.prototype's functions. Undefined when absent.
+ */
+export function locate(root: unknown, path: readonly string[]): Located | undefined {
+  let holder: unknown = root;
+  const last = path.length - 1;
+  for (let i = 0; i <= last; i++) {
+    if (typeof holder !== 'object' || holder === null) return undefined;
+    const key = path[i]!;
+    if (!Object.hasOwn(holder, key)) return undefined;
+    const value: unknown = (holder as Record<string, unknown>)[key];
+    if (i === last) return { holder, key, value };
+    holder = value;
+  }
+  return undefined;
+}
+
+/** State of one flatten run; the skip pairs are the timestamp and id fields, which are not readings. */
+export interface FlattenRun {
+  readonly out: Reading[];
+  readonly max: number;
+  readonly skipHolderA: object | undefined;
+  readonly skipKeyA: string;
+  readonly skipHolderB: object | undefined;
+  readonly skipKeyB: string;
+}
+
+/**
+ * Append the readings of container `node` (object or array) under `prefix` (undefined at the root).
+ * Returns false as soon as more than `run.max` readings would be produced.
+ */
+export function flattenInto(run: FlattenRun, node: object, prefix: string | undefined): boolean {
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) {
+      if (!leaf(run, node, String(i), node[i], prefix)) return false;
+    }
+    return true;
+  }
+  const rec = node as Record<string, unknown>;
+  for (const key of Object.keys(rec)) {
+    if (!leaf(run, node, key, rec[key], prefix)) return false;
+  }
+  return true;
+}
+
+function leaf(
+  run: FlattenRun,
+  holder: object,
+  key: string,
+  value: unknown,
+  prefix: string | undefined,
+): boolean {
+  if (
+    (holder === run.skipHolderA && key === run.skipKeyA) ||
+    (holder === run.skipHolderB && key === run.skipKeyB)
+  ) {
+    return true;
+  }
+  let n: number;
+  switch (typeof value) {
+    case 'number':
+      if (!Number.isFinite(value)) return true;
+      n = value;
+      break;
+    case 'boolean':
+      n = value ? 1 : 0;
+      break;
+    case 'object':
+      if (value === null) return true;
+      return flattenInto(run, value, prefix === undefined ? key : `${prefix}.${key}`);
+    default:
+      return true; // strings: a reading is a number
+  }
+  if (run.out.length >= run.max) return false;
+  run.out.push({ metric: prefix === undefined ? key : `${prefix}.${key}`, value: n });
+  return true;
+}
