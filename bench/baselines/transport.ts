@@ -1,0 +1,81 @@
+/**
+ * Transport baseline: the ceiling. An MQTT.js subscriber with the same connection settings as mqlite that
+ * only counts (and checks each device's sequence numbers); MQTT.js acknowledges on receipt.
+ * IPC: → {type:'ready'} once subscribed; {type:'count?'} → {type:'count', ...}; {type:'latency?'} → latency.
+ */
+import mqtt from 'mqtt';
+import { sendToParent } from '../lib/ipc.js';
+import { subscriberOptions } from '../lib/connection.js';
+import { deviceOfTopic, parsePayload } from '../lib/payload.js';
+import { percentile } from '../lib/stats.js';
+import { baselineArgs } from './args.js';
+
+const args = baselineArgs();
+const client = mqtt.connect(args.url, subscriberOptions(args.clientId, args.protocolVersion));
+
+let count = 0;
+let distinct = 0;
+let malformed = 0;
+let lastAt = 0;
+const seen = new Map<string, Set<number>>();
+let latencies = new Float64Array(1 << 16);
+
+client.on('message', (topic, payload) => {
+  const now = Date.now();
+  count++;
+  lastAt = now;
+  const p = parsePayload(payload.toString('utf8'));
+  const device = deviceOfTopic(topic);
+  if (!p || device === undefined) {
+    malformed++;
+    return;
+  }
+  let s = seen.get(device);
+  if (!s) {
+    s = new Set();
+    seen.set(device, s);
+  }
+  if (!s.has(p.seq)) {
+    s.add(p.seq);
+    distinct++;
+  }
+  if (count > latencies.length) {
+    const bigger = new Float64Array(latencies.length * 2);
+    bigger.set(latencies);
+    latencies = bigger;
+  }
+  // Publish → receipt: for this target, receipt is the "commit".
+  latencies[count - 1] = now - p.ts;
+});
+
+client.once('connect', () => {
+  client.subscribe(args.topic, { qos: args.qos }, (err) => {
+    if (err) {
+      console.error('subscribe failed:', err);
+      process.exit(1);
+    }
+    sendToParent({ type: 'ready' });
+  });
+});
+client.on('error', (err) => console.error('mqtt error:', err.message));
+
+process.on('message', (m: unknown) => {
+  const type = (m as { type?: unknown } | null)?.type;
+  if (type === 'count?') {
+    sendToParent({
+      type: 'count',
+      count,
+      distinct,
+      duplicates: count - distinct - malformed,
+      malformed,
+      lastAt,
+    });
+  } else if (type === 'latency?') {
+    const sample = latencies.subarray(0, count);
+    sendToParent({ type: 'latency', n: count, p50Ms: percentile(sample, 50), p99Ms: percentile(sample, 99) });
+  }
+});
+
+process.once('SIGTERM', () => {
+  client.end(false, {}, () => process.exit(0));
+});

@@ -1,0 +1,160 @@
+/**
+ * `npm run bench`: mqlite against the transport ceiling and a hand-written writer, in one run, on one
+ * broker configuration (issue #6). Prints a table of ratios to the transport baseline and writes JSON.
+ * Run after `npm run build` (the mqlite target is dist/cli.js). Exit: 0 ok, 1 a target failed or lost
+ * QoS 1 messages, 2 bad options.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brokerInfo } from './lib/broker.js';
+import { compileBench } from './lib/compile.js';
+import { type BenchOptions, parseOptions, USAGE } from './lib/options.js';
+import { type PhaseEnv, type PhaseResult, runPhase } from './lib/phase.js';
+import { benchAbort, installSignalHandlers } from './lib/process.js';
+import {
+  type BenchReport,
+  formatTable,
+  METHOD,
+  machine,
+  type TargetResult,
+  withRatios,
+} from './lib/report.js';
+import type { TargetKind } from './lib/targets.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoDir = resolve(benchDir, '..');
+
+function phaseLine(r: PhaseResult): string {
+  const v = r.verification;
+  return (
+    `  ${r.spec.target} ${r.spec.phase} qos${r.spec.qos}: ${Math.round(r.msgsPerSec)} msg/s over ${r.seconds.toFixed(2)} s, ` +
+    `rows ${v.rows}/${r.messages} (missing ${v.missing}, dup ${v.duplicates}), cpu ${r.cpuSeconds.toFixed(2)} s, ` +
+    `rss ${r.peakRssMB.toFixed(1)} MB, loop p99 ${r.loop.p99Ms.toFixed(1)} ms` +
+    (r.latency ? `, latency p50 ${r.latency.p50Ms} / p99 ${r.latency.p99Ms} ms` : '')
+  );
+}
+
+async function measure(
+  opts: BenchOptions,
+  env: PhaseEnv,
+  target: TargetKind,
+  qos: 0 | 1,
+  phase: 'max' | 'half',
+  rate: number,
+  errors: string[],
+): Promise<PhaseResult | undefined> {
+  if (benchAbort.signal.aborted) return undefined;
+  const total = phase === 'max' ? opts.messages : Math.max(opts.devices, Math.floor(opts.messages / 2));
+  try {
+    const r = await runPhase(
+      {
+        target,
+        phase,
+        qos,
+        devices: opts.devices,
+        perDevice: Math.floor(total / opts.devices),
+        rate,
+        payloadBytes: opts.payloadBytes,
+        window: opts.window,
+      },
+      env,
+    );
+    console.log(phaseLine(r));
+    return r;
+  } catch (err) {
+    const msg = `${target} ${phase} qos${qos}: ${(err as Error).message}`;
+    console.error(`  FAILED ${msg}`);
+    errors.push(msg);
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions;
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const deployConf = join(repoDir, 'deploy', 'mosquitto.conf');
+  const broker = brokerInfo(deployConf);
+  const m = machine();
+  console.log(`machine: ${m.nproc} cpus, ${m.cpuModel}, node ${m.node}, linux ${m.kernel}`);
+  if (broker.kind === 'mosquitto') {
+    console.log(`broker: mosquitto ${broker.version}, settings from deploy/mosquitto.conf`);
+  } else {
+    console.log(`broker: MOSQUITTO NOT FOUND, falling back to aedes ${broker.version} (MQTT 3.1.1 only)`);
+  }
+  console.log(
+    `load: ${opts.devices} devices, ${opts.messages} messages, ~${opts.payloadBytes} B JSON, ` +
+      `window ${opts.window}/device, rate ${opts.rate || 'max'}; targets ${opts.targets.join(', ')}`,
+  );
+  installSignalHandlers();
+  const compiled = compileBench(benchDir, repoDir);
+  const env: PhaseEnv = { broker, deployConf, repoDir, compiled, topic: 'bench/#' };
+  const results: TargetResult[] = [];
+  const halfRate: Record<string, number> = {};
+  try {
+    for (const qos of opts.qos) {
+      const maxRuns = new Map<TargetKind, { r: PhaseResult | undefined; errors: string[] }>();
+      for (const target of opts.targets) {
+        const errors: string[] = [];
+        maxRuns.set(target, { r: await measure(opts, env, target, qos, 'max', opts.rate, errors), errors });
+      }
+      // One rate for every target's latency phase: half the transport ceiling measured just now.
+      const ceiling = maxRuns.get('transport')?.r?.msgsPerSec;
+      for (const target of opts.targets) {
+        const run = maxRuns.get(target);
+        if (!run) continue;
+        const rate = Math.max(1, Math.round((ceiling ?? run.r?.msgsPerSec ?? 0) / 2));
+        halfRate[`qos${qos}`] = rate;
+        const half =
+          opts.latency && run.r ? await measure(opts, env, target, qos, 'half', rate, run.errors) : undefined;
+        const verified =
+          run.errors.length === 0 && (run.r?.verification.ok ?? false) && (half?.verification.ok ?? true);
+        results.push({
+          target,
+          qos,
+          ...(run.r ? { max: run.r } : {}),
+          ...(half ? { half } : {}),
+          verified,
+          ratios: {},
+          errors: run.errors,
+        });
+      }
+    }
+  } finally {
+    compiled.dispose();
+  }
+  const final = withRatios(results);
+  console.log(`\n${formatTable(final)}\n`);
+  for (const [k, v] of Object.entries(METHOD)) console.log(`${k}: ${v}`);
+  const report: BenchReport = {
+    schema: 1,
+    date: new Date().toISOString(),
+    command: `tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: m,
+    broker,
+    options: opts,
+    halfRate,
+    method: METHOD,
+    results: final,
+  };
+  const out = resolve(opts.json);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+  if (benchAbort.signal.aborted) return 130;
+  const failed = final.filter((r) => r.errors.length > 0 || (r.qos === 1 && !r.verified));
+  return failed.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
