@@ -92,7 +92,8 @@ export class SqliteSink {
       );
     }
     await this.ensureWorker();
-    this.state = 'started';
+    // stop() may have run while the worker was opening: it closed that worker; stay stopped.
+    if (this.state === 'new') this.state = 'started';
   }
 
   /** Stores a batch in one transaction; rejects with SinkWriteError (code, retryable). */
@@ -133,9 +134,10 @@ export class SqliteSink {
 
   private async doStop(): Promise<void> {
     this.state = 'stopped';
-    if (this.spawning) {
+    // Let an opening worker (from start() or a restart in write()) finish, so that it is closed too.
+    for (const opening of [this.starting, this.spawning]) {
       try {
-        await this.spawning;
+        await opening;
       } catch {
         // Not swallowed: the same rejection reached start() or write(), which report it.
       }

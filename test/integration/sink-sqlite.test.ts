@@ -249,6 +249,16 @@ describe('SqliteSink lifecycle', () => {
     });
   });
 
+  it('stays stopped when stop() runs while start() is still opening', async () => {
+    const sink = newSink();
+    const starting = sink.start();
+    const stopping = sink.stop();
+    await starting;
+    await stopping;
+    await expect(sink.write([message('t/d/x', {})])).rejects.toMatchObject({ retryable: false });
+    expect(sink.fileSizes().walBytes).toBe(0);
+  });
+
   it('rejects writes after stop, as not retryable', async () => {
     const sink = newSink();
     await sink.start();

@@ -1,6 +1,15 @@
 /** Fakes for the batch writer tests: a FIFO queue and messages that record how they were settled. */
+import { Mutex } from 'async-mutex';
+import { vi } from 'vitest';
 import type { InboundMessage, Settlement } from '../../../src/lib/message.js';
-import type { BatchQueue } from '../../../src/sink/batch-writer.js';
+import {
+  type BatchQueue,
+  BatchWriter,
+  type BatchWriterSettings,
+  type WriterHooks,
+} from '../../../src/sink/batch-writer.js';
+import { SinkWriteError } from '../../../src/sink/sqlite-errors.js';
+import type { BatchResult } from '../../../src/sink/types.js';
 
 export class FakeQueue implements BatchQueue {
   private items: { msg: InboundMessage; mono: number }[] = [];
@@ -82,4 +91,68 @@ export class Deferred<T> {
       this.reject = rej;
     });
   }
+}
+
+// The writer under test, with a scripted sink and a log of the hooks it called.
+const base: BatchWriterSettings = {
+  maxBatch: 3,
+  maxDelayMs: 10,
+  flushAt: 3,
+  retryBaseMs: 50,
+  retryCapMs: 400,
+  stuckAfterAttempts: 3,
+};
+
+function result(batch: readonly InboundMessage[]): BatchResult {
+  return {
+    stored: batch.length,
+    duplicates: 0,
+    readings: 0,
+    deadLetters: {},
+    commitSeconds: 0,
+    payloadTs: new Float64Array(batch.length),
+  };
+}
+
+export const busy = (): SinkWriteError => new SinkWriteError('SQLITE_BUSY', 'database is locked', true);
+
+/** A sink whose answers the test scripts: each write takes the next step (or succeeds). */
+function scriptedSink() {
+  const steps: (() => Promise<void>)[] = [];
+  const writes: number[][] = [];
+  return {
+    writes,
+    steps,
+    write: vi.fn(async (batch: readonly InboundMessage[]) => {
+      writes.push(batch.map(idOf));
+      const step = steps.shift();
+      if (step) await step();
+      return result(batch);
+    }),
+  };
+}
+
+export function setup(settings: Partial<BatchWriterSettings> = {}, hookOverrides: Partial<WriterHooks> = {}) {
+  const queue = new FakeQueue(() => Date.now());
+  const sink = scriptedSink();
+  const mutex = new Mutex();
+  const events: string[] = [];
+  const hooks: WriterHooks = {
+    onCommitted: (batch) => events.push(`committed ${batch.map(idOf).join(',')}`),
+    onCommitError: (err, attempt) => events.push(`error ${(err as { code?: string }).code} #${attempt}`),
+    onStuck: () => events.push('stuck'),
+    onRecovered: () => events.push('recovered'),
+    ...hookOverrides,
+  };
+  const msgs = messageFactory();
+  const writer = new BatchWriter({
+    queue,
+    sink,
+    mutex,
+    hooks,
+    settings: { ...base, ...settings },
+    now: () => Date.now(),
+    random: () => 0.999,
+  });
+  return { queue, sink, mutex, events, msgs, writer };
 }
