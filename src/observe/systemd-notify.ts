@@ -40,7 +40,7 @@ export class SystemdNotifier {
   constructor(private readonly deps: SystemdNotifierDeps) {
     const env = deps.env ?? process.env;
     this.enabled = Boolean(env.NOTIFY_SOCKET);
-    this.exec = deps.exec ?? execSystemdNotify;
+    this.exec = deps.exec ?? ((args) => execSystemdNotify(args, env));
     this.watchdogMs = this.enabled ? watchdogInterval(env, deps.pid ?? process.pid) : undefined;
   }
 
@@ -131,10 +131,17 @@ export function watchdogInterval(
   return Math.max(1, Math.floor(usec / 2000));
 }
 
-function execSystemdNotify(args: readonly string[]): Promise<void> {
+/** The child gets `env` so NOTIFY_SOCKET is the one this notifier was built with. */
+function execSystemdNotify(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    execFile('systemd-notify', [...args], { timeout: NOTIFY_TIMEOUT_MS, killSignal: 'SIGKILL' }, (err) =>
-      err ? reject(err) : resolve(),
+    execFile(
+      'systemd-notify',
+      [...args],
+      { env: { ...env }, timeout: NOTIFY_TIMEOUT_MS, killSignal: 'SIGKILL' },
+      (err) => (err ? reject(err) : resolve()),
     );
   });
 }
