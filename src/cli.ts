@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { hashPassword } from './broker/password.js';
 import { type Config, loadConfig, redact } from './config/index.js';
 import { Daemon } from './daemon.js';
-import { stageChecks } from './daemon-checks.js';
+import { stageValidators } from './daemon-checks.js';
 import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
@@ -44,10 +44,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 function configFrom(flags: Flags): Readonly<Config> {
   const fileFlag = flags.config;
   const file = typeof fileFlag === 'string' ? fileFlag : process.env.MQLITE_CONFIG;
-  const config = loadConfig({ file, env: process.env, flags });
-  const problems = stageChecks(config);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return loadConfig({ file, env: process.env, flags, validators: stageValidators });
 }
 
 async function run(flags: Flags): Promise<number> {

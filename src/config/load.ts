@@ -9,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem, errorMessage } from '../lib/errors.js';
 import { deepFreeze, getPath, setKey, type Tree } from './paths.js';
-import { type Config, configSchema } from './schema.js';
+import { buildConfigSchema, type Config, type StageValidators } from './schema.js';
 import { convert, SETTINGS } from './settings-map.js';
 import { crossChecks } from './cross-checks.js';
 
@@ -19,6 +19,7 @@ export interface LoadInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Parsed flags, by commander option name. */
   readonly flags: Readonly<Record<string, string | string[] | undefined>>;
+  readonly validators?: StageValidators;
 }
 
 export function loadConfig(input: LoadInput): Readonly<Config> {
@@ -34,7 +35,7 @@ export function loadConfig(input: LoadInput): Readonly<Config> {
     if (v !== undefined) setKey(raw, s.key, convert(s.kind, v));
   }
 
-  const parsed = configSchema.safeParse(raw);
+  const parsed = buildConfigSchema(input.validators).safeParse(raw);
   if (!parsed.success) {
     problems.push(...parsed.error.issues.flatMap((i) => toProblems(i, raw)));
     throw new ConfigError(problems);

@@ -31,11 +31,11 @@ const embedded: Factory = async (db, qos) => {
   return { daemon, publishUrl: `mqtt://127.0.0.1:${daemon.broker!.port}`, stop: async () => {} };
 };
 
-function external(start: () => Promise<{ url: string; stop(): Promise<void> }>): Factory {
+function external(start: () => Promise<{ url: string; stop(): Promise<void> }>, extra: string[] = []): Factory {
   return async (db, qos) => {
     const broker = await start();
     const daemon = await startDaemon([
-      '--broker', broker.url, '--db', db, '--http', '127.0.0.1:0', '--qos', String(qos), '--topic', 'devices/#',
+      '--broker', broker.url, '--db', db, '--http', '127.0.0.1:0', '--qos', String(qos), '--topic', 'devices/#', ...extra,
     ]);
     await waitFor(async () => (await daemon.readyz()).status === 200, 'daemon ready (subscribed)');
     return { daemon, publishUrl: broker.url, stop: () => broker.stop() };
@@ -44,7 +44,8 @@ function external(start: () => Promise<{ url: string; stop(): Promise<void> }>):
 
 const modes: [string, Factory][] = [
   ['embedded aedes', embedded],
-  ['external aedes', external(startAedes)],
+  // aedes speaks MQTT 3.1.1 only.
+  ['external aedes', external(startAedes, ['--mqtt-version', '4'])],
   ['external Mosquitto', external(startMosquitto)],
 ];
 
