@@ -1,0 +1,91 @@
+/**
+ * Pure translation of SourceSettings into MQTT.js options. Kept apart from the I/O shell so
+ * the protocol choices below are unit-tested and documented in one place.
+ */
+import type { IClientOptions, IClientSubscribeOptions } from 'mqtt';
+import type { SourceSettings } from './source-types.js';
+
+export interface TlsMaterial {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/**
+ * What a PUBLISH carries besides its payload: fixed header (1 + up to 4 length bytes), topic
+ * (2 + up to 65 535 bytes), packet id (2), and MQTT 5 properties (up to 4 length bytes + a
+ * generous 8 KiB for user properties, content type, response topic...).
+ */
+export const PUBLISH_OVERHEAD_BYTES = 5 + 2 + 65_535 + 2 + 4 + 8_192;
+
+/** MQTT 5 limit on any packet: 268 435 455 bytes (the largest 4-byte variable length). */
+export const MQTT_MAX_PACKET_BYTES = 268_435_455;
+
+/**
+ * MQTT 5 Maximum Packet Size we advertise. [MQTT-3.1.2-24] the broker must not send us a
+ * larger packet and drops such a message for us instead, so oversize payloads never reach
+ * this process. The allowance is loose (a long topic must still fit), so a payload slightly
+ * above maxPayloadBytes can still arrive; the decoder enforces the exact limit.
+ */
+export function maximumPacketSize(maxPayloadBytes: number): number {
+  return Math.min(MQTT_MAX_PACKET_BYTES, maxPayloadBytes + PUBLISH_OVERHEAD_BYTES);
+}
+
+/**
+ * QoS we subscribe with. QoS 2 is asked for as 1: with QoS 2 MQTT.js sends PUBREC on receipt
+ * and releases the message only at PUBREL, after which the broker has dropped its copy.
+ * Holding PUBREC instead would mean driving the PUBREL path, whose MQTT.js 5.16 state
+ * (incomingStore, inbound QoS 2 tracking) leaks when the callback fails (research §1, §2c).
+ * QoS 1 plus ack-after-commit gives at-least-once; redeliveries are deduplicated downstream.
+ */
+export function subscriptionQos(requested: 0 | 1 | 2): 0 | 1 {
+  return requested === 2 ? 1 : requested;
+}
+
+export function subscribeOptions(settings: SourceSettings): IClientSubscribeOptions {
+  const qos = subscriptionQos(settings.qos);
+  // MQTT 5 Retain Handling 1: retained messages only when the subscription is new, so our
+  // resubscribe on a resumed session does not ingest every retained message again.
+  return settings.protocolVersion === 5 ? { qos, rh: 1 } : { qos };
+}
+
+export function buildClientOptions(
+  s: SourceSettings,
+  tls: TlsMaterial,
+  firstReconnectMs: number,
+): IClientOptions {
+  const opts: IClientOptions = {
+    protocolVersion: s.protocolVersion,
+    clientId: s.clientId,
+    clean: s.cleanSession,
+    keepalive: s.keepaliveSeconds,
+    connectTimeout: s.connectTimeoutMs,
+    // Rewritten before every arming by the source (see reconnect.ts); never 0.
+    reconnectPeriod: firstReconnectMs,
+    // The source subscribes itself on every CONNACK without a session, so it knows which
+    // SUBACK belongs to which connection; MQTT.js's own resubscribe skips the first connect
+    // and reports nothing (client.js `_resubscribe`).
+    resubscribe: false,
+    // A refused CONNACK (server busy, bad credentials being fixed) is retried with backoff
+    // instead of leaving the daemon disconnected for good.
+    reconnectOnConnackError: true,
+    // We never publish; nothing should pile up offline.
+    queueQoSZero: false,
+    rejectUnauthorized: s.tls.rejectUnauthorized,
+  };
+  if (s.username !== undefined) opts.username = s.username;
+  if (s.password !== undefined) opts.password = s.password;
+  if (tls.ca !== undefined) opts.ca = tls.ca;
+  if (tls.cert !== undefined) opts.cert = tls.cert;
+  if (tls.key !== undefined) opts.key = tls.key;
+  if (s.protocolVersion === 5) {
+    opts.properties = {
+      receiveMaximum: s.receiveMaximum,
+      maximumPacketSize: maximumPacketSize(s.maxPayloadBytes),
+    };
+    // MQTT 5 ends a session at disconnect unless an expiry is set (mosquitto handle_connect.c),
+    // so a persistent session needs it; with a clean start it would only linger uselessly.
+    if (!s.cleanSession) opts.properties.sessionExpiryInterval = s.sessionExpiryHours * 3600;
+  }
+  return opts;
+}

@@ -1,0 +1,271 @@
+/**
+ * MQTT.js subscriber for ack-after-commit: hands each message to the queue, holds QoS 1
+ * PUBACKs until commit (deferred-acks.ts), reconnects with backoff and resubscribes when the
+ * broker has no session for us.
+ */
+import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import { errorMessage, MqliteError } from '../lib/errors.js';
+import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
+import { buildClientOptions, subscribeOptions } from './client-options.js';
+import { type AckEntry, assertMqttInternals, DeferredAcks, type Stream } from './deferred-acks.js';
+import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
+import type { SourceHooks, SourceSettings } from './source-types.js';
+import { readTls } from './tls-files.js';
+
+export type { SourceHooks, SourceSettings } from './source-types.js';
+
+/** stop(): how long a clean DISCONNECT may take before the socket is destroyed. */
+const STOP_TIMEOUT_MS = 3000;
+/** forceReconnect(): how long the broker gets to close a connection we ended. */
+const FORCE_CLOSE_MS = 2000;
+
+export interface SourceDeps {
+  accept: Accept;
+  hooks: SourceHooks;
+  /** Sees the MQTT.js client once created; tests watch `packetsend` with it. */
+  tap?: (client: MqttClient) => void;
+  /** Jitter source for the reconnect backoff (tests make it deterministic). */
+  random?: () => number;
+}
+
+export class MqttSource {
+  private client: MqttClient | undefined;
+  private readonly acks: DeferredAcks;
+  private readonly backoff: ReconnectBackoff;
+  private retry: ScheduledRetry = { delayMs: 0, attempt: 0 };
+  private stableTimer: NodeJS.Timeout | undefined;
+  private hadConnack = false;
+  private isSubscribed = false;
+  private everSubscribed = false;
+  private paused = false;
+  private stopping = false;
+  private stopped: Promise<void> | undefined;
+  private lastReason = 'connection closed';
+
+  constructor(
+    private readonly settings: SourceSettings,
+    private readonly deps: SourceDeps,
+  ) {
+    this.acks = new DeferredAcks((count) => deps.hooks.onAcksDropped(count));
+    this.backoff = new ReconnectBackoff(settings.reconnect, deps.random);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true && this.hadConnack;
+  }
+
+  get subscribed(): boolean {
+    return this.connected && this.isSubscribed;
+  }
+
+  get heldAcks(): number {
+    return this.acks.size;
+  }
+
+  /** Starts connecting and resolves at once: an unreachable broker is retried, not fatal. */
+  async start(): Promise<void> {
+    if (this.client !== undefined || this.stopping) return;
+    assertMqttInternals();
+    const tls = await readTls(this.settings.tls);
+    if (this.stopping || this.client !== undefined) return;
+    this.retry = this.backoff.next();
+    const client = mqtt.connect(
+      this.settings.url,
+      buildClientOptions(this.settings, tls, this.retry.delayMs),
+    );
+    this.client = client;
+    this.install(client);
+    this.deps.tap?.(client);
+  }
+
+  /** Drops held acks and replaces the connection; the broker redelivers what was not acked. */
+  forceReconnect(reason: string): void {
+    const client = this.client;
+    if (client === undefined || this.stopping) return;
+    this.lastReason = reason;
+    const stream = client.stream;
+    this.acks.dropStream(stream);
+    if (stream.destroyed) return;
+    // end(), not destroy(): PUBACKs released just before are still corked in the stream
+    // (mqtt-packet uncorks on nextTick) and destroy() would discard them, turning committed
+    // messages into redeliveries. The stream's 'close' arms MQTT.js's reconnect timer.
+    stream.end();
+    const timer = setTimeout(() => stream.destroy(), FORCE_CLOSE_MS);
+    timer.unref();
+    stream.once('close', () => clearTimeout(timer));
+  }
+
+  /** Shutdown: take no more messages (they stay unacked at the broker). */
+  pause(): void {
+    this.paused = true;
+  }
+
+  /** After the writer drained (held acks released): disconnect cleanly, bounded in time. */
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    this.stopping = true;
+    this.paused = true;
+    this.clearStableTimer();
+    const client = this.client;
+    if (client === undefined) return;
+    this.acks.dropAll();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+      client.end(false, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    // end() leaves a still-connecting socket alone (it only queues DISCONNECT offline).
+    if (!client.stream.destroyed) client.stream.destroy();
+  }
+
+  private install(client: MqttClient): void {
+    this.acks.install(client);
+    client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
+    client.on('connect', (connack) => this.onConnect(client, connack));
+    client.on('close', () => this.onClose(client));
+    // Each retry picks the delay for the one after it. The period has to be in place before
+    // MQTT.js arms its timer, which happens in the 'close' handler but also synchronously in
+    // `_cleanUp` (keepalive timeout) and after a refused CONNACK, before any 'close' listener
+    // (even a prepended one) could change it.
+    client.on('reconnect', () => this.setRetry(client, this.backoff.next()));
+    client.on('disconnect', (packet) => {
+      this.lastReason = `broker sent DISCONNECT (reason code ${packet.reasonCode ?? 0})`;
+    });
+    client.on('error', (err) => {
+      this.lastReason = err.message;
+      this.deps.hooks.onError(err);
+    });
+  }
+
+  private setRetry(client: MqttClient, retry: ScheduledRetry): void {
+    this.retry = retry;
+    client.options.reconnectPeriod = retry.delayMs;
+  }
+
+  private onConnect(client: MqttClient, connack: IConnackPacket): void {
+    this.hadConnack = true;
+    this.lastReason = 'connection closed';
+    const stream = client.stream;
+    this.clearStableTimer();
+    this.stableTimer = setTimeout(() => {
+      this.backoff.reset();
+      this.setRetry(client, this.backoff.next());
+    }, this.settings.reconnect.stableMs);
+    this.stableTimer.unref();
+    const sessionPresent = connack.sessionPresent === true;
+    this.deps.hooks.onConnect({ sessionPresent });
+    // Without a session the broker forgot our subscriptions. On our first connection we
+    // subscribe even to a resumed session: the configured topics may have changed.
+    if (!sessionPresent || !this.everSubscribed) {
+      this.isSubscribed = false;
+      this.subscribe(client, stream);
+    } else {
+      this.isSubscribed = true; // the resumed session holds the subscription we made earlier
+    }
+  }
+
+  private subscribe(client: MqttClient, stream: Stream): void {
+    const opts = subscribeOptions(this.settings);
+    const topics = Object.fromEntries(this.settings.topics.map((t) => [t, { ...opts }]));
+    client.subscribe(topics, (err, granted) => {
+      // An answer for a connection that is gone (MQTT.js fails pending SUBSCRIBEs on close).
+      if (stream.destroyed || client.stream !== stream) return;
+      const codes = (granted ?? []).map((g) => g.qos);
+      if (err) {
+        this.deps.hooks.onError(
+          new MqliteError(
+            'MQLITE_SOURCE_FAILED',
+            `subscribe ${this.settings.topics.join(', ')}: ${err.message}`,
+            {
+              cause: err,
+            },
+          ),
+        );
+        return;
+      }
+      this.isSubscribed = true;
+      this.everSubscribed = true;
+      this.deps.hooks.onSubscribed(codes);
+    });
+  }
+
+  private onClose(client: MqttClient): void {
+    this.clearStableTimer();
+    this.isSubscribed = false;
+    if (this.hadConnack) {
+      this.hadConnack = false;
+      this.deps.hooks.onDisconnect(this.lastReason);
+    }
+    // MQTT.js's own 'close' listener (registered first) has armed the timer by now.
+    if (!this.stopping && !client.disconnecting) {
+      this.deps.hooks.onReconnectScheduled(this.retry.delayMs, this.retry.attempt);
+    }
+  }
+
+  private onPublish(packet: IPublishPacket, callback: (err?: Error) => void): void {
+    if (this.paused) {
+      // cb(err) makes MQTT.js skip the PUBACK without stalling (research §1): the message
+      // stays unacknowledged at the broker and comes back with the next session.
+      callback(new Error('source paused'));
+      return;
+    }
+    const entry = this.acks.track(packet.qos);
+    const msg = this.toMessage(packet, entry);
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.deps.accept(msg);
+    } catch (err) {
+      this.deps.hooks.onError(
+        new MqliteError('MQLITE_SOURCE_FAILED', `accept: ${errorMessage(err)}`, { cause: err }),
+      );
+      msg.settle('abandoned');
+      callback(new Error('not accepted'));
+      return;
+    }
+    const release = (): void => this.acks.release(entry, callback);
+    if (pending === undefined) {
+      release();
+      return;
+    }
+    // Queue full: hold MQTT.js's pipeline, so the socket and then the broker stop sending.
+    pending.then(release, (err: unknown) => {
+      this.deps.hooks.onError(
+        new MqliteError('MQLITE_SOURCE_FAILED', `accept: ${errorMessage(err)}`, { cause: err }),
+      );
+      release();
+    });
+  }
+
+  private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {
+    let settled = false;
+    const acks = this.acks;
+    return {
+      // We advertise no Topic Alias Maximum, so the broker always sends the full topic.
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain === true,
+      dup: packet.dup === true,
+      receivedAt: Date.now(),
+      receivedMono: performance.now(),
+      // QoS 0 has no ack; a QoS 2 message (only if a broker ignores our QoS 1 grant) was
+      // already PUBREC'd by MQTT.js, so there is nothing left to hold either.
+      settle: (how: Settlement) => {
+        if (settled) return;
+        settled = true;
+        if (entry !== undefined) acks.settle(entry, how);
+      },
+    };
+  }
+
+  private clearStableTimer(): void {
+    if (this.stableTimer !== undefined) clearTimeout(this.stableTimer);
+    this.stableTimer = undefined;
+  }
+}

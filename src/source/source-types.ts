@@ -1,0 +1,33 @@
+/**
+ * The slice of configuration and the callbacks the MQTT source needs. daemon.ts builds these
+ * from the config (stages never import config/).
+ */
+export interface SourceSettings {
+  url: string;
+  protocolVersion: 4 | 5;
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** File paths, read once at start. */
+  tls: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  keepaliveSeconds: number;
+  connectTimeoutMs: number;
+  cleanSession: boolean;
+  sessionExpiryHours: number;
+  receiveMaximum: number;
+  maxPayloadBytes: number;
+  topics: string[];
+  qos: 0 | 1 | 2;
+  reconnect: { baseMs: number; factor: number; capMs: number; stableMs: number };
+}
+
+export interface SourceHooks {
+  onConnect(info: { sessionPresent: boolean }): void;
+  onDisconnect(reason: string): void;
+  onReconnectScheduled(delayMs: number, attempt: number): void;
+  /** SUBACK codes, one per topic (0-2 granted QoS, >= 0x80 refused). */
+  onSubscribed(granted: number[]): void;
+  onError(err: Error): void;
+  /** Held acks lost with a closed connection: the broker redelivers those messages. */
+  onAcksDropped(count: number): void;
+}
