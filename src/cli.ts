@@ -89,7 +89,9 @@ function checkConfig(flags: Flags): number {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -105,7 +107,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action((opts: Flags) => {
       result = run(opts);
     });
-  addSettingOptions(program.command('check-config').description('validate and print the effective config, secrets redacted'))
+  addSettingOptions(
+    program.command('check-config').description('validate and print the effective config, secrets redacted'),
+  )
     .exitOverride()
     .action((opts: Flags) => {
       result = Promise.resolve(checkConfig(opts));

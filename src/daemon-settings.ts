@@ -60,7 +60,8 @@ export function writerSettings(c: Config, embedded: boolean) {
   // [research §2] In subscriber mode the broker stops at receiveMaximum unacked messages:
   // once that many are pending nothing more can arrive, so waiting for the timer only adds
   // latency. MQTT 3.1.1 has no window we can set; the broker's inflight limit applies.
-  const window = !embedded && c.broker.protocolVersion === 5 && c.subscribe.qos > 0 ? c.broker.receiveMaximum : Infinity;
+  const window =
+    !embedded && c.broker.protocolVersion === 5 && c.subscribe.qos > 0 ? c.broker.receiveMaximum : Infinity;
   return {
     maxBatch: c.batch.maxBatch,
     maxDelayMs: c.batch.maxDelayMs,

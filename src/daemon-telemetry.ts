@@ -26,10 +26,7 @@ export class Telemetry {
   private commitErrorCount = 0;
   private readonly receivedByQos;
 
-  constructor(
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
-  ) {
+  constructor(private readonly metrics: Metrics) {
     // Label lookups resolved once, not per message.
     this.receivedByQos = [0, 1, 2].map((q) => metrics.messagesReceived.labels(String(q)));
   }
@@ -89,7 +86,8 @@ export class Telemetry {
         this.commitErrorCount++;
         this.metrics.commitErrors.inc({ code: errorCode(err) ?? 'unknown' });
         // One clear line per failure episode; the counter shows how long it lasted.
-        if (attempt === 1) log.error({ err }, 'commit failed: retrying with backoff, nothing is acknowledged meanwhile');
+        if (attempt === 1)
+          log.error({ err }, 'commit failed: retrying with backoff, nothing is acknowledged meanwhile');
         else log.debug({ attempt, code: errorCode(err) }, 'commit retry failed');
       },
       onStuck: () => {
@@ -124,7 +122,10 @@ export class Telemetry {
     });
   }
 
-  snapshot(queue: { length: number; bytes: number }, source: { heldAcks: number } | undefined): SummarySnapshot {
+  snapshot(
+    queue: { length: number; bytes: number },
+    source: { heldAcks: number } | undefined,
+  ): SummarySnapshot {
     return {
       received: this.receivedCount,
       committed: this.committedCount,

@@ -53,17 +53,24 @@ export class Daemon {
   ) {
     const log = opts.logger;
     this.metrics = createMetrics(this.registry, { version: opts.version });
-    this.telemetry = new Telemetry(this.metrics, log);
+    this.telemetry = new Telemetry(this.metrics);
     this.queue = new BoundedQueue(config.queue, { onDrop: (m, reason) => this.telemetry.dropped(m, reason) });
     const accept = (m: InboundMessage) => {
       this.telemetry.received(m);
       return this.queue.push(m);
     };
-    this.sink = new SqliteSink(sinkSettings(config, decodeSettings(config)), opts.workerUrl ?? defaultWorkerUrl());
+    this.sink = new SqliteSink(
+      sinkSettings(config, decodeSettings(config)),
+      opts.workerUrl ?? defaultWorkerUrl(),
+    );
     const embedded = config.broker.url === undefined;
     if (embedded) {
       const hp = parseHostPort(config.embedded.listen);
-      if (!hp) throw new MqliteError('MQLITE_CONFIG_INVALID', `embedded.listen: bad address ${config.embedded.listen}`);
+      if (!hp)
+        throw new MqliteError(
+          'MQLITE_CONFIG_INVALID',
+          `embedded.listen: bad address ${config.embedded.listen}`,
+        );
       this.broker = new EmbeddedBroker(
         {
           host: hp.host,
@@ -106,7 +113,10 @@ export class Daemon {
       : undefined;
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },
-      { logger: log.child({ stage: 'summary' }), snapshot: () => this.telemetry.snapshot(this.queue, this.source) },
+      {
+        logger: log.child({ stage: 'summary' }),
+        snapshot: () => this.telemetry.snapshot(this.queue, this.source),
+      },
     );
     this.notifier = new SystemdNotifier({ logger: log.child({ stage: 'systemd' }) });
   }
@@ -179,7 +189,10 @@ export class Daemon {
         await withTimeout(this.writer.stop(), grace, 'draining the queue');
       } catch (err) {
         const left = this.queue.abandonAll();
-        log.warn({ err, abandoned: left }, 'grace period over: unstored messages left unacknowledged for redelivery');
+        log.warn(
+          { err, abandoned: left },
+          'grace period over: unstored messages left unacknowledged for redelivery',
+        );
       }
     }
     await this.step('summary', () => this.summary.stop());

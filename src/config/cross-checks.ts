@@ -47,10 +47,18 @@ export function crossChecks(c: Config): ConfigProblem[] {
     });
   }
   if (c.broker.password !== undefined && c.broker.username === undefined) {
-    problems.push({ key: 'broker.username', value: undefined, expected: 'a username when a password is set' });
+    problems.push({
+      key: 'broker.username',
+      value: undefined,
+      expected: 'a username when a password is set',
+    });
   }
   if (c.batch.retryCapMs < c.batch.retryBaseMs) {
-    problems.push({ key: 'batch.retryCapMs', value: c.batch.retryCapMs, expected: `≥ batch.retryBaseMs (${c.batch.retryBaseMs})` });
+    problems.push({
+      key: 'batch.retryCapMs',
+      value: c.batch.retryCapMs,
+      expected: `≥ batch.retryBaseMs (${c.batch.retryBaseMs})`,
+    });
   }
   if (c.queue.maxMessages < c.batch.maxBatch) {
     problems.push({

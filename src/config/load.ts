@@ -59,7 +59,11 @@ function readFile(file: string | undefined, problems: ConfigProblem[]): Tree {
     const doc: unknown = parseYaml(text);
     if (doc === null || doc === undefined) return {};
     if (typeof doc !== 'object' || Array.isArray(doc)) {
-      problems.push({ key: '--config', value: file, expected: 'a YAML mapping of sections (broker:, db:, ...)' });
+      problems.push({
+        key: '--config',
+        value: file,
+        expected: 'a YAML mapping of sections (broker:, db:, ...)',
+      });
       return {};
     }
     return doc as Tree;
@@ -78,7 +82,9 @@ function toProblems(issue: z.core.$ZodIssue, raw: Tree): ConfigProblem[] {
       expected: 'no such key (check the spelling against config/mqlite.example.yaml)',
     }));
   }
-  return [{ key: key || '(top level)', value: getPath(raw, issue.path), expected: expectedText(issue.message) }];
+  return [
+    { key: key || '(top level)', value: getPath(raw, issue.path), expected: expectedText(issue.message) },
+  ];
 }
 
 /** zod says "Invalid input: expected number, received string"; we say what was expected. */
@@ -94,7 +100,10 @@ function expectedText(message: string): string {
  */
 function withDerivedClientId(config: Config): Config {
   if (config.broker.clientId !== undefined) return config;
-  const host = hostname().replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'host';
+  const host =
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '')
+      .slice(0, 32) || 'host';
   const digest = createHash('sha256').update(resolve(config.db.path)).digest('hex').slice(0, 8);
   return { ...config, broker: { ...config.broker, clientId: `mqlite-${host}-${digest}` } };
 }

@@ -37,7 +37,12 @@ export function convert(kind: SettingSource['kind'], raw: string | string[]): un
   switch (kind) {
     case 'list':
       // Flags repeat (--topic a --topic b); the variable is comma-separated.
-      return Array.isArray(raw) ? raw : raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      return Array.isArray(raw)
+        ? raw
+        : raw
+            .split(',')
+            .map((s) => s.trim())
+            .filter((s) => s !== '');
     case 'int': {
       const s = Array.isArray(raw) ? (raw[raw.length - 1] ?? '') : raw;
       // Keep the text when it is not a number so the error shows what the user wrote.

@@ -1,10 +1,17 @@
 /** Parsing of human-friendly sizes and addresses used by config keys. Pure. */
 
 const SIZE_UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3,
-  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
-  k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+  '': 1,
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
 };
 
 /** "64MB", "256KiB", "1048576" or a number → bytes; undefined when it is not a size. */

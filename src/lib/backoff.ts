@@ -9,7 +9,11 @@ export interface BackoffPolicy {
   readonly capMs: number;
 }
 
-export function backoffDelay(policy: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  policy: BackoffPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const exp = Math.min(policy.capMs, policy.baseMs * policy.factor ** Math.max(0, attempt));
   return Math.floor(random() * exp);
 }

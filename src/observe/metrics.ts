@@ -99,7 +99,11 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
   // prom-client names these three gauges *_total, which Prometheus reserves for counters
   // (`promtool check metrics` flags them). Their per-type siblings (nodejs_active_handles{type}
   // and friends) carry the same information: sum() them for the total.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
     registry.removeSingleMetric(name);
   }
 

@@ -27,7 +27,11 @@ export interface DaemonProcess {
   readyz(): Promise<{ status: number; body: string }>;
 }
 
-export async function startDaemon(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<DaemonProcess> {
+export async function startDaemon(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<DaemonProcess> {
   const proc = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, MQLITE_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -37,7 +41,10 @@ export async function startDaemon(args: string[], env: Record<string, string> = 
   let started: Record<string, unknown> | undefined;
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start in ${timeoutMs} ms; stderr: ${stderr.join('')}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`daemon did not start in ${timeoutMs} ms; stderr: ${stderr.join('')}`)),
+      timeoutMs,
+    );
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       let rec: Record<string, unknown>;
       try {
@@ -91,7 +98,10 @@ export async function startDaemon(args: string[], env: Record<string, string> = 
 /** Runs the CLI to completion (check-config, bad flags) and collects its output. */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const proc = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d: Buffer) => {

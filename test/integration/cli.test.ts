@@ -32,7 +32,18 @@ describe('mqlite CLI', () => {
     expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     const h = await runCli(['run', '--help']);
     expect(h.code).toBe(0);
-    for (const flag of ['--config', '--broker', '--listen', '--db', '--topic', '--qos', '--client-id', '--template', '--http', '--log-level']) {
+    for (const flag of [
+      '--config',
+      '--broker',
+      '--listen',
+      '--db',
+      '--topic',
+      '--qos',
+      '--client-id',
+      '--template',
+      '--http',
+      '--log-level',
+    ]) {
       expect(h.stdout).toContain(flag);
     }
   });
@@ -43,7 +54,9 @@ describe('mqlite CLI', () => {
     writeFileSync(file, 'queue:\n  maxBytes: lots\ndb:\n  synchronous: SOMETIMES\nbatch:\n  maxBatchh: 5\n');
     const r = await runCli(['check-config', '--config', file, '--qos', '7', '--template', '+/{device}/#/x']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('queue.maxBytes: expected a size like "64MiB" or an integer ≥ 1024, got "lots"');
+    expect(r.stderr).toContain(
+      'queue.maxBytes: expected a size like "64MiB" or an integer ≥ 1024, got "lots"',
+    );
     expect(r.stderr).toContain('db.synchronous');
     expect(r.stderr).toContain('"SOMETIMES"');
     expect(r.stderr).toContain('batch.maxBatchh');
@@ -61,9 +74,14 @@ describe('mqlite CLI', () => {
     const dir = tmp();
     const file = join(dir, 'ok.yaml');
     writeFileSync(file, 'broker:\n  url: mqtt://ingest:urlpass@broker.example:1883\n  username: ingest\n');
-    const r = await runCli(['check-config', '--config', file, '--db', join(dir, 'x.db')], { MQLITE_PASSWORD: 'hunter2' });
+    const r = await runCli(['check-config', '--config', file, '--db', join(dir, 'x.db')], {
+      MQLITE_PASSWORD: 'hunter2',
+    });
     expect(r.code).toBe(0);
-    const printed = JSON.parse(r.stdout) as { broker: { url: string; password: string; username: string }; db: { path: string } };
+    const printed = JSON.parse(r.stdout) as {
+      broker: { url: string; password: string; username: string };
+      db: { path: string };
+    };
     expect(printed.broker.password).toBe('***');
     expect(printed.broker.username).toBe('ingest');
     expect(printed.broker.url).toBe('mqtt://ingest:***@broker.example:1883');
@@ -75,7 +93,16 @@ describe('mqlite CLI', () => {
   it('says in one line that the embedded port is taken and how to proceed, exit 1', async () => {
     const port = await occupiedPort();
     const dir = tmp();
-    const r = await runCli(['--listen', `127.0.0.1:${port}`, '--db', join(dir, 'm.db'), '--http', '127.0.0.1:0', '--log-level', 'silent']);
+    const r = await runCli([
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--db',
+      join(dir, 'm.db'),
+      '--http',
+      '127.0.0.1:0',
+      '--log-level',
+      'silent',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`127.0.0.1:${port} is already in use`);
     expect(r.stderr).toContain(`--broker mqtt://127.0.0.1:${port}`);
@@ -88,7 +115,16 @@ describe('mqlite CLI', () => {
     const file = join(dir, 'not-a-dir');
     writeFileSync(file, 'x');
     const bad = join(file, 'sub', 'm.db');
-    const r = await runCli(['--db', bad, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'silent']);
+    const r = await runCli([
+      '--db',
+      bad,
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--log-level',
+      'silent',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(bad);
   });
@@ -97,7 +133,16 @@ describe('mqlite CLI', () => {
     const dir = tmp();
     const db = join(dir, 'corrupt.db');
     writeFileSync(db, Buffer.alloc(8192, 0x5a));
-    const r = await runCli(['--db', db, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', '--log-level', 'silent']);
+    const r = await runCli([
+      '--db',
+      db,
+      '--listen',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--log-level',
+      'silent',
+    ]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(db);
   });

@@ -37,7 +37,9 @@ describe('loadConfig', () => {
   });
 
   it('applies precedence flags > environment > file > defaults', () => {
-    const file = yamlFile('db:\n  path: /from/file.db\nsubscribe:\n  qos: 0\n  template: "a/{device}"\nlog:\n  level: debug\n');
+    const file = yamlFile(
+      'db:\n  path: /from/file.db\nsubscribe:\n  qos: 0\n  template: "a/{device}"\nlog:\n  level: debug\n',
+    );
     const c = loadConfig({
       file,
       env: { MQLITE_DB: '/from/env.db', MQLITE_QOS: '2' },
@@ -50,24 +52,43 @@ describe('loadConfig', () => {
   });
 
   it('takes repeated --topic flags and a comma-separated MQLITE_TOPIC', () => {
-    expect(loadConfig({ env: {}, flags: { topic: ['a/#', 'b/+'] } }).subscribe.topics).toEqual(['a/#', 'b/+']);
-    expect(loadConfig({ env: { MQLITE_TOPIC: 'x/#, y/#' }, flags: {} }).subscribe.topics).toEqual(['x/#', 'y/#']);
+    expect(loadConfig({ env: {}, flags: { topic: ['a/#', 'b/+'] } }).subscribe.topics).toEqual([
+      'a/#',
+      'b/+',
+    ]);
+    expect(loadConfig({ env: { MQLITE_TOPIC: 'x/#, y/#' }, flags: {} }).subscribe.topics).toEqual([
+      'x/#',
+      'y/#',
+    ]);
   });
 
   it('parses sizes with units', () => {
-    const c = loadConfig({ file: yamlFile('queue:\n  maxBytes: 8MiB\nlimits:\n  maxPayloadBytes: 64KB\n'), env: {}, flags: {} });
+    const c = loadConfig({
+      file: yamlFile('queue:\n  maxBytes: 8MiB\nlimits:\n  maxPayloadBytes: 64KB\n'),
+      env: {},
+      flags: {},
+    });
     expect(c.queue.maxBytes).toBe(8 * 1024 * 1024);
     expect(c.limits.maxPayloadBytes).toBe(64_000);
   });
 
   it('lists every problem at once, each with key, value as given and what was expected', () => {
-    const file = yamlFile('queue:\n  maxBytes: lots\ndb:\n  synchronous: SOMETIMES\nbatch:\n  maxBatchh: 10\n');
+    const file = yamlFile(
+      'queue:\n  maxBytes: lots\ndb:\n  synchronous: SOMETIMES\nbatch:\n  maxBatchh: 10\n',
+    );
     const problems = problemsOf(() =>
       loadConfig({ file, env: { MQLITE_QOS: '7' }, flags: { broker: 'http://x', http: 'nowhere' } }),
     );
     const byKey = Object.fromEntries(problems.map((p) => [p.key, p]));
     expect(Object.keys(byKey).sort()).toEqual(
-      ['batch.maxBatchh', 'broker.url', 'db.synchronous', 'http.listen', 'queue.maxBytes', 'subscribe.qos'].sort(),
+      [
+        'batch.maxBatchh',
+        'broker.url',
+        'db.synchronous',
+        'http.listen',
+        'queue.maxBytes',
+        'subscribe.qos',
+      ].sort(),
     );
     expect(byKey['queue.maxBytes']).toMatchObject({ value: 'lots' });
     expect(byKey['queue.maxBytes']?.expected).toMatch(/size like "64MiB"/);
@@ -82,9 +103,17 @@ describe('loadConfig', () => {
   it('refuses a network listener for the embedded broker without credentials', () => {
     const problems = problemsOf(() => loadConfig({ env: {}, flags: { listen: '0.0.0.0:1883' } }));
     expect(problems).toEqual([
-      expect.objectContaining({ key: 'embedded.listen', value: '0.0.0.0:1883', expected: expect.stringMatching(/allowAnonymous/) }),
+      expect.objectContaining({
+        key: 'embedded.listen',
+        value: '0.0.0.0:1883',
+        expected: expect.stringMatching(/allowAnonymous/),
+      }),
     ]);
-    const ok = loadConfig({ file: yamlFile('embedded:\n  allowAnonymous: true\n'), env: {}, flags: { listen: '0.0.0.0:1883' } });
+    const ok = loadConfig({
+      file: yamlFile('embedded:\n  allowAnonymous: true\n'),
+      env: {},
+      flags: { listen: '0.0.0.0:1883' },
+    });
     expect(ok.embedded.listen).toBe('0.0.0.0:1883');
   });
 
@@ -92,7 +121,9 @@ describe('loadConfig', () => {
     const problems = problemsOf(() =>
       loadConfig({ env: { MQLITE_TLS_CA: '/nonexistent/ca.pem' }, flags: { broker: 'mqtts://h:8883' } }),
     );
-    expect(problems).toEqual([expect.objectContaining({ key: 'broker.tls.ca', value: '/nonexistent/ca.pem' })]);
+    expect(problems).toEqual([
+      expect.objectContaining({ key: 'broker.tls.ca', value: '/nonexistent/ca.pem' }),
+    ]);
   });
 
   it('reports a file that is not YAML as a problem with --config', () => {

@@ -19,7 +19,10 @@ function msg(n: number, qos: QoS = 1, bytes = 10): InboundMessage & { settled: S
 
 function queue(maxMessages: number, overflow: OverflowPolicy = 'block', maxBytes = 1 << 30) {
   const drops: [string, DropReason][] = [];
-  const q = new BoundedQueue({ maxMessages, maxBytes, overflow }, { onDrop: (m, r) => drops.push([m.topic, r]) });
+  const q = new BoundedQueue(
+    { maxMessages, maxBytes, overflow },
+    { onDrop: (m, r) => drops.push([m.topic, r]) },
+  );
   return { q, drops };
 }
 
@@ -92,7 +95,7 @@ describe('BoundedQueue', () => {
     q.close();
     await wait;
     const late = msg(1);
-    q.push(late);
+    expect(q.push(late)).toBeUndefined();
     expect(late.settled).toEqual(['abandoned']);
     expect(drops).toEqual([['t/1', 'shutdown']]);
     await q.whenNonEmpty();
