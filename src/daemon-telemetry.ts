@@ -18,6 +18,17 @@ function isPowerOfTwo(n: number): boolean {
   return n > 0 && (n & (n - 1)) === 0;
 }
 
+/** What to do about the refusals a user can fix by configuration. */
+export function connectHint(message: string): string | undefined {
+  if (/protocol version/i.test(message)) return 'the broker does not speak MQTT 5: set --mqtt-version 4';
+  if (/not authori[sz]ed|bad user ?name or password/i.test(message)) {
+    return 'check --username and MQLITE_PASSWORD (or broker.username / broker.password)';
+  }
+  if (/identifier rejected|client identifier not valid/i.test(message))
+    return 'the broker rejects the client id: set --client-id';
+  return undefined;
+}
+
 export class Telemetry {
   private receivedCount = 0;
   private committedCount = 0;
@@ -59,7 +70,10 @@ export class Telemetry {
       onSubscribed: (granted) => log.info({ granted }, 'subscribed'),
       onError: (err) => {
         failures++;
-        if (isPowerOfTwo(failures)) log.warn({ err: err.message, failures }, 'broker connection error');
+        if (isPowerOfTwo(failures)) {
+          const hint = connectHint(err.message);
+          log.warn({ err: err.message, failures, ...(hint ? { hint } : {}) }, 'broker connection error');
+        }
       },
       onAcksDropped: (count) => {
         this.metrics.acksDropped.inc(count);
