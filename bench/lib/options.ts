@@ -11,6 +11,8 @@ export interface BenchOptions {
   readonly rate: number;
   /** Unacknowledged publishes per device. */
   readonly window: number;
+  /** Throughput rounds per target, interleaved; the median is reported. */
+  readonly repeat: number;
   readonly targets: readonly TargetKind[];
   readonly json: string;
   readonly smoke: boolean;
@@ -24,10 +26,11 @@ export const USAGE = `usage: tsx bench/run.ts [options]
   --payload-bytes N  JSON payload size (default 80)
   --rate N           msgs/s for the throughput phase (default 0 = as fast as possible)
   --window N         unacknowledged publishes per device (default 100)
+  --repeat N         throughput rounds per target, interleaved; median reported (default 3)
   --targets LIST     comma list of ${TARGET_KINDS.join(',')} (default all)
   --no-latency       skip the half-load latency phase
   --json FILE        results file (default bench/results/<date>.json)
-  --smoke            tiny run for the test suite: 2 devices x 500 messages, all targets`;
+  --smoke            tiny run for the test suite: 2 devices x 500 messages, 1 round, all targets`;
 
 function int(name: string, raw: string | undefined, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
@@ -47,6 +50,7 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
       'payload-bytes': { type: 'string' },
       rate: { type: 'string' },
       window: { type: 'string' },
+      repeat: { type: 'string' },
       targets: { type: 'string' },
       json: { type: 'string' },
       smoke: { type: 'boolean', default: false },
@@ -80,6 +84,7 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
     payloadBytes: int('payload-bytes', values['payload-bytes'], 80, 16),
     rate: int('rate', values.rate, 0, 0),
     window: int('window', values.window, 100, 1),
+    repeat: int('repeat', values.repeat, smoke ? 1 : 3, 1),
     targets,
     json: values.json ?? `bench/results/${stamp}.json`,
     smoke,

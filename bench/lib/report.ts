@@ -12,6 +12,8 @@ export interface TargetResult {
   readonly qos: 0 | 1;
   readonly max?: PhaseResult;
   readonly half?: PhaseResult;
+  /** msgs/s of every throughput round; `max` is the median one. */
+  readonly maxRounds: readonly number[];
   readonly verified: boolean;
   /** Relative to the transport baseline of the same QoS, in this run. */
   readonly ratios: { readonly throughput?: number; readonly cpuPer100k?: number };
@@ -27,7 +29,7 @@ export interface Machine {
 
 export const METHOD = {
   throughput:
-    'messages stored / (first publish → last message visible); writers: polled read-only every 5 ms',
+    'median of --repeat interleaved rounds; messages stored / (first publish → last message visible); writers: polled read-only every 5 ms',
   cpu: 'utime+stime of the target process from /proc/<pid>/stat, first publish → last message',
   rss: 'VmHWM of the target process (peak over its lifetime)',
   loop: 'monitorEventLoopDelay(resolution 10 ms) preloaded into each target, p99 minus the resolution',

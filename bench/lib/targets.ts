@@ -123,7 +123,13 @@ export async function startTarget(ctx: TargetContext): Promise<Target> {
         const c = await count();
         const expected = devices * perDevice;
         const missing = expected - c.distinct;
-        return { rows: c.count, distinct: c.distinct, duplicates: c.duplicates, missing, ok: missing === 0 };
+        return {
+          rows: c.count,
+          distinct: c.distinct,
+          duplicates: c.duplicates,
+          missing,
+          ok: missing === 0 && c.count === expected,
+        };
       },
       startLatency: () => {},
       stopLatency: () =>

@@ -62,6 +62,7 @@ interface ReportJson {
     qos: number;
     verified: boolean;
     errors: string[];
+    maxRounds: number[];
     ratios: { throughput?: number; cpuPer100k?: number };
     max?: PhaseJson;
     half?: PhaseJson;
@@ -93,6 +94,7 @@ describe('npm run bench --smoke', () => {
       expect(r.errors, r.target).toEqual([]);
       expect(r.verified, r.target).toBe(true);
       expect(r.qos).toBe(1);
+      expect(r.maxRounds, r.target).toHaveLength(1);
       for (const phase of [r.max, r.half]) {
         expect(phase, r.target).toBeDefined();
         const p = phase as PhaseJson;
