@@ -1,0 +1,55 @@
+/**
+ * Who may connect to the embedded broker. Mirrors Mosquitto 2: with no users and anonymous
+ * access not allowed, only a loopback listener is acceptable ("local only" mode), and then
+ * everyone who can reach it is local.
+ */
+import { MqliteError } from '../lib/errors.js';
+import { verifyPasswordAsync } from './password.js';
+
+export interface AuthSettings {
+  readonly host: string;
+  readonly allowAnonymous: boolean;
+  readonly users: readonly { readonly username: string; readonly passwordHash: string }[];
+}
+
+/** MQTT 3.1.1 CONNACK return code 4 (bad user name or password), 3.2.2.3. */
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+/** A hash to verify against when the user is unknown, so that case takes as long as a wrong password. */
+const DUMMY_HASH = `scrypt:${'00'.repeat(16)}:${'00'.repeat(32)}`;
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
+  );
+}
+
+/** Config validation refuses this too; checked again here so no caller can skip it. */
+export function assertSecure(s: AuthSettings): void {
+  if (s.users.length === 0 && !s.allowAnonymous && !isLoopback(s.host)) {
+    throw new MqliteError(
+      'MQLITE_BROKER_INSECURE',
+      `the embedded broker would listen on ${s.host} with no users and anonymous access off; ` +
+        'listen on 127.0.0.1, configure embedded.users, or set embedded.allowAnonymous: true',
+    );
+  }
+}
+
+export type AuthDecision = (username: string | undefined, password: Buffer | undefined) => Promise<boolean>;
+
+export function makeAuthDecision(s: AuthSettings): AuthDecision {
+  const users = new Map(s.users.map((u) => [u.username, u.passwordHash]));
+  const localOnly = users.size === 0 && !s.allowAnonymous && isLoopback(s.host);
+  return async (username, password) => {
+    if (username === undefined) return s.allowAnonymous || localOnly;
+    if (users.size === 0) return s.allowAnonymous || localOnly;
+    const hash = users.get(username);
+    const ok = await verifyPasswordAsync(password?.toString('utf8') ?? '', hash ?? DUMMY_HASH);
+    return ok && hash !== undefined;
+  };
+}
+
+export function authError(): Error & { returnCode: number } {
+  return Object.assign(new Error('bad user name or password'), { returnCode: BAD_USERNAME_OR_PASSWORD });
+}

@@ -1,0 +1,247 @@
+/**
+ * Embedded aedes broker (MQTT 3.1/3.1.1): devices publish straight into mqlite. A device's
+ * QoS 1/2 PUBLISH is acknowledged only after the transaction storing it committed: aedes runs
+ * `authorizePublish` before it writes PUBACK/PUBREC (lib/handlers/publish.js), so we hold that
+ * callback until settle('committed') (research §4). `published` would be too late: it runs
+ * after the PUBACK.
+ */
+import net from 'node:net';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { errorCode, MqliteError } from '../lib/errors.js';
+import type { Accept, InboundMessage, QoS, Settlement } from '../lib/message.js';
+import { assertSecure, authError, makeAuthDecision } from './auth.js';
+import { pauseReading, resumeReading } from './client-flow.js';
+import { limitPacketSize } from './packet-size-guard.js';
+
+export { hashPassword, verifyPassword } from './password.js';
+
+export interface EmbeddedBrokerSettings {
+  host: string;
+  port: number;
+  allowAnonymous: boolean;
+  users: { username: string; passwordHash: string }[];
+  maxPayloadBytes: number;
+}
+
+export interface BrokerHooks {
+  onClientConnected(id: string): void;
+  onClientDisconnected(id: string): void;
+  /** 'payload_too_large' | 'sys_topic' */
+  onRejectedPublish(reason: string): void;
+}
+
+export interface BrokerDeps {
+  accept: Accept;
+  hooks: BrokerHooks;
+}
+
+/** stop(): how long clients get to close before their sockets are destroyed. */
+const STOP_TIMEOUT_MS = 5000;
+/** start(): bound on binding the listener. */
+const LISTEN_TIMEOUT_MS = 10_000;
+/** aedes defaults to 23 (the MQTT 3.1 minimum); real devices use longer ids (MAC + prefix). */
+const MAX_CLIENT_ID_LENGTH = 128;
+/** MQTT 3.1.1 PUBLISH besides the payload: fixed header 1+4, topic 2+65 535, packet id 2. */
+const PUBLISH_OVERHEAD_BYTES = 5 + 2 + 65_535 + 2;
+
+type AuthorizeCallback = (error?: Error | null) => void;
+
+export class EmbeddedBroker {
+  private aedes: Aedes | undefined;
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+  private stopped: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: EmbeddedBrokerSettings,
+    private readonly deps: BrokerDeps,
+  ) {}
+
+  get clients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.server?.address();
+    if (a === null || a === undefined || typeof a === 'string') {
+      return { host: this.settings.host, port: this.settings.port };
+    }
+    return { host: this.settings.host, port: a.port };
+  }
+
+  async start(): Promise<void> {
+    if (this.aedes !== undefined || this.stopped !== undefined) return;
+    const s = this.settings;
+    assertSecure(s);
+    const decide = makeAuthDecision(s);
+    const { hooks } = this.deps;
+    const aedes = await Aedes.createBroker({
+      maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+      authenticate: (_client, username, password, done) => {
+        decide(username, password).then(
+          (ok) => (ok ? done(null, true) : done(authError(), false)),
+          (err: unknown) => done(Object.assign(toError(err), { returnCode: 3 }), false),
+        );
+      },
+      authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+    });
+    this.aedes = aedes;
+    aedes.on('client', (c) => hooks.onClientConnected(c.id));
+    aedes.on('clientDisconnect', (c) => hooks.onClientDisconnected(c.id));
+    // Without noDelay a trailing PUBACK waited ~43 ms for Nagle (research §4).
+    const server = net.createServer({ noDelay: true }, (socket) => this.onSocket(aedes, socket));
+    this.server = server;
+    try {
+      await listen(server, s.host, s.port);
+    } catch (err) {
+      this.server = undefined;
+      this.aedes = undefined;
+      await closeAedes(aedes);
+      if (errorCode(err) === 'EADDRINUSE') {
+        throw new MqliteError(
+          'MQLITE_PORT_IN_USE',
+          `${s.host}:${s.port} is already in use (another MQTT broker is probably running there). ` +
+            `Connect to it instead with --broker mqtt://${s.host}:${s.port}, ` +
+            `or run the embedded broker elsewhere with --listen ${s.host}:<another port>`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopped ??= this.doStop();
+    return this.stopped;
+  }
+
+  private async doStop(): Promise<void> {
+    const { server, aedes } = this;
+    if (server === undefined || aedes === undefined) return;
+    const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // aedes.close() closes every client connection, then its emitter.
+    const closed = Promise.all([serverClosed, closeAedes(aedes)]);
+    if (!(await withinTimeout(closed, STOP_TIMEOUT_MS))) {
+      for (const socket of this.sockets) socket.destroy();
+      await withinTimeout(serverClosed, STOP_TIMEOUT_MS);
+    }
+  }
+
+  private onSocket(aedes: Aedes, socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    const client = aedes.handle(socket);
+    const limit = this.settings.maxPayloadBytes + PUBLISH_OVERHEAD_BYTES;
+    limitPacketSize(client, limit, (cmd) => {
+      if (cmd === 'publish') this.deps.hooks.onRejectedPublish('payload_too_large');
+    });
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, cb: AuthorizeCallback): void {
+    const { hooks, accept } = this.deps;
+    if (packet.topic.startsWith('$SYS/')) {
+      hooks.onRejectedPublish('sys_topic');
+      cb(new Error('clients may not publish to $SYS/'));
+      return;
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (payload.length > this.settings.maxPayloadBytes) {
+      hooks.onRejectedPublish('payload_too_large');
+      cb(new Error(`payload of ${payload.length} bytes exceeds ${this.settings.maxPayloadBytes}`));
+      return;
+    }
+    const qos = packet.qos as QoS;
+    let settled = false;
+    const answer = (err: Error | null): void => {
+      // A closed client's remaining publishes have nowhere to go; aedes dropped them already.
+      if (client?.closed !== true) cb(err);
+    };
+    const msg: InboundMessage = {
+      topic: packet.topic,
+      payload,
+      qos,
+      retain: packet.retain === true,
+      dup: packet.dup === true,
+      receivedAt: Date.now(),
+      receivedMono: performance.now(),
+      settle: (how: Settlement) => {
+        if (settled || qos === 0) return;
+        settled = true;
+        // An error makes aedes close the connection without PUBACK: the device resends
+        // (docs/Aedes.md, authorizePublish).
+        answer(how === 'committed' ? null : new Error('message not stored; resend it'));
+      },
+    };
+    let pending: Promise<void> | undefined;
+    try {
+      pending = accept(msg);
+    } catch (err) {
+      settled = true;
+      answer(toError(err));
+      return;
+    }
+    if (pending !== undefined) this.holdReading(client, pending, qos === 0 ? answer : undefined);
+    else if (qos === 0) answer(null);
+    // QoS 1/2 are answered by settle.
+  }
+
+  /**
+   * Queue full: read nothing more from this device until there is room (client-flow.ts).
+   * If the aedes internals for that are missing, a QoS 0 answer is at least held back.
+   */
+  private holdReading(client: Client | null, room: Promise<void>, answerQos0?: (e: null) => void): void {
+    const paused = client !== null && pauseReading(client);
+    if (paused) answerQos0?.(null);
+    const resume = (): void => {
+      if (paused && client !== null) resumeReading(client);
+      else answerQos0?.(null);
+    };
+    room.then(resume, resume);
+  }
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      server.close();
+      reject(new Error(`listening on ${host}:${port} took longer than ${LISTEN_TIMEOUT_MS} ms`));
+    }, LISTEN_TIMEOUT_MS);
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onListening = (): void => {
+      cleanup();
+      resolve();
+    };
+    function cleanup(): void {
+      clearTimeout(timer);
+      server.off('error', onError);
+      server.off('listening', onListening);
+    }
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port });
+  });
+}
+
+function closeAedes(aedes: Aedes): Promise<void> {
+  return new Promise((resolve) => aedes.close(() => resolve()));
+}
+
+async function withinTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

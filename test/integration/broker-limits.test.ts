@@ -1,0 +1,185 @@
+/**
+ * What the embedded broker refuses: a taken port, an insecure listener, bad credentials,
+ * oversize payloads (exact check and the early header check), and $SYS/ publishes.
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import mqtt from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type EmbeddedBrokerSettings,
+  EmbeddedBroker,
+  hashPassword,
+} from '../../src/broker/embedded-broker.js';
+import { MqliteError } from '../../src/lib/errors.js';
+import type { InboundMessage } from '../../src/lib/message.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function makeBroker(over: Partial<EmbeddedBrokerSettings> = {}) {
+  const received: InboundMessage[] = [];
+  const rejected: string[] = [];
+  const broker = new EmbeddedBroker(
+    { host: '127.0.0.1', port: 0, allowAnonymous: false, users: [], maxPayloadBytes: 1024, ...over },
+    {
+      accept: (m) => {
+        received.push(m);
+        m.settle('committed');
+        return undefined;
+      },
+      hooks: {
+        onClientConnected: () => {},
+        onClientDisconnected: () => {},
+        onRejectedPublish: (reason) => rejected.push(reason),
+      },
+    },
+  );
+  cleanups.push(() => broker.stop());
+  return { broker, received, rejected };
+}
+
+async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
+  const b = makeBroker(over);
+  await b.broker.start();
+  const { port } = b.broker.address();
+  return { ...b, port, url: `mqtt://127.0.0.1:${port}` };
+}
+
+async function rawSocket(port: number) {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await once(socket, 'connect');
+  cleanups.push(async () => {
+    socket.destroy();
+  });
+  const parser = mqttPacket.parser();
+  const packets: Packet[] = [];
+  parser.on('packet', (p) => packets.push(p));
+  socket.on('data', (d) => parser.parse(d));
+  const closed = once(socket, 'close');
+  socket.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: 'raw',
+      clean: true,
+      keepalive: 60,
+    }),
+  );
+  await waitFor(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+  return { socket, packets, closed };
+}
+
+describe('EmbeddedBroker limits', () => {
+  it('reports a taken port as MQLITE_PORT_IN_USE with what to do instead', async () => {
+    const occupier = net.createServer();
+    await new Promise<void>((resolve) => occupier.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => occupier.close(() => resolve())));
+    const port = (occupier.address() as net.AddressInfo).port;
+    const { broker } = makeBroker({ port });
+    const err = await broker.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MqliteError);
+    expect((err as MqliteError).code).toBe('MQLITE_PORT_IN_USE');
+    expect((err as MqliteError).message).toContain(`127.0.0.1:${port} is already in use`);
+    expect((err as MqliteError).message).toContain(`--broker mqtt://127.0.0.1:${port}`);
+  });
+
+  it('refuses to listen beyond loopback with no users and anonymous access off', async () => {
+    const { broker } = makeBroker({ host: '0.0.0.0' });
+    await expect(broker.start()).rejects.toMatchObject({ code: 'MQLITE_BROKER_INSECURE' });
+  });
+
+  it('with users: the right password connects, a wrong one and anonymous are refused', async () => {
+    const b = await started({ users: [{ username: 'dev', passwordHash: hashPassword('s3cret') }] });
+    const ok = await mqtt.connectAsync(b.url, { username: 'dev', password: 's3cret', reconnectPeriod: 0 });
+    await ok.endAsync();
+    for (const creds of [
+      { username: 'dev', password: 'wrong' },
+      { username: 'nobody', password: 's3cret' },
+      {},
+    ]) {
+      const err = await mqtt.connectAsync(b.url, { ...creds, reconnectPeriod: 0 }).then(
+        async (c) => {
+          await c.endAsync(true);
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(String(err)).toMatch(/Bad username or password|Not authorized/i);
+    }
+  });
+
+  it('rejects a payload over maxPayloadBytes and closes the connection', async () => {
+    const b = await started();
+    const raw = await rawSocket(b.port);
+    raw.socket.write(
+      mqttPacket.generate({
+        cmd: 'publish',
+        topic: 'a/b',
+        payload: Buffer.alloc(1025),
+        qos: 1,
+        messageId: 1,
+        dup: false,
+        retain: false,
+      }),
+    );
+    await raw.closed;
+    expect(b.rejected).toEqual(['payload_too_large']);
+    expect(b.received).toEqual([]);
+    expect(raw.packets.filter((p) => p.cmd === 'puback')).toEqual([]);
+  });
+
+  it('accepts a payload of exactly maxPayloadBytes', async () => {
+    const b = await started();
+    const c = await mqtt.connectAsync(b.url, { reconnectPeriod: 0 });
+    cleanups.push(() => c.endAsync(true));
+    await c.publishAsync('a/b', Buffer.alloc(1024), { qos: 1 });
+    expect(b.received).toHaveLength(1);
+  });
+
+  it('closes the connection on the header of a huge packet, before its body is sent', async () => {
+    const b = await started();
+    const raw = await rawSocket(b.port);
+    const header = mqttPacket
+      .generate({
+        cmd: 'publish',
+        topic: 'a/b',
+        payload: Buffer.alloc(50 * 1024 * 1024),
+        qos: 0,
+        dup: false,
+        retain: false,
+      })
+      .subarray(0, 16);
+    raw.socket.write(header);
+    await raw.closed;
+    expect(b.rejected).toEqual(['payload_too_large']);
+    expect(b.received).toEqual([]);
+  });
+
+  it('refuses publishes to $SYS/', async () => {
+    const b = await started();
+    const raw = await rawSocket(b.port);
+    raw.socket.write(
+      mqttPacket.generate({
+        cmd: 'publish',
+        topic: '$SYS/fake',
+        payload: Buffer.from('x'),
+        qos: 1,
+        messageId: 1,
+        dup: false,
+        retain: false,
+      }),
+    );
+    await raw.closed;
+    expect(b.rejected).toEqual(['sys_topic']);
+    expect(b.received).toEqual([]);
+  });
+});
