@@ -23,6 +23,7 @@ export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
     synchronous: c.db.synchronous,
     busyTimeoutMs: c.db.busyTimeoutMs,
     deadLetterPayloadBytes: c.limits.deadLetterPayloadBytes,
+    ...(c.db.maxPageCount === undefined ? {} : { maxPageCount: c.db.maxPageCount }),
     decode,
   };
 }

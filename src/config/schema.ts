@@ -137,6 +137,8 @@ export function buildConfigSchema(v: StageValidators = {}) {
         path: z.string().min(1).default('./data/mqlite.db'),
         synchronous: z.enum(['FULL', 'NORMAL', 'OFF']).default('FULL'),
         busyTimeoutMs: int(0, 600_000).default(2000),
+        /** Testing only: PRAGMA max_page_count on the writer connection, to simulate a full disk. */
+        maxPageCount: int(1).optional(),
       })
       .prefault({}),
     limits: z
