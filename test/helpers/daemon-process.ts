@@ -65,7 +65,13 @@ export async function startDaemon(
       reject(new Error(`daemon exited with ${code} before starting; stderr: ${stderr.join('')}`));
     });
   });
-  await ready;
+  try {
+    await ready;
+  } catch (err) {
+    // Never leave a half-started daemon behind a failed test.
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    throw err;
+  }
   const http = started?.http as Address | undefined;
   const broker = typeof started?.broker === 'object' ? (started.broker as Address) : undefined;
   const base = http ? `http://${http.host}:${http.port}` : '';
