@@ -144,12 +144,12 @@ export class EmbeddedBroker {
       cb(new Error('clients may not publish to $SYS/'));
       return;
     }
+    // A payload over maxPayloadBytes that got past the packet-size guard (within its allowance
+    // for the topic) goes on: the decoder dead-letters it as payload_too_large with a truncated
+    // copy, and it is acknowledged after that commit. Refusing it here would close the connection
+    // without PUBACK ([MQTT-3.3.5-2]), and a QoS 1 device would resend it forever, blocking
+    // everything it sends after it.
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    if (payload.length > this.settings.maxPayloadBytes) {
-      hooks.onRejectedPublish('payload_too_large');
-      cb(new Error(`payload of ${payload.length} bytes exceeds ${this.settings.maxPayloadBytes}`));
-      return;
-    }
     const qos = packet.qos as QoS;
     let settled = false;
     const answer = (err: Error | null): void => {
