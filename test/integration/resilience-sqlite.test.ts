@@ -122,4 +122,34 @@ describe('SQLite faults at daemon level', () => {
     expect(logsWithMsg(daemon, 'commits succeed again')).toHaveLength(1);
     expect(await daemon.stop()).toBe(0);
   });
+  it('one row the database refuses (a user trigger) is split out: the rest of its batch commits', async () => {
+    const { daemon, path, client } = await setup({});
+    await publishAll(client, 1, 10).all; // schema exists
+    const admin = new Database(path, { timeout: 5000 });
+    cleanups.push(() => admin.close());
+    admin.exec(`CREATE TRIGGER refuse_evil BEFORE INSERT ON messages WHEN NEW.topic = 'devices/evil/data'
+                BEGIN SELECT RAISE(ABORT, 'refused by a site trigger'); END`);
+    // Sent together, so that they share batches with the refused row.
+    const baseTs = Date.now() - 5000;
+    await Promise.all(
+      Array.from({ length: 41 }, (_, i) =>
+        client.publishAsync(
+          i === 20 ? 'devices/evil/data' : 'devices/d2/data',
+          JSON.stringify({ ts: baseTs + i, i }),
+          { qos: 1 },
+        ),
+      ),
+    );
+    expect(count(path, "SELECT count(*) FROM messages WHERE device = 'd2'")).toBe(40);
+    expect(
+      count(
+        path,
+        "SELECT count(*) FROM dead_letters WHERE topic = 'devices/evil/data' AND reason = 'insert_failed'",
+      ),
+    ).toBe(1);
+    expect(
+      metricValue(await daemon.metrics(), 'mqlite_dead_letters_total', { reason: 'insert_failed' }),
+    ).toBe(1);
+    expect(await daemon.stop()).toBe(0);
+  });
 });
