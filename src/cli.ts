@@ -60,8 +60,13 @@ async function run(flags: Flags): Promise<number> {
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting now without draining');
-      process.exit(EXIT_FATAL);
+      logger.warn({ signal }, 'second signal: exiting now without draining (SIGKILL)');
+      // Not process.exit(): it first terminates the SQLite worker and joins its thread. A worker
+      // inside a failing better-sqlite3 call (waiting out busy_timeout on a lock held elsewhere,
+      // exactly when a drain stalls) then aborts the process with "FATAL ERROR:
+      // v8::ToLocalChecked Empty MaybeLocal" (better-sqlite3 #842), after up to busyTimeoutMs.
+      // SIGKILL is at once and as safe as kill -9: nothing unacknowledged was acknowledged.
+      process.kill(process.pid, 'SIGKILL');
     }
     logger.info({ signal }, 'shutting down: draining the queue (send the signal again to exit at once)');
     requestStop();
