@@ -51,6 +51,7 @@ export function sourceSettings(c: Config): SourceSettings {
     topics: [...c.subscribe.topics],
     qos: c.subscribe.qos,
     reconnect: { ...b.reconnect },
+    ackOnReceipt: b.ackOnReceipt,
   };
 }
 

@@ -85,6 +85,8 @@ export function buildConfigSchema(v: StageValidators = {}) {
         sessionExpiryHours: int(0, 24 * 365).default(72),
         /** MQTT 5 window of unacknowledged messages the broker may send us; bounds a batch. */
         receiveMaximum: int(1, 65_535).default(10_000),
+        /** Benchmarks only (`npm run bench`): acknowledge on receipt. Loses messages on a crash. */
+        ackOnReceipt: z.boolean().default(false),
         reconnect: z
           .strictObject({
             baseMs: int(10, 600_000).default(500),

@@ -215,7 +215,7 @@ export class MqttSource {
       callback(new Error('source paused'));
       return;
     }
-    const entry = this.acks.track(packet.qos);
+    const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
     const msg = this.toMessage(packet, entry);
     let pending: Promise<void> | undefined;
     try {

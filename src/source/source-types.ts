@@ -19,6 +19,11 @@ export interface SourceSettings {
   topics: string[];
   qos: 0 | 1 | 2;
   reconnect: { baseMs: number; factor: number; capMs: number; stableMs: number };
+  /**
+   * Benchmarks only: PUBACK on receipt, as other ingesters do, so `npm run bench` can show what
+   * ack-after-commit costs. A crash then loses what was acknowledged but not yet committed.
+   */
+  ackOnReceipt?: boolean;
 }
 
 export interface SourceHooks {

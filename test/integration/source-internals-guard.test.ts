@@ -101,6 +101,31 @@ describe('MQTT.js internals used for deferred PUBACK', () => {
   });
 });
 
+describe('ackOnReceipt (benchmarks only)', () => {
+  it('sends the PUBACK at once, before the message is committed', async () => {
+    const broker: RunningAedes = await startAedes();
+    cleanups.push(() => broker.stop());
+    const s = settings(broker.url, { ackOnReceipt: true });
+    const acksAtBroker = brokerAcks(broker.broker, s.clientId);
+    const received: InboundMessage[] = [];
+    const source = new MqttSource(s, {
+      accept: (m) => {
+        received.push(m);
+        return undefined;
+      },
+      hooks: noHooks(),
+    });
+    cleanups.push(() => source.stop());
+    await source.start();
+    await waitFor(() => source.subscribed, 'subscribed');
+    const pub = await publisher(broker.url);
+    await pub.publishAsync('guard/a', 'one', { qos: 1 });
+    await waitFor(() => acksAtBroker.length === 1, 'PUBACK without a commit');
+    expect(received).toHaveLength(1);
+    expect(source.heldAcks).toBe(0);
+  });
+});
+
 function noHooks() {
   return {
     onConnect: () => {},
