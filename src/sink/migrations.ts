@@ -16,7 +16,7 @@ CREATE TABLE messages (
   dup         INTEGER NOT NULL,
   received_at INTEGER NOT NULL,           -- ms since epoch, at receipt
   ts          INTEGER NOT NULL,           -- ms since epoch, from the payload or the receipt
-  identity    INTEGER                     -- first 8 bytes of sha1(decoder identity), signed
+  identity    INTEGER                     -- 64-bit hash of the decoder identity (identity-hash.ts)
 );
 -- Redeliveries carry the same identity: the unique index turns them into no-ops.
 CREATE UNIQUE INDEX messages_identity ON messages(identity) WHERE identity IS NOT NULL;

@@ -3,10 +3,11 @@
  * batch. Runs inside the worker thread (sqlite-worker.ts); synchronous by nature, so nothing
  * here awaits, and transactions hold no early returns (CONVENTIONS "Acks and transactions").
  */
-import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
+import { identityKey } from './identity-hash.js';
 import { migrate } from './migrations.js';
+import { SampleBuffer } from './sample-buffer.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
 import type { BatchResult, DecodeFn, SinkDecodeResult, StoreSettings } from './types.js';
@@ -22,16 +23,12 @@ type Outcome =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'dead'; readonly reason: string };
 
-/**
- * 64-bit key of a decoder identity: the first 8 bytes of its SHA-1 as a signed integer (SQLite
- * INTEGER is signed 64-bit). Collisions need ~2^32 identities before they become likely.
- */
-export function identityKey(identity: string): bigint {
-  return createHash('sha1').update(identity, 'utf8').digest().readBigInt64BE(0);
-}
-
 export class SinkStore {
   private readonly seriesCache = new Map<string, number>();
+  /** Samples of the batch being written in one transaction, inserted grouped by series at its end. */
+  private readonly pending = new SampleBuffer();
+  private readonly addSample = this.pending.add.bind(this.pending);
+  private readonly runInsertSample: (seriesId: number, ts: number, messageId: number, value: number) => void;
   private readonly insertMessage: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly insertSample: Database.Statement;
@@ -64,17 +61,26 @@ export class SinkStore {
     this.selectSeries = db.prepare('SELECT id FROM series WHERE device IS ? AND metric = ?');
     this.insertSeries = db.prepare('INSERT INTO series (device, metric) VALUES (?, ?)');
 
+    const insertSample = this.insertSample;
+    this.runInsertSample = (seriesId, ts, messageId, value) => {
+      insertSample.run(seriesId, ts, messageId, value);
+    };
+
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies; a deferred transaction
     // upgrading its lock mid-way can fail with SQLITE_BUSY without waiting.
-    this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) =>
-      decoded.map((d, i) => this.storeOne(b, i, d)),
-    ).immediate;
+    this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) => {
+      this.pending.clear();
+      const outcomes = decoded.map((d, i) => this.storeOne(b, i, d, this.addSample));
+      this.pending.flush(this.runInsertSample);
+      return outcomes;
+    }).immediate;
     this.writeSplit = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) =>
       decoded.map((d, i) => this.storeOneOrDeadLetter(b, i, d)),
     ).immediate;
-    // Called inside writeSplit's transaction, better-sqlite3 runs this under a SAVEPOINT.
+    // Called inside writeSplit's transaction, better-sqlite3 runs this under a SAVEPOINT. Samples
+    // go in directly here, so a failing one rolls back only its own message.
     this.writeOne = db.transaction((b: PackedBatch, i: number, d: SinkDecodeResult) =>
-      this.storeOne(b, i, d),
+      this.storeOne(b, i, d, this.runInsertSample),
     );
   }
 
@@ -159,7 +165,12 @@ export class SinkStore {
     }
   }
 
-  private storeOne(b: PackedBatch, i: number, d: SinkDecodeResult): Outcome {
+  private storeOne(
+    b: PackedBatch,
+    i: number,
+    d: SinkDecodeResult,
+    sample: (seriesId: number, ts: number, messageId: number, value: number) => void,
+  ): Outcome {
     if (!d.ok) {
       this.deadLetter(b, i, d.reason, d.detail);
       return { kind: 'dead', reason: d.reason };
@@ -181,8 +192,7 @@ export class SinkStore {
     // Nothing inserted: this identity is already stored, so this is a redelivery.
     if (info.changes === 0) return { kind: 'duplicate' };
     const messageId = Number(info.lastInsertRowid);
-    for (const r of d.readings)
-      this.insertSample.run(this.seriesId(d.device, r.metric), ts, messageId, r.value);
+    for (const r of d.readings) sample(this.seriesId(d.device, r.metric), ts, messageId, r.value);
     return { kind: 'stored', readings: d.readings.length, ts };
   }
 

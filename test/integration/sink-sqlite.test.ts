@@ -1,8 +1,8 @@
 /** The sink against a real temp SQLite file, through the real worker thread (stub decoder). */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { identityKey } from '../../src/sink/identity-hash.js';
 import { SqliteSink } from '../../src/sink/sqlite-sink.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { assertBuilt, message, sinkSettings, writeStubWorker } from './sink-fixture.js';
@@ -146,7 +146,7 @@ describe('SqliteSink storing', () => {
     const db = new Database(dbPath, { readonly: true });
     try {
       const stmt = db.prepare('SELECT identity FROM messages WHERE device = ?').safeIntegers(true);
-      const expected = createHash('sha1').update('id:devA\0m-1').digest().readBigInt64BE(0);
+      const expected = identityKey('id:devA\0m-1');
       expect(stmt.get('devA')).toEqual({ identity: expected });
     } finally {
       db.close();
