@@ -8,14 +8,21 @@
  * The function is part of the stored data: a redelivery after an upgrade must hash the same, so
  * never change it without a migration that rewrites `messages.identity`.
  *
+ * The lowest bit is not hash: it says whether the message's `ts` came from its payload (see
+ * migrations.ts: such identities are indexed by (ts, identity), which appends instead of inserting at
+ * random). That leaves 63 bits of hash, ~2^31.5 identities before a collision is likely.
+ *
  * The mixing is cyrb53's (public domain, bryc/code jshash/experimental/cyrb53.js) kept at its full
  * 64 bits: two 32-bit lanes over the UTF-16 code units, cross-mixed at the end.
  */
 
 const scratch = new DataView(new ArrayBuffer(8));
 
-/** Signed 64-bit integer (SQLite INTEGER) for `identity`. Stable across versions and platforms. */
-export function identityKey(identity: string): bigint {
+/**
+ * Signed 64-bit integer (SQLite INTEGER) for `identity`, odd when `tsFromPayload`. Stable across
+ * versions and platforms.
+ */
+export function identityKey(identity: string, tsFromPayload: boolean): bigint {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < identity.length; i++) {
@@ -29,6 +36,6 @@ export function identityKey(identity: string): bigint {
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   // One BigInt allocation: the two lanes go through an 8-byte scratch view.
   scratch.setUint32(0, h2 >>> 0);
-  scratch.setUint32(4, h1 >>> 0);
+  scratch.setUint32(4, ((h1 & ~1) | (tsFromPayload ? 1 : 0)) >>> 0);
   return scratch.getBigInt64(0);
 }

@@ -187,7 +187,7 @@ export class SinkStore {
       flags & FLAG_DUP ? 1 : 0,
       b.receivedAt[i],
       ts,
-      d.identity === null ? null : identityKey(d.identity),
+      d.identity === null ? null : identityKey(d.identity, d.tsFromPayload),
     );
     // Nothing inserted: this identity is already stored, so this is a redelivery.
     if (info.changes === 0) return { kind: 'duplicate' };

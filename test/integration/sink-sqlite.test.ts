@@ -146,7 +146,7 @@ describe('SqliteSink storing', () => {
     const db = new Database(dbPath, { readonly: true });
     try {
       const stmt = db.prepare('SELECT identity FROM messages WHERE device = ?').safeIntegers(true);
-      const expected = identityKey('id:devA\0m-1');
+      const expected = identityKey('id:devA\0m-1', false);
       expect(stmt.get('devA')).toEqual({ identity: expected });
     } finally {
       db.close();

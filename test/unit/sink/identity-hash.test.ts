@@ -4,17 +4,25 @@ import { identityKey } from '../../../src/sink/identity-hash.js';
 describe('identityKey', () => {
   it('is pinned: stored identities must hash the same after an upgrade', () => {
     // Changing these values needs a migration that rewrites messages.identity.
-    expect(identityKey('id:devA\0m-1')).toBe(6601296856551314110n);
-    expect(identityKey('')).toBe(5227514475777527171n);
-    expect(identityKey('ts:t/x\u00001700000000000')).toBe(-3962263491020450139n);
-    expect(identityKey('é😀')).toBe(-9078854739831091122n);
+    expect(identityKey('id:devA\0m-1', false)).toBe(6601296856551314110n);
+    expect(identityKey('', false)).toBe(5227514475777527170n);
+    expect(identityKey('ts:t/x\u00001700000000000', true)).toBe(-3962263491020450139n);
+    expect(identityKey('é😀', false)).toBe(-9078854739831091122n);
+  });
+
+  it('is odd exactly when ts came from the payload (the index that key goes to)', () => {
+    for (const s of ['', 'id:a\0b', 'ts:x\u00001']) {
+      expect(identityKey(s, true) & 1n).toBe(1n);
+      expect(identityKey(s, false) & 1n).toBe(0n);
+      expect(identityKey(s, true) >> 1n).toBe(identityKey(s, false) >> 1n);
+    }
   });
 
   it('stays within SQLite INTEGER (signed 64-bit) and uses both halves', () => {
     let negative = 0;
     let highBits = 0n;
     for (let i = 0; i < 1000; i++) {
-      const k = identityKey(`id:dev-${i % 7}\0${i}`);
+      const k = identityKey(`id:dev-${i % 7}\0${i}`, i % 2 === 0);
       expect(k).toBe(BigInt.asIntN(64, k));
       if (k < 0n) negative++;
       highBits |= BigInt.asUintN(64, k) >> 32n;
@@ -27,7 +35,7 @@ describe('identityKey', () => {
   it('gives no collisions over 200k identities shaped like a fleet sequence', () => {
     const seen = new Set<bigint>();
     for (let i = 0; i < 200_000; i++)
-      seen.add(identityKey(`id:dev-${String(i % 100).padStart(4, '0')}\0${i}`));
+      seen.add(identityKey(`id:dev-${String(i % 100).padStart(4, '0')}\0${i}`, true));
     expect(seen.size).toBe(200_000);
   });
 });
