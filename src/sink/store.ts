@@ -17,6 +17,15 @@ const SERIES_CACHE_MAX = 100_000;
 
 const SYNCHRONOUS = new Set(['FULL', 'NORMAL', 'OFF']);
 
+/**
+ * WAL pages before a commit checkpoints (SQLite's default is 1000, ~4 MB). A batch rewrites the same
+ * hot leaves (one per series, the indexes' right edges) commit after commit; a checkpoint copies each
+ * distinct page once and fsyncs the database, so spacing them 4x further apart copies far less.
+ * Measured on the bench batch shape (raw better-sqlite3, synchronous=FULL, 300k messages):
+ * 29.7 -> 22 µs/msg. The price is a WAL file of up to ~16 MB between checkpoints (truncated at close).
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
+
 /** What storing one message did; counted only once its transaction or savepoint committed. */
 type Outcome =
   | { readonly kind: 'stored'; readonly readings: number; readonly ts: number }
@@ -95,6 +104,7 @@ export class SinkStore {
       if (mode !== 'wal') throw new Error(`cannot switch to WAL (journal_mode is ${String(mode)})`);
       // Explicit: the build's default for WAL databases is not what the user configured (research §6).
       db.pragma(`synchronous = ${settings.synchronous}`);
+      db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       if (settings.maxPageCount !== undefined)
         db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
       migrate(db);
