@@ -49,6 +49,9 @@ function loadAddonOnMainThread(): void {
   addonLoadedHere = true;
 }
 
+/** Young-generation cap of the SQLite worker thread (see start()). */
+const WORKER_YOUNG_GENERATION_MB = 4;
+
 export class SqliteSink {
   private readonly opTimeoutMs: number;
   private readonly path: string;
@@ -175,7 +178,13 @@ export class SqliteSink {
       ...(s.maxPageCount === undefined ? {} : { maxPageCount: s.maxPageCount }),
     };
     const init: WorkerInit = { store, decode: s.decode };
-    const w = new Worker(this.workerUrl, { workerData: init });
+    // A small young generation: the thread's garbage is per batch (decode results, bound strings)
+    // and dies at once, so scavenges of a small space stay cheap, and V8's default (up to 16 MB per
+    // semi-space, three of them) would add tens of MB of RSS on top of the main thread's heap.
+    const w = new Worker(this.workerUrl, {
+      workerData: init,
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
+    });
     return new Promise<void>((resolvePromise, reject) => {
       let ready = false;
       const timer = setTimeout(() => {
