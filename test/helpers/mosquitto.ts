@@ -3,7 +3,7 @@
  * dir, the broker settings the research recommends for ack-after-commit (§3). Fails loudly
  * when the binary is missing: CI installs it, so these tests never skip.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -12,6 +12,14 @@ import { delimiter, join } from 'node:path';
 export interface MosquittoOptions {
   /** Keep sessions and queued messages across restart() (default true). */
   persistence?: boolean;
+  /** Lines for the listener, after `listener PORT 127.0.0.1` (cafile, certfile, require_certificate…). */
+  listenerLines?: string[];
+  /** Lines appended at the end of mosquitto.conf. */
+  extraConfig?: string[];
+  /** Scheme of `url`: mqtts when listenerLines set up TLS (default mqtt). */
+  scheme?: 'mqtt' | 'mqtts';
+  /** Users and passwords: written with mosquitto_passwd, and anonymous clients are refused. */
+  users?: Record<string, string>;
 }
 
 export interface RunningMosquitto {
@@ -40,13 +48,15 @@ export function mosquittoBinary(): string {
 
 export async function startMosquitto(opts: MosquittoOptions = {}): Promise<RunningMosquitto> {
   const bin = mosquittoBinary();
+  if (opts.users !== undefined) requirePasswd();
   const dir = mkdtempSync(join(tmpdir(), 'mqlite-mosquitto-'));
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
   const log = join(dir, 'mosquitto.log');
   const lines = [
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    ...(opts.listenerLines ?? []),
+    ...authLines(dir, opts.users),
     `persistence ${opts.persistence === false ? 'false' : 'true'}`,
     `persistence_location ${dir}/`,
     'set_tcp_nodelay true',
@@ -60,6 +70,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
   ];
   // As root Mosquitto drops to user "mosquitto", which cannot write our temp dir.
   if (process.getuid?.() === 0) lines.push(`user ${userInfo().username}`);
+  lines.push(...(opts.extraConfig ?? []));
   writeFileSync(conf, `${lines.join('\n')}\n`);
 
   let child: ChildProcess | undefined;
@@ -100,7 +111,7 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
 
   await launch();
   return {
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${opts.scheme ?? 'mqtt'}://127.0.0.1:${port}`,
     port,
     async stop() {
       await halt();
@@ -114,6 +125,32 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
       await launch();
     },
   };
+}
+
+const PASSWD_BIN = '/usr/bin/mosquitto_passwd';
+
+function requirePasswd(): void {
+  if (!existsSync(PASSWD_BIN)) {
+    throw new Error(
+      `this test needs ${PASSWD_BIN}, which was not found (install it: apt-get install mosquitto)`,
+    );
+  }
+}
+
+/** Anonymous access, or a password_file made with mosquitto_passwd and anonymous refused. */
+function authLines(dir: string, users: Record<string, string> | undefined): string[] {
+  if (users === undefined) return ['allow_anonymous true'];
+  const file = join(dir, 'passwd');
+  let first = true;
+  for (const [user, password] of Object.entries(users)) {
+    // -c creates the file (first user only: it truncates), -b takes the password from argv.
+    execFileSync(PASSWD_BIN, first ? ['-b', '-c', file, user, password] : ['-b', file, user, password], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      timeout: 10_000,
+    });
+    first = false;
+  }
+  return ['allow_anonymous false', `password_file ${file}`];
 }
 
 function readLog(path: string): string {
