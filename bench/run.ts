@@ -14,6 +14,7 @@ import { type PhaseEnv, type PhaseResult, runPhase } from './lib/phase.js';
 import { benchAbort, installSignalHandlers } from './lib/process.js';
 import {
   type BenchReport,
+  ackCostLines,
   formatTable,
   METHOD,
   machine,
@@ -150,6 +151,7 @@ async function main(): Promise<number> {
   }
   const final = withRatios(results);
   console.log(`\n${formatTable(final)}\n`);
+  for (const line of ackCostLines(final)) console.log(line);
   for (const [k, v] of Object.entries(METHOD)) console.log(`${k}: ${v}`);
   const report: BenchReport = {
     schema: 1,

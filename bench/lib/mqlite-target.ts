@@ -33,6 +33,7 @@ export async function startMqlite(
   ctx: MqliteContext,
   clientId: string,
   dbPath: string,
+  ackOnReceipt: boolean,
   spawnNode: (entry: string, args: string[]) => ChildProcess,
 ): Promise<MqliteProcess> {
   const entry = mqliteEntry(ctx.repoDir);
@@ -44,8 +45,10 @@ export async function startMqlite(
     '  formats:',
     `    - filter: '${ctx.topic}'`,
     '      idField: seq',
+    'broker:',
     // aedes fallback only: it does not speak MQTT 5.
-    ...(ctx.protocolVersion === 4 ? ['broker:', '  protocolVersion: 4'] : []),
+    `  protocolVersion: ${ctx.protocolVersion}`,
+    `  ackOnReceipt: ${ackOnReceipt}`,
   ];
   writeFileSync(configPath, `${lines.join('\n')}\n`);
   const child = spawnNode(entry, [

@@ -102,6 +102,21 @@ export interface BenchReport {
   readonly results: readonly TargetResult[];
 }
 
+/** Issue #3's figure: mqlite acking after commit over the same mqlite acking on receipt. */
+export function ackCostLines(results: readonly TargetResult[]): string[] {
+  const lines: string[] = [];
+  for (const qos of [...new Set(results.map((r) => r.qos))]) {
+    const after = results.find((r) => r.target === 'mqlite' && r.qos === qos)?.max;
+    const receipt = results.find((r) => r.target === 'mqlite-ack-on-receipt' && r.qos === qos)?.max;
+    if (!after || !receipt) continue;
+    lines.push(
+      `QoS ${qos}: ack after commit ${Math.round(after.msgsPerSec)} msg/s vs ack on receipt ` +
+        `${Math.round(receipt.msgsPerSec)} msg/s: ratio ${(after.msgsPerSec / receipt.msgsPerSec).toFixed(2)}`,
+    );
+  }
+  return lines;
+}
+
 /** Fills in ratios against the transport row of the same QoS. */
 export function withRatios(results: TargetResult[]): TargetResult[] {
   return results.map((r) => {

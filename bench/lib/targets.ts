@@ -19,7 +19,11 @@ import {
 import { mqliteReady, type MqliteProcess, scrapeMetrics, startMqlite } from './mqlite-target.js';
 import { captureTail, stopChild, track } from './process.js';
 
-export const TARGET_KINDS = ['transport', 'handwritten', 'mqlite'] as const;
+/**
+ * `mqlite-ack-on-receipt` is mqlite with `broker.ackOnReceipt: true`: the same client acking on
+ * receipt, so the run shows what ack-after-commit itself costs (issue #3).
+ */
+export const TARGET_KINDS = ['transport', 'handwritten', 'mqlite', 'mqlite-ack-on-receipt'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
 
 export interface TargetContext {
@@ -79,8 +83,11 @@ export async function startTarget(ctx: TargetContext): Promise<Target> {
   const dbPath = join(ctx.dir, `${ctx.kind}.db`);
   let child: ChildProcess;
   let mqlite: MqliteProcess | undefined;
-  if (ctx.kind === 'mqlite') {
-    mqlite = await startMqlite(ctx, clientId, dbPath, (entry, args) => spawnNode(ctx, entry, args));
+  if (ctx.kind === 'mqlite' || ctx.kind === 'mqlite-ack-on-receipt') {
+    const ackOnReceipt = ctx.kind === 'mqlite-ack-on-receipt';
+    mqlite = await startMqlite(ctx, clientId, dbPath, ackOnReceipt, (entry, args) =>
+      spawnNode(ctx, entry, args),
+    );
     child = mqlite.child;
   } else {
     const args: BaselineArgs = {

@@ -89,7 +89,12 @@ describe('npm run bench --smoke', () => {
     expect(report.broker.kind).toBe('mosquitto');
     expect(report.broker.settings).toContain('set_tcp_nodelay true');
     expect(report.halfRate.qos1).toBeGreaterThan(0);
-    expect(report.results.map((r) => r.target).sort()).toEqual(['handwritten', 'mqlite', 'transport']);
+    expect(report.results.map((r) => r.target).sort()).toEqual([
+      'handwritten',
+      'mqlite',
+      'mqlite-ack-on-receipt',
+      'transport',
+    ]);
     for (const r of report.results) {
       expect(r.errors, r.target).toEqual([]);
       expect(r.verified, r.target).toBe(true);
@@ -110,6 +115,7 @@ describe('npm run bench --smoke', () => {
       expect(r.ratios.cpuPer100k, r.target).toBeGreaterThan(0);
     }
     // The printed table names every target.
-    for (const target of ['transport', 'handwritten', 'mqlite']) expect(output).toContain(`| ${target}`);
+    for (const target of ['transport', 'handwritten', 'mqlite', 'mqlite-ack-on-receipt'])
+      expect(output).toContain(`| ${target}`);
   });
 });
