@@ -128,7 +128,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
       .prefault({}),
     batch: z
       .strictObject({
-        maxBatch: int(1, 100_000).default(1000),
+        maxBatch: int(1, 100_000).default(5000),
         maxDelayMs: int(0, 60_000).default(10),
         retryBaseMs: int(1, 60_000).default(50),
         retryCapMs: int(1, 600_000).default(5000),
