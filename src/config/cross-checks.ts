@@ -4,6 +4,9 @@ import type { ConfigProblem } from '../lib/errors.js';
 import type { Config } from './schema.js';
 import { isLoopback, parseHostPort } from './units.js';
 
+/** Ids that client libraries make up per connection: MQTT.js, Paho, mosquitto_sub/pub, Node-RED. */
+const GENERATED_CLIENT_ID = /^(mqttjs_[0-9a-f]+|paho[0-9a-f-]*|mosq[-_][0-9A-Za-z]{6,}|mqtt_[0-9a-f.]+)$/i;
+
 export function crossChecks(c: Config): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const embedded = c.broker.url === undefined;
@@ -44,6 +47,17 @@ export function crossChecks(c: Config): ConfigProblem[] {
       key: 'broker.tls.key',
       value: c.broker.tls.key,
       expected: 'a client certificate and its key together (both broker.tls.cert and broker.tls.key)',
+    });
+  }
+  const id = c.broker.clientId;
+  if (!c.broker.cleanSession && id !== undefined && GENERATED_CLIENT_ID.test(id)) {
+    // The broker keeps the persistent session (and the messages queued while we are away) under
+    // this id; a generated one changes at every start, so that session would never be resumed.
+    problems.push({
+      key: 'broker.clientId',
+      value: id,
+      expected:
+        'a stable id when broker.cleanSession is false (omit it for the derived default), not a generated one',
     });
   }
   if (c.broker.password !== undefined && c.broker.username === undefined) {

@@ -131,6 +131,18 @@ describe('loadConfig', () => {
     expect(problems[0]?.key).toBe('--config');
   });
 
+  it('refuses a generated client id while the session is persistent', () => {
+    const problems = problemsOf(() => loadConfig({ env: {}, flags: { clientId: 'mqttjs_3f2a9c1b' } }));
+    expect(problems).toEqual([expect.objectContaining({ key: 'broker.clientId', value: 'mqttjs_3f2a9c1b' })]);
+    const clean = loadConfig({
+      file: yamlFile('broker:\n  cleanSession: true\n'),
+      env: {},
+      flags: { clientId: 'mqttjs_3f2a9c1b' },
+    });
+    expect(clean.broker.clientId).toBe('mqttjs_3f2a9c1b');
+    expect(loadConfig({ env: {}, flags: { clientId: 'gateway-7' } }).broker.clientId).toBe('gateway-7');
+  });
+
   it('derives a stable client id that differs per database', () => {
     const a1 = loadConfig({ env: {}, flags: { db: '/tmp/a.db' } }).broker.clientId;
     const a2 = loadConfig({ env: {}, flags: { db: '/tmp/a.db' } }).broker.clientId;
