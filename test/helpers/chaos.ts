@@ -3,7 +3,7 @@
  * source so the moments of every fault can be replayed, a free port that a restarted process
  * can bind again, and a plain sleep.
  */
-import net from 'node:net';
+import { freePort } from './free-port.js';
 
 export interface SeededRandom {
   readonly seed: number;
@@ -42,19 +42,6 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A port that was free a moment ago: for a listener that must come back on the same port. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port assigned');
-  return address.port;
-}
-
 /** `p`, or a rejection naming `what` after `ms`: no test waits forever on a wedged pipeline. */
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -67,3 +54,5 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
     clearTimeout(timer);
   }
 }
+
+export { freePort };

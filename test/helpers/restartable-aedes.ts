@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import { Aedes } from 'aedes';
+import { freePort } from './free-port.js';
 
 export interface RestartableAedes {
   readonly port: number;
@@ -20,19 +21,6 @@ export interface RestartableAedes {
   subscribedTo(topic: string, timeoutMs?: number): Promise<void>;
   /** Payloads of the QoS 1 messages `clientId` acknowledged (PUBACK), across every restart. */
   ackedBy(clientId: string): readonly string[];
-}
-
-/** A TCP port that was free a moment ago (listen on 0, close). Nothing listens there until start(). */
-export async function reservePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port assigned');
-  return address.port;
 }
 
 /** MQTT topic filter match ([MQTT-4.7]); enough for the filters tests use. */
@@ -103,3 +91,6 @@ export function restartableAedes(port: number): RestartableAedes {
     },
   };
 }
+
+/** A port for a broker that must come back on the same port after each restart. */
+export const reservePort = freePort;
