@@ -95,12 +95,19 @@ async function main(): Promise<number> {
     console.log(`broker: MOSQUITTO NOT FOUND, falling back to aedes ${broker.version} (MQTT 3.1.1 only)`);
   }
   console.log(
-    `load: ${opts.devices} devices, ${opts.messages} messages, ~${opts.payloadBytes} B JSON, ` +
+    `load: ${opts.devices} devices, mqlite format ${opts.mqliteFormat}, ${opts.messages} messages, ~${opts.payloadBytes} B JSON, ` +
       `window ${opts.window}/device, rate ${opts.rate || 'max'}, ${opts.repeat} round(s); targets ${opts.targets.join(', ')}`,
   );
   installSignalHandlers();
   const compiled = compileBench(benchDir, repoDir);
-  const env: PhaseEnv = { broker, deployConf, repoDir, compiled, topic: 'bench/#' };
+  const env: PhaseEnv = {
+    broker,
+    deployConf,
+    repoDir,
+    compiled,
+    topic: 'bench/#',
+    mqliteFormat: opts.mqliteFormat,
+  };
   const results: TargetResult[] = [];
   const halfRate: Record<string, number> = {};
   try {

@@ -17,6 +17,7 @@ export interface MqliteProcess {
 }
 
 interface MqliteContext {
+  readonly mqliteFormat: 'json' | 'raw';
   readonly brokerUrl: string;
   readonly protocolVersion: 4 | 5;
   readonly qos: 0 | 1;
@@ -45,6 +46,7 @@ export async function startMqlite(
     '  formats:',
     `    - filter: '${ctx.topic}'`,
     '      idField: seq',
+    `      format: ${ctx.mqliteFormat}`,
     'broker:',
     // aedes fallback only: it does not speak MQTT 5.
     `  protocolVersion: ${ctx.protocolVersion}`,

@@ -17,6 +17,8 @@ export interface BenchOptions {
   readonly json: string;
   readonly smoke: boolean;
   readonly latency: boolean;
+  /** Payload format mqlite stores the bench topic with: json (readings, the default) or raw. */
+  readonly mqliteFormat: 'json' | 'raw';
 }
 
 export const USAGE = `usage: tsx bench/run.ts [options]
@@ -29,6 +31,7 @@ export const USAGE = `usage: tsx bench/run.ts [options]
   --repeat N         throughput rounds per target, interleaved; median reported (default 3)
   --targets LIST     comma list of ${TARGET_KINDS.join(',')} (default all)
   --no-latency       skip the half-load latency phase
+  --mqlite-format F json (default: readings extracted) or raw (messages only): shows what readings cost
   --json FILE        results file (default bench/results/<date>.json)
   --smoke            tiny run for the test suite: 2 devices x 500 messages, 1 round, all targets`;
 
@@ -53,6 +56,7 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
       repeat: { type: 'string' },
       targets: { type: 'string' },
       json: { type: 'string' },
+      'mqlite-format': { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'no-latency': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -76,6 +80,10 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
     }
     return t as TargetKind;
   });
+  const mqliteFormat = values['mqlite-format'] ?? 'json';
+  if (mqliteFormat !== 'json' && mqliteFormat !== 'raw') {
+    throw new Error(`--mqlite-format: expected json or raw, got "${mqliteFormat}"`);
+  }
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   return {
     devices,
@@ -89,5 +97,6 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
     json: values.json ?? `bench/results/${stamp}.json`,
     smoke,
     latency: !(values['no-latency'] ?? false),
+    mqliteFormat,
   };
 }

@@ -33,6 +33,7 @@ export interface PhaseEnv {
   readonly repoDir: string;
   readonly compiled: CompiledBench;
   readonly topic: string;
+  readonly mqliteFormat: 'json' | 'raw';
 }
 
 export interface PhaseResult {
@@ -89,6 +90,7 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
       protocolVersion: env.broker.protocolVersion,
       qos: spec.qos,
       topic: env.topic,
+      mqliteFormat: env.mqliteFormat,
       dir,
       repoDir: env.repoDir,
       compiled: env.compiled,

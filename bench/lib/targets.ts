@@ -35,6 +35,7 @@ export interface TargetContext {
   readonly dir: string;
   readonly repoDir: string;
   readonly compiled: CompiledBench;
+  readonly mqliteFormat: 'json' | 'raw';
 }
 
 export interface LoopStats extends IpcMessage {
