@@ -35,17 +35,24 @@ CREATE TABLE series (
   UNIQUE (device, metric)
 );
 
--- Clustered on (series, time): a device+metric range scan reads contiguous pages.
+-- Clustered on the message: a batch's samples append at the right edge of the tree, as its messages
+-- do, instead of dirtying one leaf page per series per commit (a batch from 100 devices x 4 metrics
+-- touched ~400 leaves: measured 11.5 -> 7.3 µs per message, raw better-sqlite3, FULL, batches of 5000).
+-- A device+metric time range is read through messages(device, ts), then one primary-key lookup per
+-- message (3000 points: ~1 ms).
 CREATE TABLE samples (
-  series_id  INTEGER NOT NULL,
-  ts         INTEGER NOT NULL,
   message_id INTEGER NOT NULL,
+  series_id  INTEGER NOT NULL,
   value      REAL    NOT NULL,
-  PRIMARY KEY (series_id, ts, message_id)
+  PRIMARY KEY (message_id, series_id)
 ) WITHOUT ROWID;
 
+-- ts and device come from messages, so a filter on them uses messages(device, ts).
 CREATE VIEW readings (ts, device, metric, value) AS
-  SELECT s.ts, r.device, r.metric, s.value FROM samples s JOIN series r ON r.id = s.series_id;
+  SELECT m.ts, m.device, r.metric, s.value
+    FROM samples s
+    JOIN messages m ON m.id = s.message_id
+    JOIN series r ON r.id = s.series_id;
 
 CREATE TABLE dead_letters (
   id            INTEGER PRIMARY KEY,

@@ -7,7 +7,6 @@ import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
 import { identityKey } from './identity-hash.js';
 import { migrate } from './migrations.js';
-import { SampleBuffer } from './sample-buffer.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
 import type { BatchResult, DecodeFn, SinkDecodeResult, StoreSettings } from './types.js';
@@ -35,9 +34,6 @@ type Outcome =
 export class SinkStore {
   private readonly seriesCache = new Map<string, number>();
   /** Samples of the batch being written in one transaction, inserted grouped by series at its end. */
-  private readonly pending = new SampleBuffer();
-  private readonly addSample = this.pending.add.bind(this.pending);
-  private readonly runInsertSample: (seriesId: number, ts: number, messageId: number, value: number) => void;
   private readonly insertMessage: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly insertSample: Database.Statement;
@@ -63,33 +59,23 @@ export class SinkStore {
       `INSERT INTO dead_letters (topic, payload, payload_bytes, reason, detail, qos, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.insertSample = db.prepare(
-      'INSERT INTO samples (series_id, ts, message_id, value) VALUES (?, ?, ?, ?)',
-    );
+    this.insertSample = db.prepare('INSERT INTO samples (message_id, series_id, value) VALUES (?, ?, ?)');
     // `IS`, not `=`: device may be NULL, and UNIQUE(device, metric) treats NULLs as distinct.
     this.selectSeries = db.prepare('SELECT id FROM series WHERE device IS ? AND metric = ?');
     this.insertSeries = db.prepare('INSERT INTO series (device, metric) VALUES (?, ?)');
 
-    const insertSample = this.insertSample;
-    this.runInsertSample = (seriesId, ts, messageId, value) => {
-      insertSample.run(seriesId, ts, messageId, value);
-    };
-
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies; a deferred transaction
     // upgrading its lock mid-way can fail with SQLITE_BUSY without waiting.
-    this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) => {
-      this.pending.clear();
-      const outcomes = decoded.map((d, i) => this.storeOne(b, i, d, this.addSample));
-      this.pending.flush(this.runInsertSample);
-      return outcomes;
-    }).immediate;
+    this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) =>
+      decoded.map((d, i) => this.storeOne(b, i, d)),
+    ).immediate;
     this.writeSplit = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) =>
       decoded.map((d, i) => this.storeOneOrDeadLetter(b, i, d)),
     ).immediate;
-    // Called inside writeSplit's transaction, better-sqlite3 runs this under a SAVEPOINT. Samples
-    // go in directly here, so a failing one rolls back only its own message.
+    // Called inside writeSplit's transaction, better-sqlite3 runs this under a SAVEPOINT, so a
+    // failing sample rolls back only its own message.
     this.writeOne = db.transaction((b: PackedBatch, i: number, d: SinkDecodeResult) =>
-      this.storeOne(b, i, d, this.runInsertSample),
+      this.storeOne(b, i, d),
     );
   }
 
@@ -175,12 +161,7 @@ export class SinkStore {
     }
   }
 
-  private storeOne(
-    b: PackedBatch,
-    i: number,
-    d: SinkDecodeResult,
-    sample: (seriesId: number, ts: number, messageId: number, value: number) => void,
-  ): Outcome {
+  private storeOne(b: PackedBatch, i: number, d: SinkDecodeResult): Outcome {
     if (!d.ok) {
       this.deadLetter(b, i, d.reason, d.detail);
       return { kind: 'dead', reason: d.reason };
@@ -202,7 +183,7 @@ export class SinkStore {
     // Nothing inserted: this identity is already stored, so this is a redelivery.
     if (info.changes === 0) return { kind: 'duplicate' };
     const messageId = Number(info.lastInsertRowid);
-    for (const r of d.readings) sample(this.seriesId(d.device, r.metric), ts, messageId, r.value);
+    for (const r of d.readings) this.insertSample.run(messageId, this.seriesId(d.device, r.metric), r.value);
     return { kind: 'stored', readings: d.readings.length, ts };
   }
 
