@@ -3,7 +3,12 @@
  * handed to the config loader so they are reported with every other problem.
  */
 import type { StageValidators } from './config/index.js';
+import { isPasswordHash } from './broker/password.js';
 import { validateFilter } from './decode/topic-filter.js';
 import { validateTemplate } from './decode/topic-template.js';
 
-export const stageValidators: StageValidators = { template: validateTemplate, filter: validateFilter };
+export const stageValidators: StageValidators = {
+  template: validateTemplate,
+  filter: validateFilter,
+  passwordHash: isPasswordHash,
+};

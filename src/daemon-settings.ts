@@ -1,6 +1,7 @@
 /** Config → the small settings object each stage declares. Stages never see Config itself. */
 import type { Config } from './config/index.js';
 import type { DecodeSettings } from './decode/types.js';
+import { flushAtFor } from './sink/batch-policy.js';
 import type { SinkSettings } from './sink/sqlite-sink.js';
 import type { SourceSettings } from './source/mqtt-source.js';
 
@@ -63,11 +64,11 @@ export function writerSettings(c: Config, embedded: boolean) {
   // once that many are pending nothing more can arrive, so waiting for the timer only adds
   // latency. MQTT 3.1.1 has no window we can set; the broker's inflight limit applies.
   const window =
-    !embedded && c.broker.protocolVersion === 5 && c.subscribe.qos > 0 ? c.broker.receiveMaximum : Infinity;
+    !embedded && c.broker.protocolVersion === 5 && c.subscribe.qos > 0 ? c.broker.receiveMaximum : undefined;
   return {
     maxBatch: c.batch.maxBatch,
     maxDelayMs: c.batch.maxDelayMs,
-    flushAt: Math.min(c.batch.maxBatch, window),
+    flushAt: flushAtFor(c.batch.maxBatch, window),
     retryBaseMs: c.batch.retryBaseMs,
     retryCapMs: c.batch.retryCapMs,
     stuckAfterAttempts: STUCK_AFTER_ATTEMPTS,

@@ -14,6 +14,7 @@ import type { InboundMessage } from './lib/message.js';
 import { withTimeout } from './lib/timeout.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
 import { HttpServer } from './observe/http-server.js';
+import { stageLogger } from './observe/logger.js';
 import { Summary } from './observe/summary.js';
 import { SystemdNotifier } from './observe/systemd-notify.js';
 import { BoundedQueue } from './queue/bounded-queue.js';
@@ -79,12 +80,12 @@ export class Daemon {
           users: config.embedded.users.map((u) => ({ ...u })),
           maxPayloadBytes: config.limits.maxPayloadBytes,
         },
-        { accept, hooks: this.telemetry.brokerHooks(log.child({ stage: 'broker' })) },
+        { accept, hooks: this.telemetry.brokerHooks(stageLogger(log, 'broker')) },
       );
     } else {
       this.source = new MqttSource(sourceSettings(config), {
         accept,
-        hooks: this.telemetry.sourceHooks(log.child({ stage: 'source' })),
+        hooks: this.telemetry.sourceHooks(stageLogger(log, 'source')),
       });
     }
     this.writer = new BatchWriter({
@@ -92,7 +93,7 @@ export class Daemon {
       sink: this.sink,
       mutex: new Mutex(),
       settings: writerSettings(config, embedded),
-      hooks: this.telemetry.writerHooks(log.child({ stage: 'sink' }), () =>
+      hooks: this.telemetry.writerHooks(stageLogger(log, 'sink'), () =>
         this.source?.forceReconnect('commits are failing: reconnecting so the broker redelivers'),
       ),
     });
@@ -114,11 +115,11 @@ export class Daemon {
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },
       {
-        logger: log.child({ stage: 'summary' }),
+        logger: stageLogger(log, 'summary'),
         snapshot: () => this.telemetry.snapshot(this.queue, this.source),
       },
     );
-    this.notifier = new SystemdNotifier({ logger: log.child({ stage: 'systemd' }) });
+    this.notifier = new SystemdNotifier({ logger: stageLogger(log, 'systemd') });
   }
 
   /** What /readyz reports: every condition that must hold for data to flow and be stored. */

@@ -1,13 +1,13 @@
 /** Rules that span keys, or need the file system; the schema checks single values. */
 import { accessSync, constants } from 'node:fs';
 import type { ConfigProblem } from '../lib/errors.js';
-import type { Config } from './schema.js';
+import type { Config, StageValidators } from './schema.js';
 import { isLoopback, parseHostPort } from './units.js';
 
 /** Ids that client libraries make up per connection: MQTT.js, Paho, mosquitto_sub/pub, Node-RED. */
 const GENERATED_CLIENT_ID = /^(mqttjs_[0-9a-f]+|paho[0-9a-f-]*|mosq[-_][0-9A-Za-z]{6,}|mqtt_[0-9a-f.]+)$/i;
 
-export function crossChecks(c: Config): ConfigProblem[] {
+export function crossChecks(c: Config, v: StageValidators): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const embedded = c.broker.url === undefined;
 
@@ -23,7 +23,7 @@ export function crossChecks(c: Config): ConfigProblem[] {
       });
     }
     for (const [i, u] of c.embedded.users.entries()) {
-      if (!/^scrypt:[0-9a-f]+:[0-9a-f]+$/.test(u.passwordHash)) {
+      if (v.passwordHash !== undefined && !v.passwordHash(u.passwordHash)) {
         problems.push({
           key: `embedded.users.${i}.passwordHash`,
           value: '(redacted)',

@@ -41,7 +41,7 @@ export function loadConfig(input: LoadInput): Readonly<Config> {
     throw new ConfigError(problems);
   }
   const config = withDerivedClientId(parsed.data);
-  problems.push(...crossChecks(config));
+  problems.push(...crossChecks(config, input.validators ?? {}));
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
 }

@@ -34,6 +34,8 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 export interface StageValidators {
   readonly template?: (t: string) => string | undefined;
   readonly filter?: (f: string) => string | undefined;
+  /** Whether a string has the shape of an embedded-broker password hash. */
+  readonly passwordHash?: (h: string) => boolean;
 }
 
 const checked = (check: ((s: string) => string | undefined) | undefined) =>

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, redact } from '../../../src/config/index.js';
+import { hashPassword } from '../../../src/broker/password.js';
+import { stageValidators } from '../../../src/daemon-checks.js';
 import { ConfigError } from '../../../src/lib/errors.js';
 
 function yamlFile(text: string): string {
@@ -115,6 +117,18 @@ describe('loadConfig', () => {
       flags: { listen: '0.0.0.0:1883' },
     });
     expect(ok.embedded.listen).toBe('0.0.0.0:1883');
+  });
+
+  it('refuses an embedded user whose hash is not one hash-password makes, without echoing it', () => {
+    const file = yamlFile('embedded:\n  users:\n    - username: dev\n      passwordHash: plaintext\n');
+    const problems = problemsOf(() => loadConfig({ file, env: {}, flags: {}, validators: stageValidators }));
+    expect(problems).toEqual([
+      expect.objectContaining({ key: 'embedded.users.0.passwordHash', value: '(redacted)' }),
+    ]);
+    const good = `embedded:\n  users:\n    - username: dev\n      passwordHash: "${hashPassword('pw')}"\n`;
+    expect(
+      loadConfig({ file: yamlFile(good), env: {}, flags: {}, validators: stageValidators }).embedded.users,
+    ).toHaveLength(1);
   });
 
   it('names an unreadable TLS file', () => {
