@@ -102,3 +102,8 @@ export function exactlyOnceSummary(dbPath: string, devices: readonly string[], p
     deadLetters: r.deadLetters,
   };
 }
+
+/** What exactlyOnceSummary returns when all `total` messages are stored once and nothing else. */
+export function allOnce(total: number): ReturnType<typeof exactlyOnceSummary> {
+  return { total, distinct: total, duplicates: [], missing: [], withoutSeq: 0, deadLetters: 0 };
+}
