@@ -29,6 +29,37 @@ export function connectHint(message: string): string | undefined {
   return undefined;
 }
 
+/** MQTT 5 DISCONNECT reason 0x8E (MQTT 5.0 §3.14.2.1), as the source reports it. */
+const SESSION_TAKEN_OVER = /session taken over|reason code 142\b/i;
+const TAKEOVER_MESSAGE =
+  'session taken over: another client connected with the same client id; set a unique --client-id';
+
+/**
+ * MQTT 3.1.1 has no reason on the wire: the broker just closes the older connection when a
+ * client with the same id connects. Two such clients each reconnect and knock the other off,
+ * so the sign is a run of connections that close within moments of their CONNACK.
+ */
+export class TakeoverDetector {
+  static readonly SUSPECT_AFTER = 3;
+  /** A connection closed this soon after its CONNACK counts as knocked off. */
+  static readonly IMMEDIATE_MS = 2000;
+  private connectedAt: number | undefined;
+  private run = 0;
+
+  connected(nowMs: number): void {
+    this.connectedAt = nowMs;
+  }
+
+  /** How many immediate closes in a row, this one included (0 if this one lived). */
+  closed(nowMs: number): number {
+    const at = this.connectedAt;
+    this.connectedAt = undefined;
+    if (at !== undefined && nowMs - at <= TakeoverDetector.IMMEDIATE_MS) this.run++;
+    else this.run = 0;
+    return this.run;
+  }
+}
+
 export class Telemetry {
   private receivedCount = 0;
   private committedCount = 0;
@@ -52,17 +83,35 @@ export class Telemetry {
     this.metrics.dropped.inc({ reason });
   }
 
-  sourceHooks(log: Logger): SourceHooks {
+  sourceHooks(log: Logger, ctx: { clientId: string; stopping: () => boolean }): SourceHooks {
     let connections = 0;
     let failures = 0;
+    const takeover = new TakeoverDetector();
     return {
       onConnect: ({ sessionPresent }) => {
         connections++;
         failures = 0;
+        takeover.connected(performance.now());
         if (connections > 1) this.metrics.reconnects.inc();
         log.info({ sessionPresent }, connections > 1 ? 'reconnected to broker' : 'connected to broker');
       },
-      onDisconnect: (reason) => log.warn({ reason }, 'disconnected from broker'),
+      onDisconnect: (reason) => {
+        // Our own DISCONNECT at shutdown is the plan, not a problem.
+        if (ctx.stopping()) {
+          log.info('disconnected from broker');
+          return;
+        }
+        if (SESSION_TAKEN_OVER.test(reason)) {
+          log.warn({ reason, clientId: ctx.clientId }, TAKEOVER_MESSAGE);
+          return;
+        }
+        const closes = takeover.closed(performance.now());
+        if (closes >= TakeoverDetector.SUSPECT_AFTER && isPowerOfTwo(closes)) {
+          log.warn({ reason, clientId: ctx.clientId, closes }, `${TAKEOVER_MESSAGE} (probably)`);
+          return;
+        }
+        log.warn({ reason }, 'disconnected from broker');
+      },
       onReconnectScheduled: (delayMs, attempt) => {
         const level = isPowerOfTwo(attempt) ? 'info' : 'debug';
         log[level]({ delayMs, attempt }, 'reconnect scheduled');

@@ -2,12 +2,14 @@
  * Composition root: builds the stages, starts them in pipeline order and stops them in
  * reverse. The only file that knows every stage; stages know only lib/ and their own deps.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Mutex } from 'async-mutex';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { EmbeddedBroker } from './broker/embedded-broker.js';
 import type { Config } from './config/index.js';
-import { parseHostPort } from './config/index.js';
+import { hideUrlPassword, parseHostPort } from './config/index.js';
 import { decodeSettings, sinkSettings, sourceSettings, writerSettings } from './daemon-settings.js';
 import { MqliteError } from './lib/errors.js';
 import type { InboundMessage } from './lib/message.js';
@@ -22,12 +24,16 @@ import { MqttSource } from './source/mqtt-source.js';
 import { BatchWriter } from './sink/batch-writer.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
 import { Telemetry } from './daemon-telemetry.js';
+import { checkEmbeddedPort, checkHttpPort, type Listener } from './daemon-preflight.js';
+import { DbLock } from './sink/db-lock.js';
 
 export interface DaemonOptions {
   readonly logger: Logger;
   readonly version: string;
   /** Where the compiled SQLite worker lives; tests running from src/ point at dist/. */
   readonly workerUrl?: URL;
+  /** How flags are written in hints (`npm start -- --broker …` when run through npm). */
+  readonly usage?: (flags: string) => string;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -47,6 +53,8 @@ export class Daemon {
   private state: State = 'new';
   private dbOpen = false;
   private stopping: Promise<void> | undefined;
+  private lock: DbLock | undefined;
+  private readonly listeners: { broker?: Listener; http?: Listener } = {};
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -72,6 +80,7 @@ export class Daemon {
           'MQLITE_CONFIG_INVALID',
           `embedded.listen: bad address ${config.embedded.listen}`,
         );
+      this.listeners.broker = hp;
       this.broker = new EmbeddedBroker(
         {
           host: hp.host,
@@ -85,7 +94,10 @@ export class Daemon {
     } else {
       this.source = new MqttSource(sourceSettings(config), {
         accept,
-        hooks: this.telemetry.sourceHooks(stageLogger(log, 'source')),
+        hooks: this.telemetry.sourceHooks(stageLogger(log, 'source'), {
+          clientId: config.broker.clientId ?? '',
+          stopping: () => this.state === 'stopping' || this.state === 'stopped',
+        }),
       });
     }
     this.writer = new BatchWriter({
@@ -109,6 +121,7 @@ export class Daemon {
       walBytes: () => (this.dbOpen ? this.sink.fileSizes().walBytes : 0),
     });
     const http = config.http.listen === 'off' ? undefined : parseHostPort(config.http.listen);
+    if (http) this.listeners.http = http;
     this.http = http
       ? new HttpServer(http, { registry: this.registry, readiness: () => this.readiness() })
       : undefined;
@@ -139,6 +152,17 @@ export class Daemon {
     if (this.state !== 'new') return;
     this.state = 'starting';
     const log = this.opts.logger;
+    // What can fail without side effects first: no file is created when a port is taken.
+    const usage = this.opts.usage ?? ((flags: string) => flags);
+    if (this.listeners.broker) await checkEmbeddedPort(this.listeners.broker, usage);
+    if (this.listeners.http) await checkHttpPort(this.listeners.http, usage);
+    await mkdir(dirname(resolve(this.config.db.path)), { recursive: true }).catch(() => {
+      // The sink reports a folder it cannot create, naming the path.
+    });
+    this.lock = DbLock.acquire(resolve(this.config.db.path), {
+      onHeartbeatError: (err) =>
+        log.warn({ err, path: this.lock?.path }, 'cannot refresh the database lock file'),
+    });
     await this.sink.start();
     this.dbOpen = true;
     await this.writer.start();
@@ -151,7 +175,10 @@ export class Daemon {
     log.info(
       {
         mode: this.broker ? 'embedded' : 'subscriber',
-        broker: this.broker ? this.broker.address() : this.config.broker.url,
+        broker: this.broker ? this.broker.address() : hideUrlPassword(this.config.broker.url ?? ''),
+        ...(this.source
+          ? { clientId: this.config.broker.clientId, topics: this.config.subscribe.topics }
+          : {}),
         db: this.config.db.path,
         http: this.http?.address(),
         version: this.opts.version,
@@ -203,6 +230,7 @@ export class Daemon {
       this.dbOpen = false;
       await this.sink.stop();
     });
+    this.lock?.release();
     await this.step('http', () => this.http?.stop());
     await this.step('systemd', () => this.notifier.stop());
     this.state = 'stopped';
