@@ -6,9 +6,9 @@
 import type { Logger } from 'pino';
 import type { BrokerHooks } from './broker/embedded-broker.js';
 import type { DropReason, InboundMessage } from './lib/message.js';
-import { errorCode } from './lib/errors.js';
 import type { Metrics } from './observe/metrics.js';
 import type { SummarySnapshot } from './observe/summary.js';
+import { commitErrorCode } from './sink/sqlite-errors.js';
 import type { BatchResult } from './sink/sqlite-sink.js';
 import type { WriterHooks } from './sink/batch-writer.js';
 import type { SourceHooks } from './source/mqtt-source.js';
@@ -147,11 +147,11 @@ export class Telemetry {
       onCommitted: (batch, result) => this.committed(batch, result),
       onCommitError: (err, attempt) => {
         this.commitErrorCount++;
-        this.metrics.commitErrors.inc({ code: errorCode(err) ?? 'unknown' });
+        this.metrics.commitErrors.inc({ code: commitErrorCode(err) });
         // One clear line per failure episode; the counter shows how long it lasted.
         if (attempt === 1)
           log.error({ err }, 'commit failed: retrying with backoff, nothing is acknowledged meanwhile');
-        else log.debug({ attempt, code: errorCode(err) }, 'commit retry failed');
+        else log.debug({ attempt, code: commitErrorCode(err) }, 'commit retry failed');
       },
       onStuck: () => {
         log.warn('commits keep failing: reconnecting so the broker redelivers what is held');

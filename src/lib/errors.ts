@@ -1,4 +1,7 @@
-/** Stable codes: scripts and tests match on these, never on message text. */
+/**
+ * Stable codes: scripts and tests match on these, never on message text. The CLI prints
+ * `mqlite: CODE: message`; README.md ("Errors") says what each means.
+ */
 export type MqliteErrorCode =
   | 'MQLITE_CONFIG_INVALID'
   | 'MQLITE_USAGE'
@@ -10,7 +13,7 @@ export type MqliteErrorCode =
   | 'MQLITE_SINK_WORKER_FAILED'
   | 'MQLITE_SOURCE_FAILED'
   | 'MQLITE_HTTP_FAILED'
-  | 'MQLITE_SHUTDOWN_TIMEOUT';
+  | 'MQLITE_TIMEOUT';
 
 export class MqliteError extends Error {
   readonly code: MqliteErrorCode;

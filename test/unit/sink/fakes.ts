@@ -8,7 +8,7 @@ import {
   type BatchWriterSettings,
   type WriterHooks,
 } from '../../../src/sink/batch-writer.js';
-import { SinkWriteError } from '../../../src/sink/sqlite-errors.js';
+import { commitErrorCode, SinkWriteError } from '../../../src/sink/sqlite-errors.js';
 import type { BatchResult } from '../../../src/sink/types.js';
 
 export class FakeQueue implements BatchQueue {
@@ -139,7 +139,7 @@ export function setup(settings: Partial<BatchWriterSettings> = {}, hookOverrides
   const events: string[] = [];
   const hooks: WriterHooks = {
     onCommitted: (batch) => events.push(`committed ${batch.map(idOf).join(',')}`),
-    onCommitError: (err, attempt) => events.push(`error ${(err as { code?: string }).code} #${attempt}`),
+    onCommitError: (err, attempt) => events.push(`error ${commitErrorCode(err)} #${attempt}`),
     onStuck: () => events.push('stuck'),
     onRecovered: () => events.push('recovered'),
     ...hookOverrides,
