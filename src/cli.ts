@@ -52,13 +52,23 @@ function configFrom(flags: Flags): Readonly<Config> {
 async function run(flags: Flags): Promise<number> {
   const config = configFrom(flags);
   const logger = createLogger({ level: config.log.level });
-  const daemon = new Daemon(config, { logger, version: packageVersion(), usage: flagUsage(process.env) });
-
-  let signals = 0;
+  let exitCode = EXIT_OK;
   let requestStop: () => void = () => {};
   const stopRequested = new Promise<void>((resolve) => {
     requestStop = resolve;
   });
+  const daemon = new Daemon(config, {
+    logger,
+    version: packageVersion(),
+    usage: flagUsage(process.env),
+    // A dead pipeline stops the process with a failure code: the supervisor restarts it.
+    onFatal: () => {
+      exitCode = EXIT_FATAL;
+      requestStop();
+    },
+  });
+
+  let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
@@ -77,7 +87,8 @@ async function run(flags: Flags): Promise<number> {
   process.on('SIGINT', onSignal);
 
   try {
-    await daemon.start();
+    // A signal during start (a slow database open, say) stops at once instead of after it.
+    await Promise.race([daemon.start(), stopRequested]);
   } catch (err) {
     // The reason first, then the log of what was undone.
     const code = exitCodeFor(err);
@@ -86,7 +97,7 @@ async function run(flags: Flags): Promise<number> {
   }
   await stopRequested;
   await daemon.stop();
-  return EXIT_OK;
+  return exitCode;
 }
 
 function checkConfig(flags: Flags): number {

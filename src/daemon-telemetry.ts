@@ -31,30 +31,41 @@ export function connectHint(message: string): string | undefined {
 
 /** MQTT 5 DISCONNECT reason 0x8E (MQTT 5.0 §3.14.2.1), as the source reports it. */
 const SESSION_TAKEN_OVER = /session taken over|reason code 142\b/i;
+/** What the source reports when the connection closed without DISCONNECT or error. */
+const PLAIN_CLOSE = 'connection closed';
 const TAKEOVER_MESSAGE =
   'session taken over: another client connected with the same client id; set a unique --client-id';
 
 /**
- * MQTT 3.1.1 has no reason on the wire: the broker just closes the older connection when a
- * client with the same id connects. Two such clients each reconnect and knock the other off,
- * so the sign is a run of connections that close within moments of their CONNACK.
+ * Without a reason on the wire (MQTT 3.1.1, and brokers such as Mosquitto 2.0.11 that close the
+ * older connection of a client id without DISCONNECT 0x8E even under MQTT 5), a takeover shows
+ * as a pattern: two clients with one id knock each other off, so each of our connections is
+ * accepted and then closed by the broker, plainly (no DISCONNECT, no error), before it got old,
+ * and each reconnect succeeds at once. A broker restart differs (refused reconnects, an error);
+ * so does a flaky link (resets, keepalive timeouts: errors).
  */
 export class TakeoverDetector {
   static readonly SUSPECT_AFTER = 3;
-  /** A connection closed this soon after its CONNACK counts as knocked off. */
-  static readonly IMMEDIATE_MS = 2000;
   private connectedAt: number | undefined;
   private run = 0;
+
+  /** @param youngMs a connection closed sooner than this counts (the backoff's stableMs) */
+  constructor(private readonly youngMs: number) {}
 
   connected(nowMs: number): void {
     this.connectedAt = nowMs;
   }
 
-  /** How many immediate closes in a row, this one included (0 if this one lived). */
-  closed(nowMs: number): number {
+  /** A connection error or a refused reconnect: not a takeover pattern. */
+  error(): void {
+    this.run = 0;
+  }
+
+  /** How many plain closes of young connections in a row, this one included (0 if this one was not). */
+  closed(nowMs: number, plain: boolean): number {
     const at = this.connectedAt;
     this.connectedAt = undefined;
-    if (at !== undefined && nowMs - at <= TakeoverDetector.IMMEDIATE_MS) this.run++;
+    if (plain && at !== undefined && nowMs - at < this.youngMs) this.run++;
     else this.run = 0;
     return this.run;
   }
@@ -83,10 +94,13 @@ export class Telemetry {
     this.metrics.dropped.inc({ reason });
   }
 
-  sourceHooks(log: Logger, ctx: { clientId: string; stopping: () => boolean }): SourceHooks {
+  sourceHooks(
+    log: Logger,
+    ctx: { clientId: string; stableMs: number; stopping: () => boolean },
+  ): SourceHooks {
     let connections = 0;
     let failures = 0;
-    const takeover = new TakeoverDetector();
+    const takeover = new TakeoverDetector(ctx.stableMs);
     return {
       onConnect: ({ sessionPresent }) => {
         connections++;
@@ -105,7 +119,7 @@ export class Telemetry {
           log.warn({ reason, clientId: ctx.clientId }, TAKEOVER_MESSAGE);
           return;
         }
-        const closes = takeover.closed(performance.now());
+        const closes = takeover.closed(performance.now(), reason === PLAIN_CLOSE);
         if (closes >= TakeoverDetector.SUSPECT_AFTER && isPowerOfTwo(closes)) {
           log.warn({ reason, clientId: ctx.clientId, closes }, `${TAKEOVER_MESSAGE} (probably)`);
           return;
@@ -119,6 +133,7 @@ export class Telemetry {
       onSubscribed: (granted) => log.info({ granted }, 'subscribed'),
       onError: (err) => {
         failures++;
+        takeover.error();
         if (isPowerOfTwo(failures)) {
           const hint = connectHint(err.message);
           log.warn({ err: err.message, failures, ...(hint ? { hint } : {}) }, 'broker connection error');
@@ -142,7 +157,7 @@ export class Telemetry {
     };
   }
 
-  writerHooks(log: Logger, onStuck: () => void): WriterHooks {
+  writerHooks(log: Logger, on: { onStuck: () => void; onFatal: (err: unknown) => void }): WriterHooks {
     return {
       onCommitted: (batch, result) => this.committed(batch, result),
       onCommitError: (err, attempt) => {
@@ -155,9 +170,16 @@ export class Telemetry {
       },
       onStuck: () => {
         log.warn('commits keep failing: reconnecting so the broker redelivers what is held');
-        onStuck();
+        on.onStuck();
       },
       onRecovered: () => log.info('commits succeed again'),
+      onFatal: (err) => {
+        log.fatal(
+          { err },
+          'the batch writer stopped: nothing more can be stored; exiting so a supervisor restarts mqlite',
+        );
+        on.onFatal(err);
+      },
     };
   }
 
@@ -185,16 +207,13 @@ export class Telemetry {
     });
   }
 
-  snapshot(
-    queue: { length: number; bytes: number },
-    source: { heldAcks: number } | undefined,
-  ): SummarySnapshot {
+  snapshot(queue: { length: number; bytes: number }, heldAcks: number): SummarySnapshot {
     return {
       received: this.receivedCount,
       committed: this.committedCount,
       queueMessages: queue.length,
       queueBytes: queue.bytes,
-      heldAcks: source?.heldAcks ?? 0,
+      heldAcks,
       deadLetters: this.deadLetterCount,
       dropped: this.droppedCount,
       commitErrors: this.commitErrorCount,

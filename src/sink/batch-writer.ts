@@ -35,6 +35,8 @@ export interface WriterHooks {
   onStuck(): void;
   /** The first commit after a failure episode. */
   onRecovered(): void;
+  /** The writer loop died (a hook threw): nothing will be stored any more. */
+  onFatal(err: unknown): void;
 }
 
 export interface BatchWriterSettings {
@@ -87,10 +89,16 @@ export class BatchWriter {
     return !this.failing && this.fatal === undefined;
   }
 
+  /** false once the loop died: retrying commits is alive, a dead loop is not (feeds the watchdog). */
+  get alive(): boolean {
+    return this.fatal === undefined;
+  }
+
   start(): Promise<void> {
     this.loop ??= this.run().catch((error: unknown) => {
-      // Recorded, surfaced by `healthy` and rethrown by stop(): not swallowed.
+      // Recorded, surfaced by `healthy`, reported by onFatal and rethrown by stop(): not swallowed.
       this.fatal = { error };
+      this.deps.hooks.onFatal(error);
     });
     return Promise.resolve();
   }

@@ -142,7 +142,7 @@ describe('the first hour', () => {
     expect(existsSync(`${db}.lock`)).toBe(false);
   });
 
-  it('MQTT 5: a session taken over by another client with the same id is logged as such', async () => {
+  it('a session taken over by another client with the same id is logged as such', async () => {
     const mosquitto = await startMosquitto();
     cleanups.push(() => mosquitto.stop());
     const args = (db: string) => ['--broker', mosquitto.url, '--db', db, '--client-id', 'same-id'];

@@ -142,6 +142,7 @@ export function setup(settings: Partial<BatchWriterSettings> = {}, hookOverrides
     onCommitError: (err, attempt) => events.push(`error ${commitErrorCode(err)} #${attempt}`),
     onStuck: () => events.push('stuck'),
     onRecovered: () => events.push('recovered'),
+    onFatal: (err) => events.push(`fatal ${String(err)}`),
     ...hookOverrides,
   };
   const msgs = messageFactory();
