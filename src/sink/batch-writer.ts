@@ -16,8 +16,8 @@ export interface BatchQueue {
   readonly length: number;
   oldestEnqueuedMono(): number | undefined;
   take(max: number): InboundMessage[];
-  /** Resolves once a message is queued, or the queue is closed. */
-  whenNonEmpty(): Promise<void>;
+  /** Resolves once `n` messages are queued, or the queue is closed. */
+  whenLength(n: number): Promise<void>;
   readonly closed: boolean;
 }
 
@@ -61,13 +61,6 @@ export interface BatchWriterDeps {
   /** For the backoff jitter; tests make it deterministic. */
   readonly random?: () => number;
 }
-
-/**
- * While a batch fills, look at the queue again this often. BatchQueue signals only "non-empty",
- * not each arrival, and reaching flushAt must flush at once (research §2: with the window full the
- * broker sends nothing more, so waiting out maxDelayMs is pure latency). 1 ms is the timer floor.
- */
-const POLL_MS = 1;
 
 export class BatchWriter {
   private readonly now: () => number;
@@ -120,13 +113,16 @@ export class BatchWriter {
     for (;;) {
       if (queue.length === 0) {
         if (this.stopping || queue.closed) return;
-        await this.until(queue.whenNonEmpty());
+        await this.until(queue.whenLength(1));
         continue;
       }
       if (!this.stopping && !queue.closed) {
         const d = decideFlush(settings, queue.length, queue.oldestEnqueuedMono(), this.now());
         if (d.kind === 'wait') {
-          await this.sleep(Math.min(d.ms, POLL_MS));
+          // Woken by whichever comes first: flushAt messages (with the broker's window full
+          // nothing more arrives before we ack, so waiting longer is pure latency), the delay
+          // of the oldest message, or stop().
+          await this.until(queue.whenLength(settings.flushAt), d.ms);
           continue;
         }
       }
@@ -177,11 +173,16 @@ export class BatchWriter {
     });
   }
 
-  /** Waits for `p`, or for stop(). */
-  private until(p: Promise<void>): Promise<void> {
+  /** Waits for `p`, for `ms` if given, or for stop(). */
+  private until(p: Promise<void>, ms?: number): Promise<void> {
     return new Promise((resolve) => {
-      this.wake = resolve;
-      p.then(resolve, resolve);
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.wake = done;
+      p.then(done, done);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   }
 }

@@ -14,7 +14,7 @@ import type { BatchResult } from '../../../src/sink/types.js';
 export class FakeQueue implements BatchQueue {
   private items: { msg: InboundMessage; mono: number }[] = [];
   private isClosed = false;
-  private waiter: (() => void) | undefined;
+  private waiter: { atLeast: number; resolve: () => void } | undefined;
 
   constructor(private readonly now: () => number) {}
 
@@ -30,20 +30,22 @@ export class FakeQueue implements BatchQueue {
   take(max: number): InboundMessage[] {
     return this.items.splice(0, max).map((e) => e.msg);
   }
-  whenNonEmpty(): Promise<void> {
-    if (this.items.length > 0 || this.isClosed) return Promise.resolve();
+  whenLength(n: number): Promise<void> {
+    if (this.items.length >= n || this.isClosed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      this.waiter = { atLeast: n, resolve };
     });
   }
   push(...msgs: InboundMessage[]): void {
     for (const msg of msgs) this.items.push({ msg, mono: this.now() });
-    this.waiter?.();
-    this.waiter = undefined;
+    if (this.waiter && this.items.length >= this.waiter.atLeast) {
+      this.waiter.resolve();
+      this.waiter = undefined;
+    }
   }
   close(): void {
     this.isClosed = true;
-    this.waiter?.();
+    this.waiter?.resolve();
     this.waiter = undefined;
   }
 }
