@@ -155,11 +155,11 @@ describe('BoundedQueue.whenLength (the batch writer sleeps on it instead of poll
     const p = q.whenLength(3).then(() => {
       woke = true;
     });
-    q.push(msg());
-    q.push(msg());
+    expect(q.push(msg())).toBeUndefined();
+    expect(q.push(msg())).toBeUndefined();
     await Promise.resolve();
     expect(woke).toBe(false);
-    q.push(msg());
+    expect(q.push(msg())).toBeUndefined();
     await p;
     expect(woke).toBe(true);
   });
