@@ -5,6 +5,7 @@
  */
 import { MqliteError } from '../lib/errors.js';
 import { verifyPasswordAsync } from './password.js';
+import { isLoopback } from '../lib/net.js';
 
 export interface AuthSettings {
   readonly host: string;
@@ -18,12 +19,7 @@ const BAD_USERNAME_OR_PASSWORD = 4;
 /** A hash to verify against when the user is unknown, so that case takes as long as a wrong password. */
 const DUMMY_HASH = `scrypt:${'00'.repeat(16)}:${'00'.repeat(32)}`;
 
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
-  return (
-    h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
-  );
-}
+export { isLoopback };
 
 /** Config validation refuses this too; checked again here so no caller can skip it. */
 export function assertSecure(s: AuthSettings): void {

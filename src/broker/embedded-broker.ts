@@ -8,6 +8,7 @@
 import net from 'node:net';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { errorCode, MqliteError } from '../lib/errors.js';
+import { settlesWithin } from '../lib/timeout.js';
 import type { Accept, InboundMessage, QoS, Settlement } from '../lib/message.js';
 import { assertSecure, authError, makeAuthDecision } from './auth.js';
 import { pauseReading, resumeReading } from './client-flow.js';
@@ -56,10 +57,6 @@ export class EmbeddedBroker {
     private readonly settings: EmbeddedBrokerSettings,
     private readonly deps: BrokerDeps,
   ) {}
-
-  get clients(): number {
-    return this.aedes?.connectedClients ?? 0;
-  }
 
   address(): { host: string; port: number } {
     const a = this.server?.address();
@@ -121,9 +118,9 @@ export class EmbeddedBroker {
     const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
     // aedes.close() closes every client connection, then its emitter.
     const closed = Promise.all([serverClosed, closeAedes(aedes)]);
-    if (!(await withinTimeout(closed, STOP_TIMEOUT_MS))) {
+    if (!(await settlesWithin(closed, STOP_TIMEOUT_MS))) {
       for (const socket of this.sockets) socket.destroy();
-      await withinTimeout(serverClosed, STOP_TIMEOUT_MS);
+      await settlesWithin(serverClosed, STOP_TIMEOUT_MS);
     }
   }
 
@@ -228,18 +225,6 @@ function listen(server: net.Server, host: string, port: number): Promise<void> {
 
 function closeAedes(aedes: Aedes): Promise<void> {
   return new Promise((resolve) => aedes.close(() => resolve()));
-}
-
-async function withinTimeout(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true as const), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function toError(err: unknown): Error {

@@ -2,7 +2,8 @@
 import { accessSync, constants } from 'node:fs';
 import type { ConfigProblem } from '../lib/errors.js';
 import type { Config, StageValidators } from './schema.js';
-import { isLoopback, parseHostPort } from './units.js';
+import { isLoopback } from '../lib/net.js';
+import { parseHostPort } from './units.js';
 
 /** Ids that client libraries make up per connection: MQTT.js, Paho, mosquitto_sub/pub, Node-RED. */
 const GENERATED_CLIENT_ID = /^(mqttjs_[0-9a-f]+|paho[0-9a-f-]*|mosq[-_][0-9A-Za-z]{6,}|mqtt_[0-9a-f.]+)$/i;

@@ -31,7 +31,6 @@ export const SETTINGS: readonly SettingSource[] = [
 ];
 
 /** Keys whose values never appear in output. */
-export const SECRET_KEYS: readonly string[] = ['broker.password', 'embedded.users.*.passwordHash'];
 
 export function convert(kind: SettingSource['kind'], raw: string | string[]): unknown {
   switch (kind) {

@@ -164,13 +164,7 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     return { ok: true, device, text, ts, tsFromPayload, identity, readings };
   };
 
-  return (topic, payload, receivedAt) => {
-    try {
-      return decodeOne(topic, payload, receivedAt);
-    } catch (err) {
-      // Unreachable by design (see the property test); if it ever happens, dead-letter the
-      // message rather than crash the SQLite worker and stall every ack behind it.
-      return reject('invalid_json', `decoder error: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  };
+  // Throwing is a bug (the property test looks for one); the store's one safety net turns it
+  // into a `decoder_error` dead letter, so it is not mistaken for bad input (sink/store.ts).
+  return decodeOne;
 }

@@ -50,8 +50,3 @@ export function compileFilter(filter: string): (topic: string) => boolean {
     return pos === topic.length + 1;
   };
 }
-
-/** One-off match; for repeated matching of the same filter, use compileFilter. */
-export function topicMatches(filter: string, topic: string): boolean {
-  return compileFilter(filter)(topic);
-}

@@ -34,4 +34,4 @@ export interface InboundMessage {
 export type Accept = (msg: InboundMessage) => Promise<void> | undefined;
 
 /** Why a message was dropped without being stored. Label values of mqlite_dropped_total. */
-export type DropReason = 'queue_full_oldest' | 'queue_full_newest' | 'shutdown' | 'commit_failed';
+export type DropReason = 'queue_full_oldest' | 'queue_full_newest' | 'shutdown';

@@ -16,3 +16,21 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
     clearTimeout(timer);
   }
 }
+
+/**
+ * Whether `p` settles within `ms`: for a closing step that gives up and moves on. A rejection
+ * of `p` itself is rethrown.
+ */
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  const timedOut = Symbol('timed out');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof timedOut>((resolve) => {
+    timer = setTimeout(() => resolve(timedOut), ms);
+    timer.unref();
+  });
+  try {
+    return (await Promise.race([p, timeout])) !== timedOut;
+  } finally {
+    clearTimeout(timer);
+  }
+}

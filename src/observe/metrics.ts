@@ -85,12 +85,7 @@ export const LATENCY_SECONDS_BUCKETS = [
   86_400,
 ];
 
-const DROP_REASONS: readonly DropReason[] = [
-  'queue_full_oldest',
-  'queue_full_newest',
-  'shutdown',
-  'commit_failed',
-];
+const DROP_REASONS: readonly DropReason[] = ['queue_full_oldest', 'queue_full_newest', 'shutdown'];
 
 export function createMetrics(registry: Registry, info: { version: string }): Metrics {
   const registers = [registry];

@@ -43,8 +43,4 @@ export class ReconnectBackoff {
   reset(): void {
     this.attempt = 0;
   }
-
-  get attempts(): number {
-    return this.attempt;
-  }
 }

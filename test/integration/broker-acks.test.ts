@@ -155,11 +155,10 @@ describe('EmbeddedBroker acknowledgements', () => {
     b.received[0]!.settle('committed'); // a no-op for QoS 0
   });
 
-  it('counts clients and closes them on stop', async () => {
+  it('reports connected clients and closes them on stop', async () => {
     const b = await startBroker();
     const dev = await rawDevice(b.port, 'dev-stop');
-    await waitFor(() => b.broker.clients === 1, 'one client');
-    expect(b.events).toContain('connected:dev-stop');
+    await waitFor(() => b.events.includes('connected:dev-stop'), 'the client reported');
     const closed = once(dev.socket, 'close');
     await b.broker.stop();
     await closed;
