@@ -90,7 +90,7 @@ const STUCK_AFTER_ATTEMPTS = 10;
 
 export function writerSettings(c: Config, mode: IntakeSettings['mode']) {
   const embedded = mode === 'embedded';
-  // [research §2] In subscriber mode the broker stops at receiveMaximum unacked messages:
+  // [MQTT 5.0 §3.3.4] In subscriber mode the broker stops at receiveMaximum unacked messages:
   // once that many are pending nothing more can arrive, so waiting for the timer only adds
   // latency. MQTT 3.1.1 has no window we can set; the broker's inflight limit applies.
   const window =

@@ -2,7 +2,7 @@
  * Embedded aedes broker (MQTT 3.1/3.1.1): devices publish straight into mqlite. A device's
  * QoS 1/2 PUBLISH is acknowledged only after the transaction storing it committed: aedes runs
  * `authorizePublish` before it writes PUBACK/PUBREC (lib/handlers/publish.js), so we hold that
- * callback until settle('committed') (research §4). `published` would be too late: it runs
+ * callback until settle('committed') (docs/Aedes.md, authorizePublish). `published` would be too late: it runs
  * after the PUBACK.
  */
 import net from 'node:net';
@@ -85,7 +85,7 @@ export class EmbeddedBroker {
     this.aedes = aedes;
     aedes.on('client', (c) => hooks.onClientConnected(c.id));
     aedes.on('clientDisconnect', (c) => hooks.onClientDisconnected(c.id));
-    // Without noDelay a trailing PUBACK waited ~43 ms for Nagle (research §4).
+    // Without noDelay a trailing PUBACK waited ~43 ms for Nagle (measured with aedes 1.2).
     const server = net.createServer({ noDelay: true }, (socket) => this.onSocket(aedes, socket));
     this.server = server;
     try {

@@ -1,8 +1,10 @@
 /**
- * When to commit: pure, so it tests without timers. Research §2 ("Batching policy"): flush when
- * the pending count reaches flushAt = min(maxBatch, the broker's window); past that nothing more
- * can arrive before we ack, so waiting only adds latency. Otherwise flush once the oldest pending
- * message has waited maxDelayMs.
+ * When to commit: pure, so it tests without timers. Flush when the pending count reaches
+ * flushAt = min(maxBatch, the broker's window): the broker sends at most Receive Maximum
+ * unacknowledged messages (MQTT 5.0 §3.3.4, "Flow Control"), so past that nothing more can arrive
+ * before we ack and waiting only adds latency (measured: receive maximum 100 with a 20 ms timer
+ * gave batches of 50 and 2.2k msg/s). Otherwise flush once the oldest pending message has waited
+ * maxDelayMs.
  */
 
 export interface BatchPolicySettings {

@@ -40,7 +40,7 @@ let addonLoadedHere = false;
 /**
  * Loads the native addon on the main thread too. If only a worker loads it, Node unloads the
  * binary when that worker exits, before V8's last GC calls into it: SIGSEGV (better-sqlite3
- * #1476, fixed in #1477; research §6). Importing the package is not enough: the addon loads
+ * #1476, fixed in #1477). Importing the package is not enough: the addon loads
  * lazily in the Database constructor (lib/database.js:46).
  */
 function loadAddonOnMainThread(): void {

@@ -17,8 +17,9 @@ const SERIES_CACHE_MAX = 100_000;
 const SYNCHRONOUS = new Set(['FULL', 'NORMAL', 'OFF']);
 
 /**
- * WAL pages before a commit checkpoints (SQLite's default is 1000, ~4 MB). A batch rewrites the same
- * hot leaves (one per series, the indexes' right edges) commit after commit; a checkpoint copies each
+ * WAL pages before a commit checkpoints (SQLite's default is 1000, ~4 MB). Commit after commit a
+ * batch rewrites the same hot pages (the right edges of the tables and indexes it appends to, the
+ * `series` pages it looks up); a checkpoint copies each
  * distinct page once and fsyncs the database, so spacing them 4x further apart copies far less.
  * Measured on the bench batch shape (raw better-sqlite3, synchronous=FULL, 300k messages):
  * 29.7 -> 22 µs/msg. The price is a WAL file of up to ~16 MB between checkpoints (truncated at close).
@@ -88,7 +89,8 @@ export class SinkStore {
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new Error(`cannot switch to WAL (journal_mode is ${String(mode)})`);
-      // Explicit: the build's default for WAL databases is not what the user configured (research §6).
+      // Explicit: better-sqlite3's build sets SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (NORMAL), yet a new
+      // database switched to WAL reported 2 (FULL); either way not necessarily what the user configured.
       db.pragma(`synchronous = ${settings.synchronous}`);
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       if (settings.maxPageCount !== undefined)

@@ -9,7 +9,10 @@ export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 /** What the SQLite worker needs to open the database. Plain data: it crosses to the thread. */
 export interface StoreSettings {
   readonly path: string;
-  /** FULL by default: WAL+NORMAL survives a process crash but not a power loss (research §6). */
+  /**
+   * FULL by default: in WAL mode NORMAL survives a process crash but not a power loss or an OS
+   * crash (https://www.sqlite.org/pragma.html#pragma_synchronous).
+   */
   readonly synchronous: Synchronous;
   readonly busyTimeoutMs: number;
   /** Dead letters keep at most this many payload bytes (and always the full length). */

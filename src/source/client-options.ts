@@ -35,7 +35,8 @@ export function maximumPacketSize(maxPayloadBytes: number): number {
  * QoS we subscribe with. QoS 2 is asked for as 1: with QoS 2 MQTT.js sends PUBREC on receipt
  * and releases the message only at PUBREL, after which the broker has dropped its copy.
  * Holding PUBREC instead would mean driving the PUBREL path, whose MQTT.js 5.16 state
- * (incomingStore, inbound QoS 2 tracking) leaks when the callback fails (research §1, §2c).
+ * (incomingStore, inbound QoS 2 tracking) leaks when the callback fails: on the PUBREL path,
+ * cb(err) skips incomingStore.del (MQTT.js 5.16 lib/handlers/pubrel).
  * QoS 1 plus ack-after-commit gives at-least-once; redeliveries are deduplicated downstream.
  */
 export function subscriptionQos(requested: 0 | 1 | 2): 0 | 1 {

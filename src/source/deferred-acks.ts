@@ -1,5 +1,5 @@
 /**
- * The MQTT.js side of ack-after-commit (research §2, approach b). `handleMessage` calls back
+ * The MQTT.js side of ack-after-commit (MQTT.js has no manual-ack API: issues #209, #691). `handleMessage` calls back
  * at once so MQTT.js keeps reading (pings, SUBACKs, more messages up to Receive Maximum fill
  * a batch); the PUBACK that MQTT.js then sends synchronously through its private
  * `_sendPacket` (handlers/publish.js, QoS 1 case) is captured here and held in HeldAcks until

@@ -210,7 +210,8 @@ export class MqttSource {
 
   private onPublish(packet: IPublishPacket, callback: (err?: Error) => void): void {
     if (this.paused) {
-      // cb(err) makes MQTT.js skip the PUBACK without stalling (research §1): the message
+      // cb(err) makes MQTT.js skip the PUBACK without stalling (lib/handlers/publish: done ignores
+      // the error): the message
       // stays unacknowledged at the broker and comes back with the next session.
       callback(new Error('source paused'));
       return;

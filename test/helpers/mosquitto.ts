@@ -1,6 +1,6 @@
 /**
  * A Mosquitto the test starts itself: free port on 127.0.0.1, temp config and persistence
- * dir, the broker settings the research recommends for ack-after-commit (§3). Fails loudly
+ * dir, the broker settings ack-after-commit needs (deploy/mosquitto.conf explains each). Fails loudly
  * when the binary is missing: CI installs it, so these tests never skip.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';

@@ -4,8 +4,9 @@
  * The SQLite worker is a separate thread, so it runs compiled JavaScript from dist/ (as in
  * production), not the TypeScript vitest transforms. `npm test` builds first; running a suite
  * alone needs `npm run build`, and assertBuilt() says so instead of testing stale code.
- * Until decode/ lands, the suites run the sink worker with this stub decoder: a generated module
- * that calls dist/sink/sqlite-worker.js's runSqliteWorker, exactly as src/worker.ts does.
+ * The suites run the sink worker with this stub decoder, so they test storage alone and do not
+ * change when decode/'s rules do: a generated module that calls dist/sink/sqlite-worker.js's
+ * runSqliteWorker, exactly as src/worker.ts does with the real decoder.
  */
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
