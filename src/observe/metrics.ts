@@ -154,8 +154,16 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
       'mqlite_payload_ts_ahead_total',
       'Payload timestamps later than their commit (device clock ahead); observed as 0 s latency',
     ),
-    brokerConnected: sourced('mqlite_broker_connected', '1 while connected to the broker', 'connected'),
-    subscribed: sourced('mqlite_subscribed', '1 while every subscription is granted', 'subscribed'),
+    brokerConnected: sourced(
+      'mqlite_broker_connected',
+      '1 while connected to the broker (subscriber mode) or while the embedded broker listens',
+      'connected',
+    ),
+    subscribed: sourced(
+      'mqlite_subscribed',
+      '1 while every subscription is granted (subscriber mode) or while the embedded broker listens',
+      'subscribed',
+    ),
     lastCommitTimestamp: gauge(
       'mqlite_last_commit_timestamp_seconds',
       'Unix time of the last committed transaction (0: none yet)',
@@ -188,7 +196,7 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
     ),
     payloadTsToCommit: histogram(
       'mqlite_payload_ts_to_commit_seconds',
-      'From the timestamp in a payload to the commit that stored it',
+      'From the timestamp in a payload to the commit that stored it (messages without one are not observed)',
       LATENCY_SECONDS_BUCKETS,
     ),
   };

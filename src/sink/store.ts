@@ -186,7 +186,8 @@ export class SinkStore {
     if (info.changes === 0) return { kind: 'duplicate' };
     const messageId = Number(info.lastInsertRowid);
     for (const r of d.readings) this.insertSample.run(messageId, this.seriesId(d.device, r.metric), r.value);
-    return { kind: 'stored', readings: d.readings.length, ts };
+    // NaN: no payload timestamp, so nothing for mqlite_payload_ts_to_commit_seconds to observe.
+    return { kind: 'stored', readings: d.readings.length, ts: d.tsFromPayload ? ts : Number.NaN };
   }
 
   private deadLetter(b: PackedBatch, i: number, reason: string, detail: string): void {

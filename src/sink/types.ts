@@ -63,6 +63,6 @@ export interface BatchResult {
   readonly deadLetters: Record<string, number>;
   /** Wall time of the transaction(s) in the worker. */
   readonly commitSeconds: number;
-  /** `ts` (ms) of each stored message, in batch order: feeds the end-to-end latency histogram. */
+  /** Payload timestamp (ms) of each stored message in batch order, NaN where the payload had none. */
   readonly payloadTs: Float64Array;
 }
