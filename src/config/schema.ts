@@ -94,7 +94,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
             baseMs: int(10, 600_000).default(500),
             factor: z.number().min(1).max(10).default(2),
             capMs: int(100, 3_600_000).default(30_000),
-            /** A connection that lasted this long resets the backoff. */
+            /** A connection up this long resets the backoff (so does its first committed message). */
             stableMs: int(0, 3_600_000).default(60_000),
           })
           .prefault({}),

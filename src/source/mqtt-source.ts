@@ -33,7 +33,8 @@ export class MqttSource {
   private readonly acks: DeferredAcks;
   private readonly backoff: ReconnectBackoff;
   private retry: ScheduledRetry = { delayMs: 0, attempt: 0 };
-  private stableTimer: NodeJS.Timeout | undefined;
+  /** The connection whose first committed message reset the backoff (once per connection). */
+  private provenStream: Stream | undefined;
   private hadConnack = false;
   private isSubscribed = false;
   private everSubscribed = false;
@@ -47,7 +48,9 @@ export class MqttSource {
     private readonly deps: SourceDeps,
   ) {
     this.acks = new DeferredAcks((count) => deps.hooks.onAcksDropped(count));
-    this.backoff = new ReconnectBackoff(settings.reconnect, deps.random);
+    this.backoff = new ReconnectBackoff(settings.reconnect, deps.random, () => {
+      if (this.client !== undefined) this.setRetry(this.client, this.backoff.next());
+    });
   }
 
   get connected(): boolean {
@@ -109,7 +112,7 @@ export class MqttSource {
   private async doStop(): Promise<void> {
     this.stopping = true;
     this.paused = true;
-    this.clearStableTimer();
+    this.backoff.closed();
     const client = this.client;
     if (client === undefined) return;
     this.acks.dropAll();
@@ -152,12 +155,7 @@ export class MqttSource {
     this.hadConnack = true;
     this.lastReason = 'connection closed';
     const stream = client.stream;
-    this.clearStableTimer();
-    this.stableTimer = setTimeout(() => {
-      this.backoff.reset();
-      this.setRetry(client, this.backoff.next());
-    }, this.settings.reconnect.stableMs);
-    this.stableTimer.unref();
+    this.backoff.connected();
     const sessionPresent = connack.sessionPresent === true;
     this.deps.hooks.onConnect({ sessionPresent });
     // Without a session the broker forgot our subscriptions. On our first connection we
@@ -196,7 +194,7 @@ export class MqttSource {
   }
 
   private onClose(client: MqttClient): void {
-    this.clearStableTimer();
+    this.backoff.closed();
     this.isSubscribed = false;
     if (this.hadConnack) {
       this.hadConnack = false;
@@ -245,6 +243,7 @@ export class MqttSource {
   private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {
     let settled = false;
     const acks = this.acks;
+    const stream = this.client?.stream;
     return {
       // We advertise no Topic Alias Maximum, so the broker always sends the full topic.
       topic: packet.topic,
@@ -260,12 +259,16 @@ export class MqttSource {
         if (settled) return;
         settled = true;
         if (entry !== undefined) acks.settle(entry, how);
+        if (how === 'committed') this.committedOn(stream);
       },
     };
   }
 
-  private clearStableTimer(): void {
-    if (this.stableTimer !== undefined) clearTimeout(this.stableTimer);
-    this.stableTimer = undefined;
+  /** The first commit of a message from the live connection resets the reconnect backoff. */
+  private committedOn(stream: Stream | undefined): void {
+    if (stream === undefined || stream === this.provenStream || stream !== this.client?.stream) return;
+    if (stream.destroyed) return;
+    this.provenStream = stream;
+    this.backoff.proven();
   }
 }
