@@ -110,7 +110,10 @@ export class Daemon {
     });
     const http = config.http.listen === 'off' ? undefined : parseHostPort(config.http.listen);
     this.http = http
-      ? new HttpServer(http, { registry: this.registry, readiness: () => this.readiness() })
+      ? new HttpServer(
+          { ...http, maxConnections: config.http.maxConnections },
+          { registry: this.registry, readiness: () => this.readiness() },
+        )
       : undefined;
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },

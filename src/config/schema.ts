@@ -166,6 +166,8 @@ export function buildConfigSchema(v: StageValidators = {}) {
     http: z
       .strictObject({
         listen: z.union([hostPort, z.literal('off')]).default('127.0.0.1:9464'),
+        /** Open HTTP connections; more are closed at once (a scrape storm must not starve ingestion). */
+        maxConnections: int(1, 100_000).default(128),
       })
       .prefault({}),
     log: z
