@@ -83,7 +83,14 @@ export class Telemetry {
   }
 
   brokerHooks(log: Logger): BrokerHooks {
+    const refusals = new Map<string, number>();
     return {
+      onRefused: (reason, detail) => {
+        this.metrics.brokerRefused.inc({ reason });
+        const n = (refusals.get(reason) ?? 0) + 1;
+        refusals.set(reason, n);
+        if (isPowerOfTwo(n)) log.warn({ reason, count: n, ...detail }, 'embedded broker refused a client');
+      },
       onClientConnected: (id) => log.debug({ client: id }, 'device connected'),
       onClientDisconnected: (id) => log.debug({ client: id }, 'device disconnected'),
       onRejectedPublish: (reason) => {

@@ -79,6 +79,7 @@ export class Daemon {
           allowAnonymous: config.embedded.allowAnonymous,
           users: config.embedded.users.map((u) => ({ ...u })),
           maxPayloadBytes: config.limits.maxPayloadBytes,
+          maxConnections: config.embedded.maxConnections,
         },
         { accept, hooks: this.telemetry.brokerHooks(stageLogger(log, 'broker')) },
       );

@@ -21,6 +21,8 @@ export interface EmbeddedBrokerSettings {
   allowAnonymous: boolean;
   users: { username: string; passwordHash: string }[];
   maxPayloadBytes: number;
+  /** Open connections at most; more are closed as soon as they are accepted. */
+  maxConnections: number;
 }
 
 export interface BrokerHooks {
@@ -28,6 +30,8 @@ export interface BrokerHooks {
   onClientDisconnected(id: string): void;
   /** 'payload_too_large' | 'sys_topic' */
   onRejectedPublish(reason: string): void;
+  /** A connection or subscription refused: 'max_connections' */
+  onRefused(reason: string, detail: Record<string, unknown>): void;
 }
 
 export interface BrokerDeps {
@@ -128,6 +132,12 @@ export class EmbeddedBroker {
   }
 
   private onSocket(aedes: Aedes, socket: net.Socket): void {
+    if (this.sockets.size >= this.settings.maxConnections) {
+      // Before aedes sees it: no CONNECT is read, no scrypt is run, no session is made.
+      this.deps.hooks.onRefused('max_connections', { address: socket.remoteAddress });
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     const client = aedes.handle(socket);

@@ -104,6 +104,10 @@ export function buildConfigSchema(v: StageValidators = {}) {
       .strictObject({
         listen: hostPort.default('127.0.0.1:1883'),
         allowAnonymous: z.boolean().default(false),
+        // --- hardening (issue 10): bounds of the embedded broker ---
+        /** Open device connections at most; more are closed as soon as they are accepted. */
+        maxConnections: int(1, 100_000).default(256),
+        // --- end hardening ---
         /** passwordHash: "scrypt:<salt hex>:<key hex>" (see `mqlite hash-password`). */
         users: z
           .array(z.strictObject({ username: z.string().min(1), passwordHash: z.string().min(1) }))

