@@ -91,6 +91,15 @@ export class Telemetry {
         refusals.set(reason, n);
         if (isPowerOfTwo(n)) log.warn({ reason, count: n, ...detail }, 'embedded broker refused a client');
       },
+      onAuthFailure: (f) => {
+        this.metrics.brokerAuthFailures.inc({ reason: f.reason });
+        // Every failure is counted; the 1st, 2nd, 4th… per reason are logged, so a guesser
+        // cannot flood the journal.
+        const key = `auth:${f.reason}`;
+        const n = (refusals.get(key) ?? 0) + 1;
+        refusals.set(key, n);
+        if (isPowerOfTwo(n)) log.warn({ ...f, count: n }, 'embedded broker login failed');
+      },
       onClientConnected: (id) => log.debug({ client: id }, 'device connected'),
       onClientDisconnected: (id) => log.debug({ client: id }, 'device disconnected'),
       onRejectedPublish: (reason) => {

@@ -9,10 +9,11 @@ import net from 'node:net';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { errorCode, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, QoS, Settlement } from '../lib/message.js';
-import { assertSecure, authError, makeAuthDecision } from './auth.js';
+import { type AuthFailure, assertSecure, makeAuthenticate } from './auth.js';
 import { pauseReading, resumeReading } from './client-flow.js';
 import { limitPacketSize } from './packet-size-guard.js';
 
+export type { AuthFailure } from './auth.js';
 export { hashPassword, verifyPassword } from './password.js';
 
 export interface EmbeddedBrokerSettings {
@@ -32,6 +33,8 @@ export interface BrokerHooks {
   onRejectedPublish(reason: string): void;
   /** A connection or subscription refused: 'max_connections' */
   onRefused(reason: string, detail: Record<string, unknown>): void;
+  /** A CONNECT refused for its credentials, or unchecked because its address is throttled. */
+  onAuthFailure(failure: AuthFailure): void;
 }
 
 export interface BrokerDeps {
@@ -77,16 +80,14 @@ export class EmbeddedBroker {
     if (this.aedes !== undefined || this.stopped !== undefined) return;
     const s = this.settings;
     assertSecure(s);
-    const decide = makeAuthDecision(s);
     const { hooks } = this.deps;
+    const authenticate = makeAuthenticate(s, {
+      onFailure: (f) => hooks.onAuthFailure(f),
+      onSuccess: () => {},
+    });
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
-      authenticate: (_client, username, password, done) => {
-        decide(username, password).then(
-          (ok) => (ok ? done(null, true) : done(authError(), false)),
-          (err: unknown) => done(Object.assign(toError(err), { returnCode: 3 }), false),
-        );
-      },
+      authenticate,
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
     });
     this.aedes = aedes;

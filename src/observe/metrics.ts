@@ -50,6 +50,8 @@ export interface Metrics {
   readonly stopFailures: Counter<'stage'>;
   /** Embedded broker: connections and subscriptions refused, by reason. */
   readonly brokerRefused: Counter<'reason'>;
+  /** Embedded broker: CONNECTs refused for their credentials or throttled, by reason. */
+  readonly brokerAuthFailures: Counter<'reason'>;
   /** Payload timestamps later than the commit: a device clock running ahead. */
   readonly payloadTsAhead: Counter;
   readonly brokerConnected: Gauge;
@@ -160,6 +162,11 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
     brokerRefused: counter(
       'mqlite_broker_refused_total',
       'Embedded broker: connections and subscriptions refused, by reason',
+      ['reason'],
+    ),
+    brokerAuthFailures: counter(
+      'mqlite_broker_auth_failures_total',
+      'Embedded broker: logins refused (bad_credentials) or refused unchecked (rate_limited), by reason',
       ['reason'],
     ),
     payloadTsAhead: counter(

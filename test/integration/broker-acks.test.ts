@@ -47,6 +47,7 @@ async function startBroker(accept?: Accept): Promise<Started> {
         onClientDisconnected: (id) => events.push(`disconnected:${id}`),
         onRejectedPublish: (reason) => events.push(`rejected:${reason}`),
         onRefused: (reason) => events.push(`refused:${reason}`),
+        onAuthFailure: (f) => events.push(`auth:${f.reason}`),
       },
     },
   );

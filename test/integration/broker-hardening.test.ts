@@ -7,7 +7,12 @@ import { once } from 'node:events';
 import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmbeddedBroker, type EmbeddedBrokerSettings } from '../../src/broker/embedded-broker.js';
+import {
+  type AuthFailure,
+  EmbeddedBroker,
+  type EmbeddedBrokerSettings,
+  hashPassword,
+} from '../../src/broker/embedded-broker.js';
 import type { InboundMessage } from '../../src/lib/message.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -19,6 +24,7 @@ async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
   const received: InboundMessage[] = [];
   const rejected: string[] = [];
   const refused: string[] = [];
+  const authFailures: AuthFailure[] = [];
   const broker = new EmbeddedBroker(
     {
       host: '127.0.0.1',
@@ -40,13 +46,14 @@ async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
         onClientDisconnected: () => {},
         onRejectedPublish: (reason) => rejected.push(reason),
         onRefused: (reason) => refused.push(reason),
+        onAuthFailure: (f) => authFailures.push(f),
       },
     },
   );
   cleanups.push(() => broker.stop());
   await broker.start();
   const { port } = broker.address();
-  return { broker, received, rejected, refused, port, url: `mqtt://127.0.0.1:${port}` };
+  return { broker, received, rejected, refused, authFailures, port, url: `mqtt://127.0.0.1:${port}` };
 }
 
 async function client(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
@@ -82,5 +89,45 @@ describe('embedded.maxConnections', () => {
     await held[0]?.endAsync();
     await new Promise((r) => setTimeout(r, 200)); // the broker sees that socket close
     expect((await client(b.url)).connected).toBe(true);
+  });
+});
+
+/** The CONNACK refusal of a login, as MQTT.js reports it; undefined if it connected. */
+async function loginError(url: string, username: string, password: string): Promise<string | undefined> {
+  return mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, username, password }).then(
+    async (c) => {
+      await c.endAsync(true);
+      return undefined;
+    },
+    (e: unknown) => String(e),
+  );
+}
+
+describe('failed logins', () => {
+  it('five wrong passwords are checked; then the address is refused unchecked (even with the right one), counted by reason', async () => {
+    const b = await started({ users: [{ username: 'plug-1', passwordHash: hashPassword('right') }] });
+    for (let i = 0; i < 5; i++) {
+      expect(await loginError(b.url, 'plug-1', `guess-${i}`)).toMatch(/Bad username or password/i);
+    }
+    expect(await loginError(b.url, 'plug-1', 'guess-5')).toMatch(/Server unavailable/i);
+    // Refused before the password is looked at: the right one fares no better while throttled.
+    expect(await loginError(b.url, 'plug-1', 'right')).toMatch(/Server unavailable/i);
+    expect(b.authFailures.map((f) => f.reason)).toEqual([
+      ...Array(5).fill('bad_credentials'),
+      'rate_limited',
+      'rate_limited',
+    ]);
+    expect(b.authFailures[0]).toMatchObject({ address: '127.0.0.1', username: 'plug-1' });
+  });
+
+  it('a burst of parallel guesses from one address gets at most two password checks in flight', async () => {
+    const b = await started({ users: [{ username: 'plug-1', passwordHash: hashPassword('right') }] });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => loginError(b.url, 'plug-1', `g${i}`)),
+    );
+    expect(results.every((r) => r !== undefined)).toBe(true);
+    const checked = b.authFailures.filter((f) => f.reason === 'bad_credentials').length;
+    expect(checked).toBeLessThanOrEqual(6); // 2 in flight at a time, then throttled after 5 failures
+    expect(b.authFailures).toHaveLength(20);
   });
 });

@@ -47,6 +47,7 @@ function makeBroker(over: Partial<EmbeddedBrokerSettings> = {}) {
         onClientDisconnected: () => {},
         onRejectedPublish: (reason) => rejected.push(reason),
         onRefused: (reason) => refused.push(reason),
+        onAuthFailure: () => {},
       },
     },
   );
