@@ -77,7 +77,12 @@ export class Daemon {
           host: hp.host,
           port: hp.port,
           allowAnonymous: config.embedded.allowAnonymous,
-          users: config.embedded.users.map((u) => ({ ...u })),
+          users: config.embedded.users.map((u) => ({
+            ...u,
+            publish: [...u.publish],
+            subscribe: [...u.subscribe],
+          })),
+          anonymous: config.embedded.anonymous,
           maxPayloadBytes: config.limits.maxPayloadBytes,
           maxConnections: config.embedded.maxConnections,
         },

@@ -11,6 +11,7 @@ import { errorCode, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, QoS, Settlement } from '../lib/message.js';
 import { type AuthFailure, assertSecure, makeAuthenticate } from './auth.js';
 import { pauseReading, resumeReading } from './client-flow.js';
+import { DEFAULT_PERMISSIONS, TopicAcl, type TopicPermissions } from './topic-acl.js';
 import { limitPacketSize } from './packet-size-guard.js';
 
 export type { AuthFailure } from './auth.js';
@@ -20,7 +21,10 @@ export interface EmbeddedBrokerSettings {
   host: string;
   port: number;
   allowAnonymous: boolean;
-  users: { username: string; passwordHash: string }[];
+  /** publish/subscribe: topic filters (topic-acl.ts); omitted: DEFAULT_PERMISSIONS. */
+  users: { username: string; passwordHash: string; publish?: string[]; subscribe?: string[] }[];
+  /** Clients without a user name (anonymous, or anyone in local-only mode). */
+  anonymous?: TopicPermissions;
   maxPayloadBytes: number;
   /** Open connections at most; more are closed as soon as they are accepted. */
   maxConnections: number;
@@ -29,9 +33,9 @@ export interface EmbeddedBrokerSettings {
 export interface BrokerHooks {
   onClientConnected(id: string): void;
   onClientDisconnected(id: string): void;
-  /** 'payload_too_large' | 'sys_topic' */
+  /** 'payload_too_large' | 'sys_topic' | 'not_authorised' */
   onRejectedPublish(reason: string): void;
-  /** A connection or subscription refused: 'max_connections' */
+  /** A connection or subscription refused: 'max_connections' | 'subscribe_not_authorised' */
   onRefused(reason: string, detail: Record<string, unknown>): void;
   /** A CONNECT refused for its credentials, or unchecked because its address is throttled. */
   onAuthFailure(failure: AuthFailure): void;
@@ -58,6 +62,8 @@ export class EmbeddedBroker {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private stopped: Promise<void> | undefined;
+  /** What each authenticated client may do, from its user (set at CONNECT). */
+  private readonly acls = new WeakMap<Client, TopicAcl>();
 
   constructor(
     private readonly settings: EmbeddedBrokerSettings,
@@ -83,12 +89,17 @@ export class EmbeddedBroker {
     const { hooks } = this.deps;
     const authenticate = makeAuthenticate(s, {
       onFailure: (f) => hooks.onAuthFailure(f),
-      onSuccess: () => {},
+      onSuccess: (client, username) => this.acls.set(client, this.aclFor(client, username)),
     });
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
       authenticate,
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => {
+        if (this.acls.get(client)?.canSubscribe(sub.topic) === true) return cb(null, sub);
+        hooks.onRefused('subscribe_not_authorised', { client: client.id, topic: sub.topic });
+        cb(null, null); // SUBACK 0x80 for this filter; the connection stays
+      },
     });
     this.aedes = aedes;
     aedes.on('client', (c) => hooks.onClientConnected(c.id));
@@ -132,6 +143,19 @@ export class EmbeddedBroker {
     }
   }
 
+  private aclFor(client: Client, username: string | undefined): TopicAcl {
+    const user =
+      username === undefined ? undefined : this.settings.users.find((u) => u.username === username);
+    const perms: TopicPermissions =
+      user === undefined
+        ? (this.settings.anonymous ?? DEFAULT_PERMISSIONS)
+        : {
+            publish: user.publish ?? DEFAULT_PERMISSIONS.publish,
+            subscribe: user.subscribe ?? DEFAULT_PERMISSIONS.subscribe,
+          };
+    return TopicAcl.for(perms, { username, clientId: client.id });
+  }
+
   private onSocket(aedes: Aedes, socket: net.Socket): void {
     if (this.sockets.size >= this.settings.maxConnections) {
       // Before aedes sees it: no CONNECT is read, no scrypt is run, no session is made.
@@ -153,6 +177,13 @@ export class EmbeddedBroker {
     if (packet.topic.startsWith('$SYS/')) {
       hooks.onRejectedPublish('sys_topic');
       cb(new Error('clients may not publish to $SYS/'));
+      return;
+    }
+    if (client !== null && this.acls.get(client)?.canPublish(packet.topic) !== true) {
+      // [MQTT-3.3.5-2] allows a PUBACK or closing the connection. Closed, not acked: the device
+      // keeps the message and delivers it once its permissions are fixed; acked it would be lost.
+      hooks.onRejectedPublish('not_authorised');
+      cb(new Error(`${client.id} may not publish to ${packet.topic}`));
       return;
     }
     // A payload over maxPayloadBytes that got past the packet-size guard (within its allowance

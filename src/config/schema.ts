@@ -60,6 +60,14 @@ export function buildConfigSchema(v: StageValidators = {}) {
     idField: z.string().min(1).optional(),
   });
 
+  // --- hardening (issue 10): embedded broker topic permissions (broker/topic-acl.ts) ---
+  /** Defaults: publish anywhere but $SYS/, subscribe nowhere (see DEFAULT_PERMISSIONS for why). */
+  const topicPermissions = z.strictObject({
+    publish: z.array(checked(v.filter)).default(['#']),
+    subscribe: z.array(checked(v.filter)).default([]),
+  });
+  // --- end hardening ---
+
   return z.strictObject({
     broker: z
       .strictObject({
@@ -107,10 +115,20 @@ export function buildConfigSchema(v: StageValidators = {}) {
         // --- hardening (issue 10): bounds of the embedded broker ---
         /** Open device connections at most; more are closed as soon as they are accepted. */
         maxConnections: int(1, 100_000).default(256),
+        /** Topic permissions of clients without a user name (anonymous, or local-only mode). */
+        anonymous: topicPermissions.prefault({}),
         // --- end hardening ---
         /** passwordHash: "scrypt:<salt hex>:<key hex>" (see `mqlite hash-password`). */
         users: z
-          .array(z.strictObject({ username: z.string().min(1), passwordHash: z.string().min(1) }))
+          .array(
+            z.strictObject({
+              username: z.string().min(1),
+              passwordHash: z.string().min(1),
+              // hardening (issue 10): topic filters, %u = user name, %c = client id
+              publish: z.array(checked(v.filter)).default(['#']),
+              subscribe: z.array(checked(v.filter)).default([]),
+            }),
+          )
           .default([]),
       })
       .prefault({}),

@@ -131,3 +131,62 @@ describe('failed logins', () => {
     expect(b.authFailures).toHaveLength(20);
   });
 });
+
+describe('topic permissions', () => {
+  async function withUsers() {
+    return started({
+      users: [
+        // Defaults: publish anywhere, subscribe nowhere.
+        { username: 'plug-1', passwordHash: hashPassword('p1') },
+        { username: 'plug-2', passwordHash: hashPassword('p2'), publish: ['+/%u/#', 'devices/%c/#'] },
+        { username: 'ops', passwordHash: hashPassword('ops'), subscribe: ['#', '$SYS/#'] },
+      ],
+    });
+  }
+
+  it('a device cannot subscribe to # or $SYS/# (SUBACK 0x80) and reads nothing; a granted user reads', async () => {
+    const b = await withUsers();
+    const device = await client(b.url, { username: 'plug-1', password: 'p1' });
+    const seen: string[] = [];
+    device.on('message', (topic) => seen.push(topic));
+    // MQTT.js fails the call when a filter is refused; the SUBACK rides on the error.
+    const err = (await device.subscribeAsync(['#', '$SYS/#', 'tele/plug-2/SENSOR'], { qos: 1 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { packet?: { granted?: number[] } } | undefined;
+    expect(err?.packet?.granted).toEqual([128, 128, 128]);
+
+    const ops = await client(b.url, { username: 'ops', password: 'ops' });
+    const opsSeen: string[] = [];
+    ops.on('message', (topic) => opsSeen.push(topic));
+    expect((await ops.subscribeAsync('#', { qos: 1 })).map((g) => g.qos)).toEqual([1]);
+
+    const other = await client(b.url, { username: 'plug-2', password: 'p2' });
+    // A Shelly H&T report under its own name.
+    await other.publishAsync('shellies/plug-2/sensor/temperature', '21.75', { qos: 1 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(opsSeen).toEqual(['shellies/plug-2/sensor/temperature']);
+    expect(seen).toEqual([]);
+    expect(b.refused).toEqual([
+      'subscribe_not_authorised',
+      'subscribe_not_authorised',
+      'subscribe_not_authorised',
+    ]);
+    expect(device.connected).toBe(true); // a refused subscription does not cost the connection
+  });
+
+  it('a publish outside its filters closes the connection unacknowledged and is not stored; its own topics are', async () => {
+    const b = await withUsers();
+    const c = await client(b.url, { username: 'plug-2', password: 'p2', clientId: 'esp-42' });
+    await c.publishAsync('tele/plug-2/SENSOR', JSON.stringify({ ENERGY: { Power: 12 } }), { qos: 1 });
+    await c.publishAsync('devices/esp-42/state', 'ON', { qos: 1 });
+    const closed = new Promise<void>((resolve) => c.once('close', () => resolve()));
+    const spoof = c.publishAsync('tele/plug-1/SENSOR', JSON.stringify({ ENERGY: { Power: 9999 } }), {
+      qos: 1,
+    });
+    spoof.catch(() => {}); // never acknowledged: MQTT.js keeps it for a resend
+    await closed;
+    expect(b.received.map((m) => m.topic)).toEqual(['tele/plug-2/SENSOR', 'devices/esp-42/state']);
+    expect(b.rejected).toEqual(['not_authorised']);
+  });
+});
