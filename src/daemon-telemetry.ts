@@ -55,7 +55,14 @@ export class Telemetry {
   sourceHooks(log: Logger): SourceHooks {
     let connections = 0;
     let failures = 0;
+    let drops = 0;
     return {
+      onDropped: (reason, detail) => {
+        this.droppedCount++;
+        this.metrics.dropped.inc({ reason });
+        drops++;
+        if (isPowerOfTwo(drops)) log.warn({ reason, count: drops, ...detail }, 'message dropped');
+      },
       onConnect: ({ sessionPresent }) => {
         connections++;
         failures = 0;

@@ -13,6 +13,7 @@ import { type AuthFailure, assertSecure, makeAuthenticate } from './auth.js';
 import { pauseReading, resumeReading } from './client-flow.js';
 import { DEFAULT_PERMISSIONS, TopicAcl, type TopicPermissions } from './topic-acl.js';
 import { limitPacketSize } from './packet-size-guard.js';
+import { rejectMalformedStrings } from './string-guard.js';
 
 export type { AuthFailure } from './auth.js';
 export { hashPassword, verifyPassword } from './password.js';
@@ -35,7 +36,10 @@ export interface BrokerHooks {
   onClientDisconnected(id: string): void;
   /** 'payload_too_large' | 'sys_topic' | 'not_authorised' */
   onRejectedPublish(reason: string): void;
-  /** A connection or subscription refused: 'max_connections' | 'subscribe_not_authorised' */
+  /**
+   * A connection or subscription refused: 'max_connections' | 'subscribe_not_authorised', or a
+   * connection closed for a malformed string: 'string_with_nul' | 'invalid_utf8'.
+   */
   onRefused(reason: string, detail: Record<string, unknown>): void;
   /** A CONNECT refused for its credentials, or unchecked because its address is throttled. */
   onAuthFailure(failure: AuthFailure): void;
@@ -170,6 +174,9 @@ export class EmbeddedBroker {
     limitPacketSize(client, limit, (cmd) => {
       if (cmd === 'publish') this.deps.hooks.onRejectedPublish('payload_too_large');
     });
+    rejectMalformedStrings(client, (violation) =>
+      this.deps.hooks.onRefused(violation, { client: client.id, address: socket.remoteAddress }),
+    );
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: AuthorizeCallback): void {

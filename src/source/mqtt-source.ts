@@ -214,6 +214,14 @@ export class MqttSource {
       return;
     }
     const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
+    if (isMalformedTopic(packet.topic)) {
+      // Acknowledged (in receive order, through the held acks) and counted, not stored: its
+      // topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
+      this.deps.hooks.onDropped('invalid_topic', { topic: packet.topic });
+      this.acks.release(entry, callback); // hands the PUBACK to the held acks...
+      if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
+      return;
+    }
     const msg = this.toMessage(packet, entry);
     let pending: Promise<void> | undefined;
     try {
@@ -271,4 +279,14 @@ export class MqttSource {
     this.provenStream = stream;
     this.backoff.proven();
   }
+}
+
+/**
+ * A topic a conforming broker never sends ([MQTT-1.5.3-1], [MQTT-1.5.3-2]): one with U+0000, or
+ * with U+FFFD, which is what MQTT.js's parser (mqtt-packet, Buffer#toString) makes of invalid
+ * UTF-8, so distinct topics would merge. A topic that really contains U+FFFD is dropped too: the
+ * parser leaves no way to tell them apart.
+ */
+function isMalformedTopic(topic: string): boolean {
+  return topic.includes('\u0000') || topic.includes('\uFFFD');
 }

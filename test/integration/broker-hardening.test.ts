@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type AuthFailure,
@@ -14,6 +15,7 @@ import {
   hashPassword,
 } from '../../src/broker/embedded-broker.js';
 import type { InboundMessage } from '../../src/lib/message.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -188,5 +190,71 @@ describe('topic permissions', () => {
     await closed;
     expect(b.received.map((m) => m.topic)).toEqual(['tele/plug-2/SENSOR', 'devices/esp-42/state']);
     expect(b.rejected).toEqual(['not_authorised']);
+  });
+});
+
+describe('malformed strings ([MQTT-1.5.3-1], [MQTT-1.5.3-2])', () => {
+  /** A raw MQTT 3.1.1 connection: CONNECT, then whatever bytes the test writes. */
+  async function raw(port: number) {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    cleanups.push(() => socket.destroy());
+    await once(socket, 'connect');
+    const packets: Packet[] = [];
+    const parser = mqttPacket.parser();
+    parser.on('packet', (p) => packets.push(p));
+    socket.on('data', (d) => parser.parse(d));
+    socket.on('error', () => {});
+    const closed = once(socket, 'close');
+    socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clientId: 'raw',
+        clean: true,
+        keepalive: 60,
+      }),
+    );
+    await waitFor(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
+    return { socket, packets, closed };
+  }
+
+  /** PUBLISH QoS 1, packet id 1, with the topic given as bytes. */
+  function publishBytes(topic: Buffer, payload: string): Buffer {
+    const body = Buffer.concat([
+      Buffer.from([topic.length >> 8, topic.length & 0xff]),
+      topic,
+      Buffer.from([0, 1]),
+      Buffer.from(payload),
+    ]);
+    return Buffer.concat([Buffer.from([0x32, body.length]), body]);
+  }
+
+  for (const [name, topic, reason] of [
+    ['a NUL', Buffer.from('zigbee2mqtt/kitch\u0000en'), 'string_with_nul'],
+    [
+      'invalid UTF-8',
+      Buffer.concat([Buffer.from('zigbee2mqtt/k'), Buffer.from([0xc3, 0x28])]),
+      'invalid_utf8',
+    ],
+  ] as const) {
+    it(`a topic with ${name} closes the connection unacknowledged and is not stored`, async () => {
+      const b = await started({ allowAnonymous: true });
+      const r = await raw(b.port);
+      r.socket.write(publishBytes(topic, '{"temperature":21.5}'));
+      await r.closed;
+      expect(r.packets.map((p) => p.cmd)).toEqual(['connack']);
+      expect(b.received).toEqual([]);
+      expect(b.refused).toEqual([reason]);
+    });
+  }
+
+  it('well-formed UTF-8, a literal U+FFFD included, is stored as sent', async () => {
+    const b = await started({ allowAnonymous: true });
+    const r = await raw(b.port);
+    r.socket.write(publishBytes(Buffer.from('zigbee2mqtt/küche-\uFFFD'), '{"temperature":21.5}'));
+    await waitFor(() => r.packets.some((p) => p.cmd === 'puback'), 'PUBACK');
+    expect(b.received.map((m) => m.topic)).toEqual(['zigbee2mqtt/küche-\uFFFD']);
+    expect(b.refused).toEqual([]);
   });
 });

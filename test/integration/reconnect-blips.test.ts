@@ -57,6 +57,7 @@ describe('reconnect backoff after short broker blips', () => {
           onSubscribed: () => {},
           onError: () => {},
           onAcksDropped: () => {},
+          onDropped: () => {},
         },
         random: () => 0.999999,
       },
