@@ -10,7 +10,9 @@ import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configArgs, connectClient, count, logsWithMsg } from '../helpers/daemon-fixture.js';
 import { metricValue, startDaemon } from '../helpers/daemon-process.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const COMMIT_FAILED = 'commit failed: retrying with backoff, nothing is acknowledged meanwhile';
 const TOTAL = 3000;
@@ -93,18 +95,64 @@ describe('the database file taken away while the daemon writes', () => {
       expect(JSON.stringify(failed)).toContain('no longer reachable');
       expect(await daemon.stop()).toBe(0);
 
-      const missingOrTwice = count(
-        path,
-        `WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
-         SELECT count(*) FROM seq
-          WHERE (SELECT count(*) FROM messages WHERE json_extract(payload, '$.i') = seq.i) <> 1`,
-        firstAfter,
-        TOTAL,
-      );
-      expect(missingOrTwice).toBe(0);
+      expect(missingOrTwiceAfter(path, firstAfter)).toBe(0);
       expect(
         count(path, 'SELECT count(*) FROM readings WHERE metric = ?', 'temperature'),
       ).toBeGreaterThanOrEqual(TOTAL - firstAfter);
     });
   }
+
+  it('subscriber mode (Mosquitto, persistent session): deleted under load, every later message lands once in the new file', async () => {
+    const tmp = tmpDir();
+    cleanups.push(tmp.cleanup);
+    const path = join(tmp.dir, 'mqlite.db');
+    const mosquitto = await startMosquitto();
+    cleanups.push(() => mosquitto.stop());
+    const daemon = await startDaemon([
+      ...['--broker', mosquitto.url, '--db', path, '--http', '127.0.0.1:0'],
+      ...['--qos', '1', '--client-id', 'mqlite-file-identity', '--topic', 'zigbee2mqtt/#'],
+      ...configArgs(tmp.dir, { batch: { retryBaseMs: 20, retryCapMs: 200 } }),
+    ]);
+    cleanups.push(() => daemon.stop());
+    await waitFor(async () => (await daemon.readyz()).status === 200, 'daemon subscribed');
+    const client = await connectClient(mosquitto.url, { clientId: 'file-subscriber-pub' });
+    cleanups.push(() => client.endAsync(true));
+
+    let firstAfter = -1;
+    await stream(client, (i) => {
+      if (i === 1000) {
+        takeAway.deleted(path);
+        firstAfter = i;
+      }
+    });
+    const stored = () => {
+      try {
+        return count(
+          path,
+          "SELECT count(*) FROM messages WHERE json_extract(payload, '$.i') >= ?",
+          firstAfter,
+        );
+      } catch {
+        return 0; // the new file is not there, or not migrated, yet
+      }
+    };
+    await waitFor(() => stored() >= TOTAL - firstAfter, 'every later message in the new file', 60_000);
+    expect(
+      metricValue(await daemon.metrics(), 'mqlite_commit_errors_total', { code: 'MQLITE_DB_FILE_REPLACED' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(await daemon.stop()).toBe(0);
+    expect(missingOrTwiceAfter(path, firstAfter)).toBe(0);
+  });
 });
+
+/** How many of firstAfter..TOTAL-1 are not in the file exactly once. */
+function missingOrTwiceAfter(path: string, firstAfter: number): number {
+  return count(
+    path,
+    `WITH RECURSIVE seq(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM seq WHERE i + 1 < ?)
+         SELECT count(*) FROM seq
+          WHERE (SELECT count(*) FROM messages WHERE json_extract(payload, '$.i') = seq.i) <> 1`,
+    firstAfter,
+    TOTAL,
+  );
+}
