@@ -45,8 +45,10 @@ function embeddedSettings(c: Config): EmbeddedBrokerSettings {
     host,
     port,
     allowAnonymous: c.embedded.allowAnonymous,
-    users: c.embedded.users.map((u) => ({ ...u })),
+    users: c.embedded.users.map((u) => ({ ...u, publish: [...u.publish], subscribe: [...u.subscribe] })),
+    anonymous: c.embedded.anonymous,
     maxPayloadBytes: c.limits.maxPayloadBytes,
+    maxConnections: c.embedded.maxConnections,
   };
 }
 

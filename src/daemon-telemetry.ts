@@ -101,7 +101,14 @@ export class Telemetry {
     let connections = 0;
     let failures = 0;
     const takeover = new TakeoverDetector(ctx.stableMs);
+    let drops = 0;
     return {
+      onDropped: (reason, detail) => {
+        this.droppedCount++;
+        this.metrics.dropped.inc({ reason });
+        drops++;
+        if (isPowerOfTwo(drops)) log.warn({ reason, count: drops, ...detail }, 'message dropped');
+      },
       onConnect: ({ sessionPresent }) => {
         connections++;
         failures = 0;
@@ -147,7 +154,23 @@ export class Telemetry {
   }
 
   brokerHooks(log: Logger): BrokerHooks {
+    const refusals = new Map<string, number>();
     return {
+      onRefused: (reason, detail) => {
+        this.metrics.brokerRefused.inc({ reason });
+        const n = (refusals.get(reason) ?? 0) + 1;
+        refusals.set(reason, n);
+        if (isPowerOfTwo(n)) log.warn({ reason, count: n, ...detail }, 'embedded broker refused a client');
+      },
+      onAuthFailure: (f) => {
+        this.metrics.brokerAuthFailures.inc({ reason: f.reason });
+        // Every failure is counted; the 1st, 2nd, 4th… per reason are logged, so a guesser
+        // cannot flood the journal.
+        const key = `auth:${f.reason}`;
+        const n = (refusals.get(key) ?? 0) + 1;
+        refusals.set(key, n);
+        if (isPowerOfTwo(n)) log.warn({ ...f, count: n }, 'embedded broker login failed');
+      },
       onClientConnected: (id) => log.debug({ client: id }, 'device connected'),
       onClientDisconnected: (id) => log.debug({ client: id }, 'device disconnected'),
       onRejectedPublish: (reason) => {

@@ -121,10 +121,13 @@ export class Daemon {
     this.http =
       config.http.listen === 'off'
         ? undefined
-        : new HttpServer(listener(config.http.listen), {
-            registry: this.registry,
-            readiness: () => this.readiness(),
-          });
+        : new HttpServer(
+            { ...listener(config.http.listen), maxConnections: config.http.maxConnections },
+            {
+              registry: this.registry,
+              readiness: () => this.readiness(),
+            },
+          );
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },
       {

@@ -10,25 +10,40 @@ import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { errorCode, MqliteError } from '../lib/errors.js';
 import { settlesWithin } from '../lib/timeout.js';
 import type { Accept, InboundMessage, QoS, Settlement } from '../lib/message.js';
-import { assertSecure, authError, makeAuthDecision } from './auth.js';
+import { type AuthFailure, assertSecure, makeAuthenticate } from './auth.js';
 import { pauseReading, resumeReading } from './client-flow.js';
+import { DEFAULT_PERMISSIONS, TopicAcl, type TopicPermissions } from './topic-acl.js';
 import { limitPacketSize } from './packet-size-guard.js';
+import { rejectMalformedStrings } from './string-guard.js';
 
+export type { AuthFailure } from './auth.js';
 export { hashPassword, verifyPassword } from './password.js';
 
 export interface EmbeddedBrokerSettings {
   host: string;
   port: number;
   allowAnonymous: boolean;
-  users: { username: string; passwordHash: string }[];
+  /** publish/subscribe: topic filters (topic-acl.ts); omitted: DEFAULT_PERMISSIONS. */
+  users: { username: string; passwordHash: string; publish?: string[]; subscribe?: string[] }[];
+  /** Clients without a user name (anonymous, or anyone in local-only mode). */
+  anonymous?: TopicPermissions;
   maxPayloadBytes: number;
+  /** Open connections at most; more are closed as soon as they are accepted. */
+  maxConnections: number;
 }
 
 export interface BrokerHooks {
   onClientConnected(id: string): void;
   onClientDisconnected(id: string): void;
-  /** 'payload_too_large' | 'sys_topic' */
+  /** 'payload_too_large' | 'sys_topic' | 'not_authorised' */
   onRejectedPublish(reason: string): void;
+  /**
+   * A connection or subscription refused: 'max_connections' | 'subscribe_not_authorised', or a
+   * connection closed for a malformed string: 'string_with_nul' | 'invalid_utf8'.
+   */
+  onRefused(reason: string, detail: Record<string, unknown>): void;
+  /** A CONNECT refused for its credentials, or unchecked because its address is throttled. */
+  onAuthFailure(failure: AuthFailure): void;
 }
 
 export interface BrokerDeps {
@@ -52,6 +67,8 @@ export class EmbeddedBroker {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private stopped: Promise<void> | undefined;
+  /** What each authenticated client may do, from its user (set at CONNECT). */
+  private readonly acls = new WeakMap<Client, TopicAcl>();
 
   constructor(
     private readonly settings: EmbeddedBrokerSettings,
@@ -70,17 +87,20 @@ export class EmbeddedBroker {
     if (this.aedes !== undefined || this.stopped !== undefined) return;
     const s = this.settings;
     assertSecure(s);
-    const decide = makeAuthDecision(s);
     const { hooks } = this.deps;
+    const authenticate = makeAuthenticate(s, {
+      onFailure: (f) => hooks.onAuthFailure(f),
+      onSuccess: (client, username) => this.acls.set(client, this.aclFor(client, username)),
+    });
     const aedes = await Aedes.createBroker({
       maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
-      authenticate: (_client, username, password, done) => {
-        decide(username, password).then(
-          (ok) => (ok ? done(null, true) : done(authError(), false)),
-          (err: unknown) => done(Object.assign(toError(err), { returnCode: 3 }), false),
-        );
-      },
+      authenticate,
       authorizePublish: (client, packet, cb) => this.authorizePublish(client, packet, cb),
+      authorizeSubscribe: (client, sub, cb) => {
+        if (this.acls.get(client)?.canSubscribe(sub.topic) === true) return cb(null, sub);
+        hooks.onRefused('subscribe_not_authorised', { client: client.id, topic: sub.topic });
+        cb(null, null); // SUBACK 0x80 for this filter; the connection stays
+      },
     });
     this.aedes = aedes;
     aedes.on('client', (c) => hooks.onClientConnected(c.id));
@@ -124,7 +144,26 @@ export class EmbeddedBroker {
     }
   }
 
+  private aclFor(client: Client, username: string | undefined): TopicAcl {
+    const user =
+      username === undefined ? undefined : this.settings.users.find((u) => u.username === username);
+    const perms: TopicPermissions =
+      user === undefined
+        ? (this.settings.anonymous ?? DEFAULT_PERMISSIONS)
+        : {
+            publish: user.publish ?? DEFAULT_PERMISSIONS.publish,
+            subscribe: user.subscribe ?? DEFAULT_PERMISSIONS.subscribe,
+          };
+    return TopicAcl.for(perms, { username, clientId: client.id });
+  }
+
   private onSocket(aedes: Aedes, socket: net.Socket): void {
+    if (this.sockets.size >= this.settings.maxConnections) {
+      // Before aedes sees it: no CONNECT is read, no scrypt is run, no session is made.
+      this.deps.hooks.onRefused('max_connections', { address: socket.remoteAddress });
+      socket.destroy();
+      return;
+    }
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     const client = aedes.handle(socket);
@@ -132,6 +171,9 @@ export class EmbeddedBroker {
     limitPacketSize(client, limit, (cmd) => {
       if (cmd === 'publish') this.deps.hooks.onRejectedPublish('payload_too_large');
     });
+    rejectMalformedStrings(client, (violation) =>
+      this.deps.hooks.onRefused(violation, { client: client.id, address: socket.remoteAddress }),
+    );
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: AuthorizeCallback): void {
@@ -139,6 +181,13 @@ export class EmbeddedBroker {
     if (packet.topic.startsWith('$SYS/')) {
       hooks.onRejectedPublish('sys_topic');
       cb(new Error('clients may not publish to $SYS/'));
+      return;
+    }
+    if (client !== null && this.acls.get(client)?.canPublish(packet.topic) !== true) {
+      // [MQTT-3.3.5-2] allows a PUBACK or closing the connection. Closed, not acked: the device
+      // keeps the message and delivers it once its permissions are fixed; acked it would be lost.
+      hooks.onRejectedPublish('not_authorised');
+      cb(new Error(`${client.id} may not publish to ${packet.topic}`));
       return;
     }
     // A payload over maxPayloadBytes that got past the packet-size guard (within its allowance

@@ -27,7 +27,7 @@ export function crossChecks(c: Config, v: StageValidators): ConfigProblem[] {
       if (v.passwordHash !== undefined && !v.passwordHash(u.passwordHash)) {
         problems.push({
           key: `embedded.users.${i}.passwordHash`,
-          value: '(redacted)',
+          value: u.passwordHash, // hidden by load.ts (withoutSecrets), like every secret
           expected: 'a hash made by `mqlite hash-password` ("scrypt:<salt>:<key>")',
         });
       }

@@ -60,6 +60,14 @@ export function buildConfigSchema(v: StageValidators = {}) {
     idField: z.string().min(1).optional(),
   });
 
+  // --- hardening (issue 10): embedded broker topic permissions (broker/topic-acl.ts) ---
+  /** Defaults: publish anywhere but $SYS/, subscribe nowhere (see DEFAULT_PERMISSIONS for why). */
+  const topicPermissions = z.strictObject({
+    publish: z.array(checked(v.filter)).default(['#']),
+    subscribe: z.array(checked(v.filter)).default([]),
+  });
+  // --- end hardening ---
+
   return z.strictObject({
     broker: z
       .strictObject({
@@ -94,7 +102,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
             baseMs: int(10, 600_000).default(500),
             factor: z.number().min(1).max(10).default(2),
             capMs: int(100, 3_600_000).default(30_000),
-            /** A connection that lasted this long resets the backoff. */
+            /** A connection up this long resets the backoff (so does its first committed message). */
             stableMs: int(0, 3_600_000).default(60_000),
           })
           .prefault({}),
@@ -104,9 +112,23 @@ export function buildConfigSchema(v: StageValidators = {}) {
       .strictObject({
         listen: hostPort.default('127.0.0.1:1883'),
         allowAnonymous: z.boolean().default(false),
+        // --- hardening (issue 10): bounds of the embedded broker ---
+        /** Open device connections at most; more are closed as soon as they are accepted. */
+        maxConnections: int(1, 100_000).default(256),
+        /** Topic permissions of clients without a user name (anonymous, or local-only mode). */
+        anonymous: topicPermissions.prefault({}),
+        // --- end hardening ---
         /** passwordHash: "scrypt:<salt hex>:<key hex>" (see `mqlite hash-password`). */
         users: z
-          .array(z.strictObject({ username: z.string().min(1), passwordHash: z.string().min(1) }))
+          .array(
+            z.strictObject({
+              username: z.string().min(1),
+              passwordHash: z.string().min(1),
+              // hardening (issue 10): topic filters, %u = user name, %c = client id
+              publish: z.array(checked(v.filter)).default(['#']),
+              subscribe: z.array(checked(v.filter)).default([]),
+            }),
+          )
           .default([]),
       })
       .prefault({}),
@@ -166,6 +188,8 @@ export function buildConfigSchema(v: StageValidators = {}) {
     http: z
       .strictObject({
         listen: z.union([hostPort, z.literal('off')]).default('127.0.0.1:9464'),
+        /** Open HTTP connections; more are closed at once (a scrape storm must not starve ingestion). */
+        maxConnections: int(1, 100_000).default(128),
       })
       .prefault({}),
     log: z

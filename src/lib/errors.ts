@@ -45,13 +45,28 @@ export class ConfigError extends MqliteError {
   }
 }
 
+/** A value that must not be printed (a secret): the message says what kind of value it was. */
+export class HiddenValue {
+  constructor(readonly kind: string) {}
+}
+
+/** Values are echoed up to this many characters: a 50 MB value must not become a 50 MB message. */
+const SHOWN_CHARS = 80;
+
 function showValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
+  if (v instanceof HiddenValue) return `a ${v.kind} (not shown: secret)`;
+  if (typeof v === 'string' && v.length > SHOWN_CHARS) {
+    // Cut before stringifying: JSON.stringify of the whole value is what ballooned memory.
+    return `${JSON.stringify(v.slice(0, SHOWN_CHARS))}… (${Buffer.byteLength(v)} bytes)`;
   }
+  let text: string;
+  try {
+    text = JSON.stringify(v) ?? String(v);
+  } catch {
+    text = String(v);
+  }
+  return text.length > SHOWN_CHARS ? `${text.slice(0, SHOWN_CHARS)}… (${text.length} characters)` : text;
 }
 
 /** The message of an unknown thrown value, without assuming it is an Error. */

@@ -7,10 +7,13 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import { errorCode, errorMessage, MqliteError } from '../lib/errors.js';
 import { withTimeout } from '../lib/timeout.js';
+import { MetricsCache } from './metrics-cache.js';
 
 export interface HttpSettings {
   readonly host: string;
   readonly port: number;
+  /** Open connections beyond this are closed at once (http.maxConnections). */
+  readonly maxConnections: number;
 }
 
 export interface Readiness {
@@ -21,6 +24,8 @@ export interface Readiness {
 export interface HttpDeps {
   readonly registry: Registry;
   readonly readiness: () => Readiness;
+  /** Monotonic ms for the metrics cache; tests pin it. */
+  readonly now?: () => number;
 }
 
 /** A scraper that stalls mid-request must not hold a socket for ever (slowloris). */
@@ -28,6 +33,13 @@ const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 /** Prometheus reuses its connection between scrapes (default interval 15 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/** A rendered /metrics answers every scrape for this long (metrics-cache.ts). */
+const METRICS_CACHE_MS = 1000;
+/**
+ * /metrics responses being written at once; more get 503 + Retry-After at once instead of
+ * queueing on the event loop the daemon ingests with. A few Prometheus servers need a handful.
+ */
+const MAX_METRICS_IN_FLIGHT = 16;
 /** Bounds listen() and close(): neither touches the disk, so this is generous. */
 const LIFECYCLE_TIMEOUT_MS = 5_000;
 
@@ -35,11 +47,15 @@ export class HttpServer {
   private server: Server | undefined;
   private bound: { host: string; port: number } | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly cache: MetricsCache;
+  private metricsInFlight = 0;
 
   constructor(
     private readonly settings: HttpSettings,
     private readonly deps: HttpDeps,
-  ) {}
+  ) {
+    this.cache = new MetricsCache(() => deps.registry.metrics(), METRICS_CACHE_MS, deps.now);
+  }
 
   async start(): Promise<void> {
     if (this.server) return;
@@ -47,6 +63,8 @@ export class HttpServer {
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = REQUEST_TIMEOUT_MS;
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    // Node closes connections over this right after accepting them.
+    server.maxConnections = this.settings.maxConnections;
     this.server = server;
     const { host, port } = this.settings;
     try {
@@ -116,8 +134,15 @@ export class HttpServer {
   }
 
   private metrics(res: ServerResponse, method: string): void {
+    if (this.metricsInFlight >= MAX_METRICS_IN_FLIGHT) {
+      res.setHeader('Retry-After', '1');
+      send(res, 503, 'text/plain; charset=utf-8', 'busy: too many concurrent scrapes, retry\n', method);
+      return;
+    }
+    this.metricsInFlight++;
+    res.once('close', () => this.metricsInFlight--);
     const { registry } = this.deps;
-    registry.metrics().then(
+    this.cache.get().then(
       (text) => send(res, 200, registry.contentType, text, method),
       (err: unknown) =>
         send(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${errorMessage(err)}\n`, method),

@@ -48,6 +48,10 @@ export interface Metrics {
   readonly reconnects: Counter;
   readonly commitErrors: Counter<'code'>;
   readonly stopFailures: Counter<'stage'>;
+  /** Embedded broker: connections and subscriptions refused, by reason. */
+  readonly brokerRefused: Counter<'reason'>;
+  /** Embedded broker: CONNECTs refused for their credentials or throttled, by reason. */
+  readonly brokerAuthFailures: Counter<'reason'>;
   /** Payload timestamps later than the commit: a device clock running ahead. */
   readonly payloadTsAhead: Counter;
   readonly brokerConnected: Gauge;
@@ -150,6 +154,16 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
     reconnects: counter('mqlite_reconnects_total', 'Reconnections to the broker'),
     commitErrors: counter('mqlite_commit_errors_total', 'Failed commits, by SQLite error code', ['code']),
     stopFailures: counter('mqlite_stop_failures_total', 'Shutdown steps that failed or timed out', ['stage']),
+    brokerRefused: counter(
+      'mqlite_broker_refused_total',
+      'Embedded broker: connections and subscriptions refused, by reason',
+      ['reason'],
+    ),
+    brokerAuthFailures: counter(
+      'mqlite_broker_auth_failures_total',
+      'Embedded broker: logins refused (bad_credentials) or refused unchecked (rate_limited), by reason',
+      ['reason'],
+    ),
     payloadTsAhead: counter(
       'mqlite_payload_ts_ahead_total',
       'Payload timestamps later than their commit (device clock ahead); observed as 0 s latency',

@@ -19,6 +19,7 @@ import {
   type WorkerMessage,
   type WorkerRequest,
 } from './protocol.js';
+import { DB_FILE_REPLACED } from './db-file-identity.js';
 import { SinkWriteError } from './sqlite-errors.js';
 import type { BatchResult, SinkSettings, StoreSettings } from './types.js';
 
@@ -250,6 +251,8 @@ export class SqliteSink {
     if (!p) return; // timed out already
     this.pending.delete(m.id);
     clearTimeout(p.timer);
+    // That worker closed its connection to a file no longer at the path: the next write opens a new one.
+    if (m.kind === 'error' && m.error.code === DB_FILE_REPLACED) this.kill(p.worker, m.error.message);
     p.resolve(m);
   }
 

@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorCode, errorMessage } from '../lib/errors.js';
 import type { WireError, WorkerInit, WorkerMessage, WorkerRequest } from './protocol.js';
+import { DB_FILE_REPLACED, DbFileIdentity } from './db-file-identity.js';
 import { isTransientSqliteCode, sqliteCodeOf } from './sqlite-errors.js';
 import { SinkStore } from './store.js';
 import type { DecodeFn, DecoderFactory } from './types.js';
@@ -28,8 +29,10 @@ export function runSqliteWorker(makeDecoder: DecoderFactory): void {
     return;
   }
   let store: SinkStore;
+  let identity: DbFileIdentity;
   try {
     store = SinkStore.open(init.store, decode);
+    identity = DbFileIdentity.capture(init.store.path);
   } catch (err) {
     send({ kind: 'open-failed', stage: 'open', error: wireError(err) });
     port.close();
@@ -42,6 +45,14 @@ export function runSqliteWorker(makeDecoder: DecoderFactory): void {
       case 'write': {
         try {
           const result = store.writeBatch(req.batch);
+          // Committed, but into the file at the path? If not, this batch fails (never acked) and
+          // this worker ends; the sink opens the path afresh for the retry (db-file-identity.ts).
+          const moved = identity.check();
+          if (moved !== undefined) {
+            abandonMovedFile(store, moved, req.id, send);
+            port.close();
+            return;
+          }
           send({ kind: 'result', id: req.id, result }, [result.payloadTs.buffer as ArrayBuffer]);
         } catch (err) {
           send({ kind: 'error', id: req.id, error: wireError(err) });
@@ -61,6 +72,26 @@ export function runSqliteWorker(makeDecoder: DecoderFactory): void {
       }
     }
   });
+}
+
+function abandonMovedFile(
+  store: SinkStore,
+  what: string,
+  id: number,
+  send: (msg: WorkerMessage) => void,
+): void {
+  // Closing checkpoints into the old inode: if only the -wal or -shm went, that still saves what
+  // the WAL held into the database that is at the path.
+  let closeProblem = '';
+  try {
+    store.close();
+  } catch (err) {
+    closeProblem = ` (closing it: ${errorMessage(err)})`;
+  }
+  const message =
+    `${what}; the batch was written to a file that is no longer reachable, so it is not acknowledged: ` +
+    `reopening the database at its path and writing it again${closeProblem}`;
+  send({ kind: 'error', id, error: { code: DB_FILE_REPLACED, message, retryable: true } });
 }
 
 function wireError(err: unknown): WireError {

@@ -33,7 +33,8 @@ export class MqttSource {
   private readonly acks: DeferredAcks;
   private readonly backoff: ReconnectBackoff;
   private retry: ScheduledRetry = { delayMs: 0, attempt: 0 };
-  private stableTimer: NodeJS.Timeout | undefined;
+  /** The connection whose first committed message reset the backoff (once per connection). */
+  private provenStream: Stream | undefined;
   private hadConnack = false;
   private isSubscribed = false;
   private everSubscribed = false;
@@ -47,7 +48,9 @@ export class MqttSource {
     private readonly deps: SourceDeps,
   ) {
     this.acks = new DeferredAcks((count) => deps.hooks.onAcksDropped(count));
-    this.backoff = new ReconnectBackoff(settings.reconnect, deps.random);
+    this.backoff = new ReconnectBackoff(settings.reconnect, deps.random, () => {
+      if (this.client !== undefined) this.setRetry(this.client, this.backoff.next());
+    });
   }
 
   get connected(): boolean {
@@ -109,7 +112,7 @@ export class MqttSource {
   private async doStop(): Promise<void> {
     this.stopping = true;
     this.paused = true;
-    this.clearStableTimer();
+    this.backoff.closed();
     const client = this.client;
     if (client === undefined) return;
     this.acks.dropAll();
@@ -152,12 +155,7 @@ export class MqttSource {
     this.hadConnack = true;
     this.lastReason = 'connection closed';
     const stream = client.stream;
-    this.clearStableTimer();
-    this.stableTimer = setTimeout(() => {
-      this.backoff.reset();
-      this.setRetry(client, this.backoff.next());
-    }, this.settings.reconnect.stableMs);
-    this.stableTimer.unref();
+    this.backoff.connected();
     const sessionPresent = connack.sessionPresent === true;
     this.deps.hooks.onConnect({ sessionPresent });
     // Without a session the broker forgot our subscriptions. On our first connection we
@@ -196,7 +194,7 @@ export class MqttSource {
   }
 
   private onClose(client: MqttClient): void {
-    this.clearStableTimer();
+    this.backoff.closed();
     this.isSubscribed = false;
     if (this.hadConnack) {
       this.hadConnack = false;
@@ -217,6 +215,14 @@ export class MqttSource {
       return;
     }
     const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
+    if (isMalformedTopic(packet.topic)) {
+      // Acknowledged (in receive order, through the held acks) and counted, not stored: its
+      // topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
+      this.deps.hooks.onDropped('invalid_topic', { topic: packet.topic });
+      this.acks.release(entry, callback); // hands the PUBACK to the held acks...
+      if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
+      return;
+    }
     const msg = this.toMessage(packet, entry);
     let pending: Promise<void> | undefined;
     try {
@@ -246,6 +252,7 @@ export class MqttSource {
   private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {
     let settled = false;
     const acks = this.acks;
+    const stream = this.client?.stream;
     return {
       // We advertise no Topic Alias Maximum, so the broker always sends the full topic.
       topic: packet.topic,
@@ -261,12 +268,26 @@ export class MqttSource {
         if (settled) return;
         settled = true;
         if (entry !== undefined) acks.settle(entry, how);
+        if (how === 'committed') this.committedOn(stream);
       },
     };
   }
 
-  private clearStableTimer(): void {
-    if (this.stableTimer !== undefined) clearTimeout(this.stableTimer);
-    this.stableTimer = undefined;
+  /** The first commit of a message from the live connection resets the reconnect backoff. */
+  private committedOn(stream: Stream | undefined): void {
+    if (stream === undefined || stream === this.provenStream || stream !== this.client?.stream) return;
+    if (stream.destroyed) return;
+    this.provenStream = stream;
+    this.backoff.proven();
   }
+}
+
+/**
+ * A topic a conforming broker never sends ([MQTT-1.5.3-1], [MQTT-1.5.3-2]): one with U+0000, or
+ * with U+FFFD, which is what MQTT.js's parser (mqtt-packet, Buffer#toString) makes of invalid
+ * UTF-8, so distinct topics would merge. A topic that really contains U+FFFD is dropped too: the
+ * parser leaves no way to tell them apart.
+ */
+function isMalformedTopic(topic: string): boolean {
+  return topic.includes('\u0000') || topic.includes('\uFFFD');
 }

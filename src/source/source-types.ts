@@ -35,4 +35,6 @@ export interface SourceHooks {
   onError(err: Error): void;
   /** Held acks lost with a closed connection: the broker redelivers those messages. */
   onAcksDropped(count: number): void;
+  /** A message acknowledged without being stored: 'invalid_topic' (NUL or U+FFFD in its topic). */
+  onDropped(reason: string, detail: Record<string, unknown>): void;
 }

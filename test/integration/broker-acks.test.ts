@@ -29,7 +29,14 @@ async function startBroker(accept?: Accept): Promise<Started> {
   const received: InboundMessage[] = [];
   const events: string[] = [];
   const broker = new EmbeddedBroker(
-    { host: '127.0.0.1', port: 0, allowAnonymous: false, users: [], maxPayloadBytes: 1024 },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      allowAnonymous: false,
+      users: [],
+      maxPayloadBytes: 1024,
+      maxConnections: 100,
+    },
     {
       accept: (m) => {
         received.push(m);
@@ -39,6 +46,8 @@ async function startBroker(accept?: Accept): Promise<Started> {
         onClientConnected: (id) => events.push(`connected:${id}`),
         onClientDisconnected: (id) => events.push(`disconnected:${id}`),
         onRejectedPublish: (reason) => events.push(`rejected:${reason}`),
+        onRefused: (reason) => events.push(`refused:${reason}`),
+        onAuthFailure: (f) => events.push(`auth:${f.reason}`),
       },
     },
   );

@@ -25,8 +25,17 @@ afterEach(async () => {
 function makeBroker(over: Partial<EmbeddedBrokerSettings> = {}) {
   const received: InboundMessage[] = [];
   const rejected: string[] = [];
+  const refused: string[] = [];
   const broker = new EmbeddedBroker(
-    { host: '127.0.0.1', port: 0, allowAnonymous: false, users: [], maxPayloadBytes: 1024, ...over },
+    {
+      host: '127.0.0.1',
+      port: 0,
+      allowAnonymous: false,
+      users: [],
+      maxPayloadBytes: 1024,
+      maxConnections: 100,
+      ...over,
+    },
     {
       accept: (m) => {
         received.push(m);
@@ -37,11 +46,13 @@ function makeBroker(over: Partial<EmbeddedBrokerSettings> = {}) {
         onClientConnected: () => {},
         onClientDisconnected: () => {},
         onRejectedPublish: (reason) => rejected.push(reason),
+        onRefused: (reason) => refused.push(reason),
+        onAuthFailure: () => {},
       },
     },
   );
   cleanups.push(() => broker.stop());
-  return { broker, received, rejected };
+  return { broker, received, rejected, refused };
 }
 
 async function started(over: Partial<EmbeddedBrokerSettings> = {}) {

@@ -1,6 +1,6 @@
 /** HttpServer over real TCP on an ephemeral port, with a real createMetrics registry. */
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MqliteError } from '../../src/lib/errors.js';
@@ -38,10 +38,16 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function startServer(readiness: () => Readiness = () => ({ ready: true, checks: { started: true } })) {
+async function startServer(
+  readiness: () => Readiness = () => ({ ready: true, checks: { started: true } }),
+  opts: { maxConnections?: number; now?: () => number } = {},
+) {
   const registry = new Registry();
   const metrics = createMetrics(registry, { version: '9.9.9' });
-  const server = new HttpServer({ host: '127.0.0.1', port: 0 }, { registry, readiness });
+  const server = new HttpServer(
+    { host: '127.0.0.1', port: 0, maxConnections: opts.maxConnections ?? 128 },
+    { registry, readiness, ...(opts.now ? { now: opts.now } : {}) },
+  );
   servers.push(server);
   await server.start();
   return { server, metrics, registry, port: server.address().port };
@@ -126,7 +132,7 @@ describe('HttpServer', () => {
   it('rejects with MQLITE_HTTP_FAILED naming the address when the port is taken', async () => {
     const { port } = await startServer();
     const second = new HttpServer(
-      { host: '127.0.0.1', port },
+      { host: '127.0.0.1', port, maxConnections: 128 },
       { registry: new Registry(), readiness: () => ({ ready: true, checks: {} }) },
     );
     const err = await second.start().then(
@@ -159,9 +165,68 @@ describe('HttpServer', () => {
 
   it('stop() before start() resolves', async () => {
     const s = new HttpServer(
-      { host: '127.0.0.1', port: 0 },
+      { host: '127.0.0.1', port: 0, maxConnections: 128 },
       { registry: new Registry(), readiness: () => ({ ready: true, checks: {} }) },
     );
     await s.stop();
+  });
+});
+
+describe('HttpServer under a scrape storm', () => {
+  /** Counts renders of the registry: what a storm costs. */
+  function countRenders(registry: Registry): () => number {
+    let renders = 0;
+    const render = registry.metrics.bind(registry);
+    registry.metrics = () => {
+      renders++;
+      return render();
+    };
+    return () => renders;
+  }
+
+  it('answers 400 concurrent scrapes with one render per second of data, the rest 503 with Retry-After, none failing', async () => {
+    let clock = 0;
+    const { registry, metrics, port } = await startServer(undefined, {
+      maxConnections: 1000,
+      now: () => clock,
+    });
+    const renders = countRenders(registry);
+    metrics.messagesReceived.inc({ qos: '1' }, 3);
+    const replies = await Promise.all(Array.from({ length: 400 }, () => call(port, '/metrics')));
+    const ok = replies.filter((r) => r.status === 200);
+    const busy = replies.filter((r) => r.status === 503);
+    expect(ok.length + busy.length).toBe(400);
+    expect(ok.length).toBeGreaterThanOrEqual(16);
+    for (const r of ok) expect(r.body).toContain('mqlite_messages_received_total{qos="1"} 3\n');
+    for (const r of busy) expect(r.headers['retry-after']).toBe('1');
+    expect(renders()).toBe(1);
+
+    // Within the second: the same answer. After it: a fresh render with the new values.
+    metrics.messagesReceived.inc({ qos: '1' }, 1);
+    expect((await call(port, '/metrics')).body).toContain('mqlite_messages_received_total{qos="1"} 3\n');
+    clock += 1000;
+    expect((await call(port, '/metrics')).body).toContain('mqlite_messages_received_total{qos="1"} 4\n');
+    expect(renders()).toBe(2);
+    // Health and readiness are never refused for being busy.
+    expect((await call(port, '/healthz')).status).toBe(200);
+  });
+
+  it('closes connections beyond http.maxConnections at once, and serves again when they go', async () => {
+    const { port } = await startServer(undefined, { maxConnections: 5 });
+    const held = await Promise.all(
+      Array.from(
+        { length: 5 },
+        () =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect(port, '127.0.0.1', () => resolve(s));
+            s.on('error', reject);
+          }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 50)); // the server has accepted all five
+    await expect(call(port, '/healthz')).rejects.toThrow(/ECONNRESET|socket hang up/);
+    for (const s of held) s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await call(port, '/healthz')).status).toBe(200);
   });
 });

@@ -134,5 +134,6 @@ function noHooks() {
     onSubscribed: () => {},
     onError: () => {},
     onAcksDropped: () => {},
+    onDropped: () => {},
   };
 }

@@ -83,6 +83,7 @@ function harness(s: SourceSettings, random?: () => number): Harness {
       onSubscribed: (granted) => h.subacks.push(granted),
       onError: () => {},
       onAcksDropped: (n) => h.dropped.push(n),
+      onDropped: () => {},
     },
     tap: (c) => {
       c.on('packetreceive', (p: Packet) => {

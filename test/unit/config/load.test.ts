@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, redact } from '../../../src/config/index.js';
 import { hashPassword } from '../../../src/broker/password.js';
 import { stageValidators } from '../../../src/daemon-checks.js';
-import { ConfigError } from '../../../src/lib/errors.js';
+import { ConfigError, HiddenValue } from '../../../src/lib/errors.js';
 
 function yamlFile(text: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'mqlite-config-'));
@@ -23,6 +23,50 @@ function problemsOf(fn: () => unknown): { key: string; value: unknown; expected:
   }
   throw new Error('expected a ConfigError');
 }
+
+function messageOf(file: string): string {
+  try {
+    loadConfig({ file, env: {}, flags: {}, validators: stageValidators });
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration errors echo no secret and no huge value', () => {
+  it('never prints a secret, whatever its type, nor a misspelled secret key', () => {
+    const text = messageOf(
+      yamlFile(
+        'broker:\n  username: me\n  password: 918273645\n  pasword: hunter2hunter2\nembedded:\n  apiToken: [tok3n]\n',
+      ),
+    );
+    expect(text).toContain('broker.password: expected string, got a number (not shown: secret)');
+    expect(text).toContain('broker.pasword');
+    expect(text).toContain('embedded.apiToken');
+    for (const secret of ['918273645', 'hunter2hunter2', 'tok3n']) expect(text).not.toContain(secret);
+  });
+
+  it('hides the password in a broker URL it refuses', () => {
+    const text = messageOf(yamlFile('broker:\n  url: "http://me:urlsecret@broker:1883"\n'));
+    expect(text).toContain('broker.url');
+    expect(text).not.toContain('urlsecret');
+  });
+
+  it('shows 80 characters of a huge value and its size, not the value', () => {
+    const huge = 'x'.repeat(500_000);
+    const text = messageOf(yamlFile(`nonsense: ${huge}\ndb:\n  path: [${'1,'.repeat(1000)}1]\n`));
+    expect(text).toContain(`nonsense: expected no such key`);
+    expect(text).toContain(`"${'x'.repeat(80)}"… (500000 bytes)`);
+    expect(text).toMatch(/db\.path: expected string, got \[1,1,.*… \(2003 characters\)/);
+    expect(text.length).toBeLessThan(1000);
+  });
+
+  it('refuses a config file over 1 MiB before parsing it', () => {
+    const text = messageOf(yamlFile(`nonsense: ${'x'.repeat(2 * 1024 * 1024)}\n`));
+    expect(text).toMatch(/--config: expected a YAML file under 1048576 characters \(this one has 2097163\)/);
+  });
+});
 
 describe('loadConfig', () => {
   it('gives the documented defaults with nothing configured', () => {
@@ -123,8 +167,9 @@ describe('loadConfig', () => {
     const file = yamlFile('embedded:\n  users:\n    - username: dev\n      passwordHash: plaintext\n');
     const problems = problemsOf(() => loadConfig({ file, env: {}, flags: {}, validators: stageValidators }));
     expect(problems).toEqual([
-      expect.objectContaining({ key: 'embedded.users.0.passwordHash', value: '(redacted)' }),
+      expect.objectContaining({ key: 'embedded.users.0.passwordHash', value: new HiddenValue('string') }),
     ]);
+    expect(messageOf(file)).not.toContain('plaintext');
     const good = `embedded:\n  users:\n    - username: dev\n      passwordHash: "${hashPassword('pw')}"\n`;
     expect(
       loadConfig({ file: yamlFile(good), env: {}, flags: {}, validators: stageValidators }).embedded.users,
