@@ -2,15 +2,46 @@
 import type { EmbeddedBrokerSettings } from './broker/embedded-broker.js';
 import { type Config, parseHostPort } from './config/index.js';
 import type { IntakeSettings } from './daemon-intake.js';
-import type { DecodeSettings } from './decode/types.js';
+import { PRESET_NAMES, presetRules } from './decode/presets/index.js';
+import type { DecodeSettings, FormatRule } from './decode/types.js';
 import { flushAtFor } from './sink/batch-policy.js';
 import type { SinkSettings } from './sink/sqlite-sink.js';
 import type { SourceSettings } from './source/mqtt-source.js';
 
+/**
+ * The format rules in the order they are tried: the user's (subscribe.formats), then the enabled
+ * presets'. A topic no rule claims gets the default: format auto, subscribe.template.
+ */
+export function effectiveRules(c: Config): FormatRule[] {
+  const p = c.subscribe.presets;
+  const names = p === 'all' ? PRESET_NAMES : p === 'none' ? [] : p;
+  return [
+    ...c.subscribe.formats.map((f) => ({ ...f, source: 'config' })),
+    ...presetRules(names).map((r) => ({ ...r })),
+  ];
+}
+
+/** What `check-config` shows: every rule in the order tried, ending with the default. */
+export function effectiveFormats(c: Config): FormatRule[] {
+  return [
+    ...effectiveRules(c),
+    {
+      filter: '#',
+      format: 'auto',
+      tsField: 'ts',
+      tsUnit: 'auto',
+      template: c.subscribe.template,
+      source: 'default',
+    },
+  ];
+}
+
 export function decodeSettings(c: Config): DecodeSettings {
   return {
     template: c.subscribe.template,
-    formats: c.subscribe.formats.map((f) => ({ ...f })),
+    formats: effectiveRules(c),
+    stateWords: { on: [...c.subscribe.stateWords.on], off: [...c.subscribe.stateWords.off] },
+    timeZone: c.timestamps.zone,
     maxPayloadBytes: c.limits.maxPayloadBytes,
     maxJsonDepth: c.limits.maxJsonDepth,
     maxReadingsPerMessage: c.limits.maxReadingsPerMessage,
@@ -26,6 +57,12 @@ export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
     synchronous: c.db.synchronous,
     busyTimeoutMs: c.db.busyTimeoutMs,
     deadLetterPayloadBytes: c.limits.deadLetterPayloadBytes,
+    // Retained deliveries are copies only when a broker re-sends them to our subscription.
+    redelivery: {
+      windowMs: c.redelivery.windowMs,
+      lookback: c.redelivery.lookback,
+      retainedCopies: c.broker.url !== undefined,
+    },
     ...(c.db.maxPageCount === undefined ? {} : { maxPageCount: c.db.maxPageCount }),
     decode,
   };

@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../../src/decode/decoder.js';
+import { PRESET_NAMES, presetRules } from '../../../src/decode/presets/index.js';
 import { DEAD_LETTER_REASONS, type DecodeResult, type FormatRule } from '../../../src/decode/types.js';
 import { bytes, RECEIVED, settings } from './settings.js';
 
@@ -32,6 +33,17 @@ const rules: FormatRule[] = [
   { filter: 'raw/#', format: 'raw', tsField: 'ts', tsUnit: 'auto' },
   { filter: 'iso/#', format: 'json', tsField: 'time', tsUnit: 'iso', idField: 'id' },
   { filter: 'ms/+/#', format: 'json', tsField: 'meta.t', tsUnit: 'ms', idField: 'meta.id' },
+  { filter: 'doc/#', format: 'document', tsField: 'ts', tsUnit: 'auto' },
+  { filter: 'txt/#', format: 'text', tsField: 'ts', tsUnit: 'auto' },
+  {
+    filter: 'z/#',
+    format: 'auto',
+    tsField: 'ts',
+    tsUnit: 'auto',
+    template: 'z/{device#}/x',
+    metric: '{device}',
+  },
+  ...presetRules(PRESET_NAMES),
 ];
 
 const decoders = (['clamp', 'keep', 'dead-letter'] as const).map((outOfRange) =>
@@ -49,7 +61,22 @@ const decoders = (['clamp', 'keep', 'dead-letter'] as const).map((outOfRange) =>
 const topic = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 60 }),
   fc
-    .constantFrom('raw/', 'iso/', 'ms/x/', 'a/', '$SYS/', '')
+    .constantFrom(
+      'raw/',
+      'iso/',
+      'ms/x/',
+      'a/',
+      '$SYS/',
+      '',
+      'doc/',
+      'txt/',
+      'z/',
+      'zigbee2mqtt/',
+      'owntracks/u/',
+      'homeassistant/sensor/',
+      'tele/',
+      'shellies/',
+    )
     .chain((p) => fc.string({ maxLength: 30 }).map((s) => p + s)),
 );
 
