@@ -73,7 +73,7 @@ function writeSchema1(file: string): void {
           device = 'tasmota_plug';
           readings = [
             ['ENERGY.Power', i % 3000],
-            ['ENERGY.Total', 1.2345678901234568e9 + i],
+            ['ENERGY.Total', 1234567890.125 + i],
           ];
           topic = 'tele/tasmota_plug/SENSOR';
           payload = JSON.stringify({ Time: new Date(ts).toISOString(), ENERGY: { Power: i % 3000 } });
