@@ -12,6 +12,7 @@ TOOLS=(
   "openssl          openssl"     # test/helpers/certs.ts makes a private CA and client certificates
   "systemd-notify   systemd"     # observe-systemd drives the real binary against a fake socket
   "python3          python3"     # ... whose listener is a python3 AF_UNIX datagram socket
+  "sqlite3          sqlite3"     # sqlite-cli: the README's example queries in Debian's stock CLI
   # "chromium       chromium"    # status page tests (launch with executablePath /usr/bin/chromium)
   # "psql           postgresql-client"
 )

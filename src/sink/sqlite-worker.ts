@@ -31,7 +31,7 @@ export function runSqliteWorker(makeDecoder: DecoderFactory): void {
   let store: SinkStore;
   let identity: DbFileIdentity;
   try {
-    store = SinkStore.open(init.store, decode);
+    store = SinkStore.open(init.store, decode, (progress) => send({ kind: 'migrating', progress }));
     identity = DbFileIdentity.capture(init.store.path);
   } catch (err) {
     send({ kind: 'open-failed', stage: 'open', error: wireError(err) });

@@ -110,13 +110,53 @@ export function allOnce(total: number): ReturnType<typeof exactlyOnceSummary> {
 
 /**
  * The readings stored with one message, metric → value. The one place the corpus tests read the
- * readings' physical layout (schema 1: samples + series): change it here when that layout changes.
+ * readings' physical layout (schema 2: the message's `readings` JSON column, plus readings_at for
+ * readings with timestamps of their own): change it here when that layout changes.
  */
 export function readingsOfMessage(db: Database.Database, messageId: number): Record<string, number> {
   const rows = db
     .prepare(
-      'SELECT r.metric, s.value FROM samples s JOIN series r ON r.id = s.series_id WHERE s.message_id = ?',
+      `SELECT j.key AS metric, j.value AS value FROM messages m, json_each(m.readings) j WHERE m.id = ?
+       UNION ALL SELECT metric, value FROM readings_at WHERE message_id = ?`,
     )
-    .all(messageId) as { metric: string; value: number }[];
+    .all(messageId, messageId) as { metric: string; value: number }[];
   return Object.fromEntries(rows.map((r) => [r.metric, r.value]));
+}
+
+/**
+ * Per device: distinct messages stored (by payload seq) and what each rollup view and `latest` say
+ * about the seq metric. Rollups are written in the commit of the messages they count, so after any
+ * number of kills every view must count each distinct message exactly once.
+ */
+export function rollupReport(dbPath: string): {
+  device: string;
+  distinct: number;
+  counted5m: number;
+  counted1h: number;
+  latestSeq: number | null;
+}[] {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare(
+        `SELECT m.device, count(DISTINCT json_extract(m.payload, '$.seq')) AS distinct_,
+           (SELECT sum(count) FROM readings_5m r WHERE r.device = m.device AND r.metric = 'seq') AS counted5m,
+           (SELECT sum(count) FROM readings_1h r WHERE r.device = m.device AND r.metric = 'seq') AS counted1h,
+           (SELECT value FROM latest l WHERE l.device = m.device AND l.metric = 'seq') AS latestSeq
+         FROM messages m GROUP BY m.device ORDER BY m.device`,
+      )
+      .all()
+      .map((r) => {
+        const { distinct_, ...rest } = r as { device: string; distinct_: number } & Record<string, unknown>;
+        return { ...rest, distinct: distinct_ } as {
+          device: string;
+          distinct: number;
+          counted5m: number;
+          counted1h: number;
+          latestSeq: number | null;
+        };
+      });
+  } finally {
+    db.close();
+  }
 }
