@@ -22,6 +22,9 @@ import { MqttSource } from './source/mqtt-source.js';
 import { BatchWriter } from './sink/batch-writer.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
 import { Telemetry } from './daemon-telemetry.js';
+import { createRetention } from './daemon-retention.js';
+import type { RetentionScheduler } from './retention/scheduler.js';
+import { errorCode } from './lib/errors.js';
 
 export interface DaemonOptions {
   readonly logger: Logger;
@@ -39,6 +42,9 @@ export class Daemon {
   private readonly queue: BoundedQueue;
   private readonly sink: SqliteSink;
   private readonly writer: BatchWriter;
+  /** Held by each batch commit and each retention step: one transaction at a time on the writer. */
+  private readonly mutex = new Mutex();
+  private readonly retention: RetentionScheduler;
   private readonly source: MqttSource | undefined;
   private readonly broker: EmbeddedBroker | undefined;
   private readonly http: HttpServer | undefined;
@@ -88,14 +94,28 @@ export class Daemon {
         hooks: this.telemetry.sourceHooks(stageLogger(log, 'source')),
       });
     }
+    this.retention = createRetention(config, {
+      target: this.sink,
+      mutex: this.mutex,
+      registry: this.registry,
+      logger: stageLogger(log, 'retention'),
+    });
+    const writerHooks = this.telemetry.writerHooks(stageLogger(log, 'sink'), () =>
+      this.source?.forceReconnect('commits are failing: reconnecting so the broker redelivers'),
+    );
     this.writer = new BatchWriter({
       queue: this.queue,
       sink: this.sink,
-      mutex: new Mutex(),
+      mutex: this.mutex,
       settings: writerSettings(config, embedded),
-      hooks: this.telemetry.writerHooks(stageLogger(log, 'sink'), () =>
-        this.source?.forceReconnect('commits are failing: reconnecting so the broker redelivers'),
-      ),
+      hooks: {
+        ...writerHooks,
+        onCommitError: (err, attempt) => {
+          writerHooks.onCommitError(err, attempt);
+          // SQLITE_FULL with purgeable data: purge a chunk, and the retried batch reuses its pages.
+          if (errorCode(err)?.startsWith('SQLITE_FULL')) this.retention.diskFull();
+        },
+      },
     });
     this.metrics.bindGauges({
       queueMessages: () => this.queue.length,
@@ -142,6 +162,7 @@ export class Daemon {
     await this.sink.start();
     this.dbOpen = true;
     await this.writer.start();
+    await this.retention.start();
     await this.http?.start();
     if (this.broker) await this.broker.start();
     if (this.source) await this.source.start();
@@ -196,6 +217,7 @@ export class Daemon {
         );
       }
     }
+    await this.step('retention', () => this.retention.stop());
     await this.step('summary', () => this.summary.stop());
     await this.step('source', () => this.source?.stop());
     await this.step('broker', () => this.broker?.stop());

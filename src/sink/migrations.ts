@@ -4,6 +4,7 @@
  * new schema, never half of one. Append new versions; never edit a released one.
  */
 import type { Database } from 'better-sqlite3';
+import { RETENTION_MIGRATION } from './retention-schema.js';
 
 const V1 = `
 CREATE TABLE messages (
@@ -66,7 +67,7 @@ CREATE TABLE dead_letters (
 );
 `;
 
-export const MIGRATIONS: readonly string[] = [V1];
+export const MIGRATIONS: readonly string[] = [V1, RETENTION_MIGRATION];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

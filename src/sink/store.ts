@@ -7,6 +7,9 @@ import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
 import { identityKey } from './identity-hash.js';
 import { migrate } from './migrations.js';
+import { incrementalVacuumIfNew } from './retention-schema.js';
+import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
+import { SqlitePurge } from './sqlite-purge.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
 import type { BatchResult, DecodeFn, SinkDecodeResult, StoreSettings } from './types.js';
@@ -43,6 +46,7 @@ export class SinkStore {
   private readonly writeSplit: (b: PackedBatch, decoded: readonly SinkDecodeResult[]) => Outcome[];
   private readonly writeOne: (b: PackedBatch, i: number, d: SinkDecodeResult) => Outcome;
   private closed = false;
+  private purge: SqlitePurge | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -86,6 +90,7 @@ export class SinkStore {
     // `timeout` is better-sqlite3's busy_timeout.
     const db = new Database(settings.path, { timeout: settings.busyTimeoutMs });
     try {
+      incrementalVacuumIfNew(db); // before the first table exists, or it cannot change
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new Error(`cannot switch to WAL (journal_mode is ${String(mode)})`);
       // Explicit: the build's default for WAL databases is not what the user configured (research §6).
@@ -127,6 +132,12 @@ export class SinkStore {
       }
     }
     return tally(outcomes, (performance.now() - started) / 1000);
+  }
+
+  /** One retention step (purge chunk, vacuum step, stats) on this connection, between batches. */
+  maintain(op: MaintenanceOp): MaintenanceResult {
+    this.purge ??= new SqlitePurge(this.db);
+    return this.purge.run(op);
   }
 
   /** Checkpoints the WAL into the main file and closes. Idempotent. */

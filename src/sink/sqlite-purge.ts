@@ -1,0 +1,219 @@
+/**
+ * Deletes old rows in small transactions: the SQLite side of retention and the disk budget.
+ * Runs on whichever connection it is given: the daemon's writer connection inside the SQLite
+ * worker (between batches: the batch writer's mutex decides when, see retention/scheduler.ts),
+ * or the operator's own connection in `mqlite purge` / `mqlite vacuum`.
+ *
+ * Every step is one IMMEDIATE transaction of at most `maxRows` rows, and each is a range on an
+ * index, never a scan: raw messages by rowid window (messages.id grows with arrival), dead letters
+ * the same way, rollups through their bucket index. No foreign keys, no cascades: a message's
+ * readings live in its row (storage v2), or in `samples` keyed by message_id (v1), deleted by the
+ * same id range.
+ */
+import type Database from 'better-sqlite3';
+import type { MaintenanceOp, MaintenanceResult, PurgeStats, StepResult, TierTable } from './purge-types.js';
+
+export type { MaintenanceOp, MaintenanceResult, PurgeStats, StepResult } from './purge-types.js';
+
+/** The tiers purged by age other than raw messages: table and the column holding its time (ms). */
+const TIER_TABLES: Record<TierTable, { table: string; column: string }> = {
+  rollup5m: { table: 'rollup_5m', column: 'bucket' },
+  rollup1h: { table: 'rollup_1h', column: 'bucket' },
+};
+
+export class SqlitePurge {
+  private readonly hasSamples: boolean;
+  private readonly hasProtect: boolean;
+  private readonly tiers: Partial<Record<TierTable, { table: string; column: string }>> = {};
+
+  constructor(private readonly db: Database.Database) {
+    const tables = new Set(
+      (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").all() as { name: string }[]).map(
+        (r) => r.name,
+      ),
+    );
+    this.hasSamples = tables.has('samples');
+    this.hasProtect = tables.has('purge_protect');
+    for (const [tier, t] of Object.entries(TIER_TABLES) as [TierTable, { table: string; column: string }][]) {
+      if (tables.has(t.table)) this.tiers[tier] = t;
+    }
+  }
+
+  run(op: MaintenanceOp): MaintenanceResult {
+    switch (op.kind) {
+      case 'stats':
+        return { kind: 'stats', stats: this.stats() };
+      case 'raw-older':
+        return { kind: 'step', step: this.purgeRaw(op.maxRows, op.fromId, op.beforeTs) };
+      case 'raw-oldest':
+        return { kind: 'step', step: this.purgeRaw(op.maxRows, undefined, undefined) };
+      case 'dead-letters-older':
+        return { kind: 'step', step: this.purgeDeadLetters(op.maxRows, op.fromId, op.beforeTs) };
+      case 'tier-older':
+        return { kind: 'step', step: this.purgeTier(op.tier, op.maxRows, op.beforeTs) };
+      case 'vacuum':
+        return { kind: 'step', step: this.vacuum(op.pages) };
+    }
+  }
+
+  stats(): PurgeStats {
+    const n = (sql: string): number => Number(this.db.pragma(sql, { simple: true }));
+    const first = this.db.prepare('SELECT id, ts FROM messages ORDER BY id LIMIT 1').get() as
+      | { id: number; ts: number }
+      | undefined;
+    const last = this.db.prepare('SELECT max(id) AS id FROM messages').get() as { id: number | null };
+    return {
+      pageSize: n('page_size'),
+      pageCount: n('page_count'),
+      freelistCount: n('freelist_count'),
+      incremental: n('auto_vacuum') === 2,
+      oldestRawTs: first?.ts ?? null,
+      oldestRawId: first?.id ?? null,
+      newestRawId: last.id,
+      protectedAfterId: this.protectedAfterId(),
+    };
+  }
+
+  /**
+   * Messages with id > this are kept: the lowest cursor of every consumer registered in
+   * purge_protect (a forwarder advances its row after the remote end committed). null: none.
+   */
+  private protectedAfterId(): number | null {
+    if (!this.hasProtect) return null;
+    const r = this.db.prepare('SELECT min(after_id) AS id FROM purge_protect').get() as { id: number | null };
+    return r.id;
+  }
+
+  /**
+   * One window of raw messages [from, from + maxRows), deleting those older than beforeTs (or all
+   * of them for the budget). Never the newest row: INTEGER PRIMARY KEY reuses max(id)+1, and ids
+   * must keep growing for forwarder cursors. Never past the protection cursor.
+   */
+  private purgeRaw(maxRows: number, fromId: number | undefined, beforeTs: number | undefined): StepResult {
+    const started = performance.now();
+    const freeBefore = this.freelist();
+    let rows = 0;
+    let nextId: number | null = null;
+    let blocked = false;
+    this.db
+      .transaction(() => {
+        const s = this.stats();
+        if (s.oldestRawId === null || s.newestRawId === null) return;
+        const lo = Math.max(fromId ?? s.oldestRawId, s.oldestRawId);
+        let limit = s.newestRawId - 1;
+        if (s.protectedAfterId !== null && s.protectedAfterId < limit) {
+          limit = s.protectedAfterId;
+          blocked = lo > limit;
+        }
+        if (lo > limit) return;
+        const hi = Math.min(lo + maxRows - 1, limit);
+        const info =
+          beforeTs === undefined
+            ? this.db.prepare('DELETE FROM messages WHERE id BETWEEN ? AND ?').run(lo, hi)
+            : this.db
+                .prepare('DELETE FROM messages WHERE id BETWEEN ? AND ? AND ts < ?')
+                .run(lo, hi, beforeTs);
+        rows = info.changes;
+        if (this.hasSamples && rows > 0) {
+          // v1 schema: readings in samples, clustered on message_id; drop the orphans of this window.
+          this.db
+            .prepare(
+              `DELETE FROM samples WHERE message_id BETWEEN ? AND ?
+                 AND message_id NOT IN (SELECT id FROM messages WHERE id BETWEEN ? AND ?)`,
+            )
+            .run(lo, hi, lo, hi);
+        }
+        nextId = hi < limit ? hi + 1 : null;
+      })
+      .immediate();
+    // A window with nothing old in it ends an age pass: ids follow arrival, so what lies beyond is newer.
+    const more = nextId !== null && (beforeTs === undefined || rows > 0);
+    return this.result(rows, freeBefore, started, nextId, more, blocked);
+  }
+
+  private purgeDeadLetters(maxRows: number, fromId: number | undefined, beforeTs: number): StepResult {
+    const started = performance.now();
+    const freeBefore = this.freelist();
+    let rows = 0;
+    let nextId: number | null = null;
+    this.db
+      .transaction(() => {
+        const r = this.db.prepare('SELECT min(id) AS lo, max(id) AS hi FROM dead_letters').get() as {
+          lo: number | null;
+          hi: number | null;
+        };
+        if (r.lo === null || r.hi === null) return;
+        const lo = Math.max(fromId ?? r.lo, r.lo);
+        const hi = Math.min(lo + maxRows - 1, r.hi);
+        rows = this.db
+          .prepare('DELETE FROM dead_letters WHERE id BETWEEN ? AND ? AND received_at < ?')
+          .run(lo, hi, beforeTs).changes;
+        nextId = hi < r.hi ? hi + 1 : null;
+      })
+      .immediate();
+    return this.result(rows, freeBefore, started, nextId, nextId !== null && rows > 0, false);
+  }
+
+  private purgeTier(tier: TierTable, maxRows: number, beforeTs: number): StepResult {
+    const started = performance.now();
+    const freeBefore = this.freelist();
+    const t = this.tiers[tier];
+    let rows = 0;
+    if (t !== undefined) {
+      this.db
+        .transaction(() => {
+          // Through the bucket index: the oldest maxRows rows, a range at the index's left edge.
+          rows = this.db
+            .prepare(
+              `DELETE FROM ${t.table} WHERE rowid IN
+                 (SELECT rowid FROM ${t.table} WHERE ${t.column} < ? ORDER BY ${t.column} LIMIT ?)`,
+            )
+            .run(beforeTs, maxRows).changes;
+        })
+        .immediate();
+    }
+    return this.result(rows, freeBefore, started, null, rows === maxRows, false);
+  }
+
+  /** Hands up to `pages` free pages back to the file system (auto_vacuum=INCREMENTAL only). */
+  private vacuum(pages: number): StepResult {
+    const started = performance.now();
+    const before = Number(this.db.pragma('page_count', { simple: true }));
+    // exec, not prepare().run(): the pragma yields one (column-less) row per page, and run() would
+    // step once, freeing a single page; sqlite3_exec steps it to the end. Autocommit: one transaction.
+    this.db.exec(`PRAGMA incremental_vacuum(${Math.max(0, Math.trunc(pages))})`);
+    const after = Number(this.db.pragma('page_count', { simple: true }));
+    const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+    return {
+      rows: 0,
+      bytes: (before - after) * pageSize,
+      seconds: (performance.now() - started) / 1000,
+      nextId: null,
+      more: after < before && Number(this.db.pragma('freelist_count', { simple: true })) > 0,
+      blocked: false,
+    };
+  }
+
+  private freelist(): number {
+    return Number(this.db.pragma('freelist_count', { simple: true }));
+  }
+
+  private result(
+    rows: number,
+    freeBefore: number,
+    started: number,
+    nextId: number | null,
+    more: boolean,
+    blocked: boolean,
+  ): StepResult {
+    const pageSize = Number(this.db.pragma('page_size', { simple: true }));
+    return {
+      rows,
+      bytes: Math.max(0, this.freelist() - freeBefore) * pageSize,
+      seconds: (performance.now() - started) / 1000,
+      nextId,
+      more,
+      blocked,
+    };
+  }
+}
