@@ -5,26 +5,27 @@
  * or the operator's own connection in `mqlite purge` / `mqlite vacuum`.
  *
  * Every step is one IMMEDIATE transaction of at most `maxRows` rows, and each is a range on an
- * index, never a scan: raw messages by rowid window (messages.id grows with arrival), dead letters
- * the same way, rollups through their bucket index. No foreign keys, no cascades: a message's
- * readings live in its row (storage v2), or in `samples` keyed by message_id (v1), deleted by the
- * same id range.
+ * key, never a scan: raw messages by rowid window (messages.id grows with arrival), dead letters
+ * the same way, rollups by their clustered (bucket, series_id) key. No foreign keys, no cascades: a
+ * message's readings live in its row (storage v2); the rare ones with their own timestamp are in
+ * readings_at, deleted by the same id range through readings_at_message (message_id, …). Rollups
+ * and `latest` are never touched by a raw purge (v2-schema.ts invariants).
  */
 import type Database from 'better-sqlite3';
 import type { MaintenanceOp, MaintenanceResult, PurgeStats, StepResult, TierTable } from './purge-types.js';
 
 export type { MaintenanceOp, MaintenanceResult, PurgeStats, StepResult } from './purge-types.js';
 
-/** The tiers purged by age other than raw messages: table and the column holding its time (ms). */
-const TIER_TABLES: Record<TierTable, { table: string; column: string }> = {
-  rollup5m: { table: 'rollup_5m', column: 'bucket' },
-  rollup1h: { table: 'rollup_1h', column: 'bucket' },
-};
+/** Rollup tiers: tables clustered on (bucket, series_id), bucket in ms since epoch. */
+const TIER_TABLES: Record<TierTable, string> = { rollup5m: 'rollup_5m', rollup1h: 'rollup_1h' };
+
+/** Tables holding rows per message, keyed by a leading message_id: readings_at (v2), samples (v1). */
+const CHILD_TABLES = ['readings_at', 'samples'];
 
 export class SqlitePurge {
-  private readonly hasSamples: boolean;
+  private readonly children: string[];
   private readonly hasProtect: boolean;
-  private readonly tiers: Partial<Record<TierTable, { table: string; column: string }>> = {};
+  private readonly tiers: Partial<Record<TierTable, string>> = {};
 
   constructor(private readonly db: Database.Database) {
     const tables = new Set(
@@ -32,10 +33,10 @@ export class SqlitePurge {
         (r) => r.name,
       ),
     );
-    this.hasSamples = tables.has('samples');
+    this.children = CHILD_TABLES.filter((t) => tables.has(t));
     this.hasProtect = tables.has('purge_protect');
-    for (const [tier, t] of Object.entries(TIER_TABLES) as [TierTable, { table: string; column: string }][]) {
-      if (tables.has(t.table)) this.tiers[tier] = t;
+    for (const [tier, t] of Object.entries(TIER_TABLES) as [TierTable, string][]) {
+      if (tables.has(t)) this.tiers[tier] = t;
     }
   }
 
@@ -114,14 +115,16 @@ export class SqlitePurge {
                 .prepare('DELETE FROM messages WHERE id BETWEEN ? AND ? AND ts < ?')
                 .run(lo, hi, beforeTs);
         rows = info.changes;
-        if (this.hasSamples && rows > 0) {
-          // v1 schema: readings in samples, clustered on message_id; drop the orphans of this window.
-          this.db
-            .prepare(
-              `DELETE FROM samples WHERE message_id BETWEEN ? AND ?
-                 AND message_id NOT IN (SELECT id FROM messages WHERE id BETWEEN ? AND ?)`,
-            )
-            .run(lo, hi, lo, hi);
+        if (rows > 0) {
+          // The window's readings with their own timestamps: those whose message is gone.
+          for (const t of this.children) {
+            this.db
+              .prepare(
+                `DELETE FROM ${t} WHERE message_id BETWEEN ? AND ?
+                   AND message_id NOT IN (SELECT id FROM messages WHERE id BETWEEN ? AND ?)`,
+              )
+              .run(lo, hi, lo, hi);
+          }
         }
         nextId = hi < limit ? hi + 1 : null;
       })
@@ -162,17 +165,18 @@ export class SqlitePurge {
     if (t !== undefined) {
       this.db
         .transaction(() => {
-          // Through the bucket index: the oldest maxRows rows, a range at the index's left edge.
+          // Whole buckets from the left edge of the clustered key, up to the bucket where the
+          // maxRows-th row is (so at most maxRows + one bucket's series), and never past the cut-off.
           rows = this.db
             .prepare(
-              `DELETE FROM ${t.table} WHERE rowid IN
-                 (SELECT rowid FROM ${t.table} WHERE ${t.column} < ? ORDER BY ${t.column} LIMIT ?)`,
+              `DELETE FROM ${t} WHERE bucket < ? AND bucket <=
+                 coalesce((SELECT bucket FROM ${t} ORDER BY bucket LIMIT 1 OFFSET ?), ?)`,
             )
-            .run(beforeTs, maxRows).changes;
+            .run(beforeTs, maxRows - 1, beforeTs).changes;
         })
         .immediate();
     }
-    return this.result(rows, freeBefore, started, null, rows === maxRows, false);
+    return this.result(rows, freeBefore, started, null, rows >= maxRows, false);
   }
 
   /** Hands up to `pages` free pages back to the file system (auto_vacuum=INCREMENTAL only). */

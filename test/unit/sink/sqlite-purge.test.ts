@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrate } from '../../../src/sink/migrations.js';
-import { incrementalVacuumIfNew } from '../../../src/sink/retention-schema.js';
+import { migrate } from '../../../src/sink/migrations/index.js';
+import { incrementalVacuumIfNew } from '../../../src/sink/migrations/v3-retention.js';
 import { type MaintenanceOp, SqlitePurge, type StepResult } from '../../../src/sink/sqlite-purge.js';
 
 const DAY = 86_400_000;
@@ -71,7 +71,12 @@ describe('SqlitePurge', () => {
     let rows = 0;
     let windows = 0;
     for (;;) {
-      const r = step(p, { kind: 'raw-older', beforeTs: before, maxRows: 100, ...(from ? { fromId: from } : {}) });
+      const r = step(p, {
+        kind: 'raw-older',
+        beforeTs: before,
+        maxRows: 100,
+        ...(from ? { fromId: from } : {}),
+      });
       rows += r.rows;
       windows++;
       expect(r.rows).toBeLessThanOrEqual(100);
@@ -94,8 +99,16 @@ describe('SqlitePurge', () => {
 
   it('keeps what a consumer has not yet taken (purge_protect), and says it is blocked', () => {
     fill(100);
-    db.prepare('INSERT INTO purge_protect (consumer, after_id, updated_at) VALUES (?, ?, ?)').run('pg', 30, 0);
-    db.prepare('INSERT INTO purge_protect (consumer, after_id, updated_at) VALUES (?, ?, ?)').run('s3', 60, 0);
+    db.prepare('INSERT INTO purge_protect (consumer, after_id, updated_at) VALUES (?, ?, ?)').run(
+      'pg',
+      30,
+      0,
+    );
+    db.prepare('INSERT INTO purge_protect (consumer, after_id, updated_at) VALUES (?, ?, ?)').run(
+      's3',
+      60,
+      0,
+    );
     const p = new SqlitePurge(db);
     let last: StepResult;
     do last = step(p, { kind: 'raw-oldest', maxRows: 25 });
@@ -130,5 +143,28 @@ describe('SqlitePurge', () => {
     for (let d = 0; d < 10; d++) ins.run(T0 + d * DAY);
     const p = new SqlitePurge(db);
     expect(step(p, { kind: 'dead-letters-older', beforeTs: T0 + 4 * DAY, maxRows: 100 }).rows).toBe(4);
+  });
+
+  it('deletes rollup buckets past their age from the left edge of the clustered key, whole buckets at a time', () => {
+    const ins = db.prepare(
+      `INSERT INTO rollup_5m (bucket, series_id, count, sum, min, max, first, first_ts, last, last_ts)
+       VALUES (?, ?, 1, 1, 1, 1, 1, ?, 1, ?)`,
+    );
+    // 100 buckets of 5 series each.
+    for (let b = 0; b < 100; b++) for (let s = 1; s <= 5; s++) ins.run(T0 + b * 300_000, s, T0, T0);
+    const p = new SqlitePurge(db);
+    const cut = T0 + 60 * 300_000;
+    const first = step(p, { kind: 'tier-older', tier: 'rollup5m', beforeTs: cut, maxRows: 12 });
+    expect(first.rows).toBe(15); // buckets 0..2: the 12th row is in bucket 2, taken whole
+    expect(first.more).toBe(true);
+    let total = first.rows;
+    for (;;) {
+      const r = step(p, { kind: 'tier-older', tier: 'rollup5m', beforeTs: cut, maxRows: 12 });
+      total += r.rows;
+      if (!r.more) break;
+    }
+    expect(total).toBe(60 * 5);
+    const min = db.prepare('SELECT min(bucket) AS b FROM rollup_5m').get() as { b: number };
+    expect(min.b).toBe(cut);
   });
 });

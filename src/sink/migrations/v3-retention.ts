@@ -1,7 +1,9 @@
 /**
- * The parts of the schema that retention owns: incremental auto-vacuum for new databases, and the
- * protection table that keeps undelivered messages from being purged. Appended to the migrations
- * list (migrations.ts) after the storage versions.
+ * Schema 3, owned by retention: the protection table that keeps undelivered messages from being
+ * purged. Plus incremental auto-vacuum for new databases, which is not a version (it must be set
+ * before schema 1 creates the first table). No index is added: every purge step is already a range
+ * on an existing key (messages and dead_letters by rowid, readings_at by readings_at_message's
+ * leading message_id, rollup_5m/1h by their clustered (bucket, series_id) key).
  */
 import type { Database } from 'better-sqlite3';
 
@@ -24,7 +26,7 @@ export function incrementalVacuumIfNew(db: Database): void {
  * once the remote end has committed. A consumer that stops advancing stops the disk budget from being
  * met: mqlite_retention_budget_unmet says so (deploy/prometheus/alerts.yml). Delete its row to release.
  */
-export const RETENTION_MIGRATION = `
+export const V3_RETENTION = `
 CREATE TABLE purge_protect (
   consumer   TEXT PRIMARY KEY,
   after_id   INTEGER NOT NULL,            -- messages.id up to which this consumer is done
