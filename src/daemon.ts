@@ -114,6 +114,12 @@ export class Daemon {
       settings: writerSettings(config, embedded),
       hooks: {
         ...writerHooks,
+        onCommitted: (batch, result) => {
+          writerHooks.onCommitted(batch, result);
+          let bytes = 0;
+          for (const m of batch) bytes += m.payload.length;
+          this.retention.noteWritten(bytes);
+        },
         onCommitError: (err, attempt) => {
           writerHooks.onCommitError(err, attempt);
           // SQLITE_FULL with purgeable data: purge a chunk, and the retried batch reuses its pages.

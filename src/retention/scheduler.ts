@@ -83,6 +83,12 @@ export interface SchedulerDeps {
   readonly now?: () => number;
 }
 
+/** A pass starts early after this share of db.maxBytes has been written (payload bytes)... */
+const KICK_SHARE = 0.01;
+/** ...but not more often than every 64 KiB, nor (with only a free-space floor) every 16 MiB. */
+const KICK_MIN_BYTES = 64 * 1024;
+const KICK_NO_CAP_BYTES = 16 * 1024 ** 2;
+
 /** Steps per pass at most: a pass that keeps finding work yields to the timer and the next pass. */
 const MAX_STEPS_PER_PASS = 10_000;
 
@@ -93,9 +99,27 @@ export class RetentionScheduler {
   private stopped = false;
   private fullSignals = 0;
   private again = false;
+  /** Payload bytes committed since the last pass started. */
+  private written = 0;
+  private readonly kickBytes: number;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.now = deps.now ?? Date.now;
+    const max = deps.policy.maxBytes;
+    this.kickBytes = max > 0 ? Math.max(KICK_MIN_BYTES, Math.floor(max * KICK_SHARE)) : KICK_NO_CAP_BYTES;
+  }
+
+  /**
+   * After each commit: payload bytes it stored. Past a share of the budget since the last pass, run
+   * one now rather than at the next tick, so that a fast writer overshoots the budget by ~that share,
+   * not by a whole checkIntervalMs of data.
+   */
+  noteWritten(bytes: number): void {
+    this.written += bytes;
+    if (this.written < this.kickBytes || this.stopped || !hasBudget(this.deps.policy)) return;
+    this.written = 0;
+    if (this.running) this.again = true;
+    else if (this.timer) this.schedule(0);
   }
 
   start(): Promise<void> {
@@ -150,6 +174,7 @@ export class RetentionScheduler {
     const { target, exclusive, policy, hooks } = this.deps;
     const state: PassState = newPass(this.fullSignals);
     this.fullSignals = 0;
+    this.written = 0;
     let { disk, oldestRawTs } = await this.observe();
     for (let i = 0; i < MAX_STEPS_PER_PASS && !this.stopped; i++) {
       const step = nextStep(policy, disk, this.now(), state);
