@@ -24,7 +24,9 @@ import {
 
 /** Structural view of the sink's `maintain` (sink/purge-types.ts): retention never imports sink/. */
 export interface MaintenanceTarget {
-  maintain(op: { readonly kind: 'stats' } | Step): Promise<MaintenanceAnswer>;
+  maintain(
+    op: { readonly kind: 'stats' } | { readonly kind: 'wal-limit'; readonly pages: number } | Step,
+  ): Promise<MaintenanceAnswer>;
 }
 
 export type MaintenanceAnswer =
@@ -85,9 +87,21 @@ export interface SchedulerDeps {
 
 /** A pass starts early after this share of db.maxBytes has been written (payload bytes)... */
 const KICK_SHARE = 0.01;
-/** ...but not more often than every 64 KiB, nor (with only a free-space floor) every 16 MiB. */
+/** ...but not more often than every 64 KiB; before the first pass knows the budget, every 1 MiB. */
 const KICK_MIN_BYTES = 64 * 1024;
-const KICK_NO_CAP_BYTES = 16 * 1024 ** 2;
+const KICK_UNKNOWN_BYTES = 1024 ** 2;
+
+/** The WAL may take this share of the volume at most... */
+const WAL_SHARE_OF_VOLUME = 1 / 16;
+/** ...which matters below 4000 pages (store.ts's checkpoint interval) × 16 = ~1 GB volumes. */
+const DEFAULT_WAL_PAGES = 4000;
+const PAGE_BYTES = 4096;
+
+/** wal_autocheckpoint for a volume of this size, or null to keep the default. */
+export function walLimitPages(volumeSizeBytes: number): number | null {
+  const pages = Math.floor((volumeSizeBytes * WAL_SHARE_OF_VOLUME) / PAGE_BYTES);
+  return pages < DEFAULT_WAL_PAGES ? pages : null;
+}
 
 /** Steps per pass at most: a pass that keeps finding work yields to the timer and the next pass. */
 const MAX_STEPS_PER_PASS = 10_000;
@@ -101,12 +115,13 @@ export class RetentionScheduler {
   private again = false;
   /** Payload bytes committed since the last pass started. */
   private written = 0;
-  private readonly kickBytes: number;
+  private walBounded = false;
+  private kickBytes: number;
 
   constructor(private readonly deps: SchedulerDeps) {
     this.now = deps.now ?? Date.now;
     const max = deps.policy.maxBytes;
-    this.kickBytes = max > 0 ? Math.max(KICK_MIN_BYTES, Math.floor(max * KICK_SHARE)) : KICK_NO_CAP_BYTES;
+    this.kickBytes = max > 0 ? Math.max(KICK_MIN_BYTES, Math.floor(max * KICK_SHARE)) : KICK_UNKNOWN_BYTES;
   }
 
   /**
@@ -172,6 +187,7 @@ export class RetentionScheduler {
 
   private async pass(): Promise<void> {
     const { target, exclusive, policy, hooks } = this.deps;
+    if (!this.walBounded) await this.boundWal();
     const state: PassState = newPass(this.fullSignals);
     this.fullSignals = 0;
     this.written = 0;
@@ -187,6 +203,8 @@ export class RetentionScheduler {
       ({ disk, oldestRawTs } = await this.observe());
     }
     const budget = budgetBytes(policy, disk);
+    // The free-space floor's budget moves with the volume: re-derive the early-pass threshold from it.
+    if (budget !== null) this.kickBytes = Math.max(KICK_MIN_BYTES, Math.floor(budget * KICK_SHARE));
     hooks.onObserved({
       usedBytes: usedBytes(disk),
       fileBytes: disk.pageCount * disk.pageSize,
@@ -196,6 +214,16 @@ export class RetentionScheduler {
       budgetUnmet: budgetDeficit(policy, disk, false) > 0,
       oldestRawAgeSeconds: oldestRawTs === null ? null : Math.max(0, (this.now() - oldestRawTs) / 1000),
     });
+  }
+
+  /** Once: on a small volume, keep the WAL to a share of it (see walLimitPages). */
+  private async boundWal(): Promise<void> {
+    const vol = await this.deps.volume();
+    const pages = walLimitPages(vol.sizeBytes);
+    if (pages !== null) {
+      await this.deps.exclusive(() => this.deps.target.maintain({ kind: 'wal-limit', pages }));
+    }
+    this.walBounded = true;
   }
 
   /** Page counts (a few PRAGMAs, under the mutex like any other read on the writer) and statfs. */

@@ -30,7 +30,9 @@ export type MaintenanceOp =
       readonly maxRows: number;
     }
   /** PRAGMA incremental_vacuum(pages). */
-  | { readonly kind: 'vacuum'; readonly pages: number };
+  | { readonly kind: 'vacuum'; readonly pages: number }
+  /** Bounds the WAL on a small volume: wal_autocheckpoint and journal_size_limit on this connection. */
+  | { readonly kind: 'wal-limit'; readonly pages: number };
 
 export interface PurgeStats {
   readonly pageSize: number;

@@ -54,6 +54,8 @@ export class SqlitePurge {
         return { kind: 'step', step: this.purgeTier(op.tier, op.maxRows, op.beforeTs) };
       case 'vacuum':
         return { kind: 'step', step: this.vacuum(op.pages) };
+      case 'wal-limit':
+        return { kind: 'step', step: this.walLimit(op.pages) };
     }
   }
 
@@ -196,6 +198,22 @@ export class SqlitePurge {
       more: after < before && Number(this.db.pragma('freelist_count', { simple: true })) > 0,
       blocked: false,
     };
+  }
+
+  /**
+   * The WAL grows to wal_autocheckpoint pages (4000, ~16 MB: store.ts) before a checkpoint, and a
+   * checkpoint does not shrink the file. On a volume of a few tens of MB that alone fills it, and a
+   * purge, which writes to the WAL too, could not help. Lowering both bounds the WAL; only called when
+   * the volume is small (retention/scheduler.ts), so larger disks keep the faster setting.
+   */
+  private walLimit(pages: number): StepResult {
+    const current = Number(this.db.pragma('wal_autocheckpoint', { simple: true }));
+    const p = Math.max(16, Math.trunc(pages));
+    if (p < current) {
+      this.db.pragma(`wal_autocheckpoint = ${p}`);
+      this.db.pragma(`journal_size_limit = ${p * Number(this.db.pragma('page_size', { simple: true }))}`);
+    }
+    return { rows: 0, bytes: 0, seconds: 0, nextId: null, more: false, blocked: false };
   }
 
   private freelist(): number {
