@@ -167,11 +167,15 @@ describe('mergeBucket', () => {
       [T0 + 299_999, 8],
     ];
     const whole = new BatchAggregator();
-    readings.forEach(([ts, v], i) => whole.add('d', 'm', ts, v, i));
+    readings.forEach(([ts, v], i) => {
+      whole.add('d', 'm', ts, v, i);
+    });
     for (let split = 1; split < readings.length; split++) {
       const a = new BatchAggregator();
       const b = new BatchAggregator();
-      readings.forEach(([ts, v], i) => (i < split ? a : b).add('d', 'm', ts, v, i));
+      readings.forEach(([ts, v], i) => {
+        (i < split ? a : b).add('d', 'm', ts, v, i);
+      });
       const merged = mergeBucket(series(a)[0]!.b5m.get(T0)!, series(b)[0]!.b5m.get(T0)!);
       expect(merged, `split at ${split}`).toEqual({ ...series(whole)[0]!.b5m.get(T0)! });
     }
