@@ -155,10 +155,22 @@ export function nextStep(p: RetentionPolicy, d: DiskState, nowMs: number, s: Pas
     const before = c[tier];
     if (!s.done.has(tier) && before !== null) return { kind: 'tier-older', tier, beforeTs: before, maxRows };
   }
-  if (!s.done.has('vacuum') && d.incremental && p.vacuumPages > 0 && d.freelistCount > 0) {
-    return { kind: 'vacuum', pages: Math.min(p.vacuumPages, d.freelistCount) };
+  if (!s.done.has('vacuum') && d.incremental && p.vacuumPages > 0) {
+    const give = d.freelistCount - reservePages(p, d);
+    if (give > 0) return { kind: 'vacuum', pages: Math.min(p.vacuumPages, give) };
   }
   return null;
+}
+
+/**
+ * Free pages kept in the file under a budget: the hysteresis band (1 - LOW_WATERMARK of it). A purge
+ * frees about that much and the next batches refill it; handing it to the file system only for the
+ * file to grow back would cost a vacuum and a file extension per purge, for nothing.
+ */
+export function reservePages(p: RetentionPolicy, d: DiskState): number {
+  const budget = budgetBytes(p, d);
+  if (budget === null) return 0;
+  return Math.floor((budget * (1 - LOW_WATERMARK)) / d.pageSize);
 }
 
 /** Folds a step's result into the pass: which task is over, where its next window starts. */
