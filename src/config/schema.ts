@@ -179,7 +179,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
       .strictObject({
         /** Raw messages (with their readings), by payload time. */
         raw: period.default(30 * 86_400_000),
-        rollup5m: period.default(400 * 86_400_000),
+        rollup5m: period.default(90 * 86_400_000),
         rollup1h: period.default(null),
         deadLetters: period.default(30 * 86_400_000),
         /** How often the budget and the ages are checked when nothing is due. */

@@ -121,12 +121,11 @@ describe('retention: years in minutes', () => {
 
     // Rollups count every message ever stored; 1-hour buckets are kept forever.
     expect(count(path, "SELECT sum(count) FROM readings_1h WHERE metric = 'temperature'")).toBe(total);
-    // 5-minute buckets go after 400 days (the default): at most the first day's burst is past it.
+    // 5-minute buckets go after 90 days (the default): what is left counts the last 90 days' bursts.
     const fiveMin = count(path, "SELECT sum(count) FROM readings_5m WHERE metric = 'temperature'");
-    expect(fiveMin).toBeGreaterThanOrEqual(total - PER_DAY);
-    expect(count(path, 'SELECT min(ts) FROM readings_5m')).toBeGreaterThanOrEqual(
-      Date.now() - 400 * DAY - 60_000,
-    );
+    expect(fiveMin).toBeGreaterThanOrEqual(89 * PER_DAY);
+    expect(fiveMin).toBeLessThanOrEqual(91 * PER_DAY);
+    expect(count(path, 'SELECT min(ts) FROM readings_5m')).toBeGreaterThanOrEqual(Date.now() - 90 * DAY - 60_000);
     // latest: every device's last reading, though raw rows of most of the year are gone.
     withDb(path, (db) => {
       const rows = db
