@@ -125,7 +125,9 @@ describe('retention: years in minutes', () => {
     const fiveMin = count(path, "SELECT sum(count) FROM readings_5m WHERE metric = 'temperature'");
     expect(fiveMin).toBeGreaterThanOrEqual(89 * PER_DAY);
     expect(fiveMin).toBeLessThanOrEqual(91 * PER_DAY);
-    expect(count(path, 'SELECT min(ts) FROM readings_5m')).toBeGreaterThanOrEqual(Date.now() - 90 * DAY - 60_000);
+    expect(count(path, 'SELECT min(ts) FROM readings_5m')).toBeGreaterThanOrEqual(
+      Date.now() - 90 * DAY - 60_000,
+    );
     // latest: every device's last reading, though raw rows of most of the year are gone.
     withDb(path, (db) => {
       const rows = db
