@@ -14,6 +14,8 @@ import { effectiveFormats } from './daemon-settings.js';
 import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
+import { parseDuration } from './config/units.js';
+import { type PurgeTier, purgeCommand, terminalProgress, vacuumCommand } from './maintenance-commands.js';
 
 const EXIT_OK = 0;
 const EXIT_FATAL = 1;
@@ -142,6 +144,56 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`${hashPassword(pw)}\n`);
         return EXIT_OK;
       });
+    });
+
+  program
+    .command('purge')
+    .description('delete rows older than a duration, in small transactions (safe while the daemon runs)')
+    .requiredOption('--older-than <duration>', 'e.g. 30d, 12h (payload time for raw messages)')
+    .addOption(
+      new Option('--tier <tier>', 'which rows')
+        .choices(['raw', 'deadLetters', 'rollup5m', 'rollup1h'])
+        .default('raw'),
+    )
+    .option('-c, --config <file>', 'YAML config file (env MQLITE_CONFIG)')
+    .option('--db <path>', 'SQLite database file (default ./data/mqlite.db)')
+    .exitOverride()
+    .action((opts: Flags) => {
+      const olderThanMs = parseDuration(opts.olderThan);
+      if (olderThanMs === undefined) {
+        throw new MqliteError(
+          'MQLITE_USAGE',
+          `purge --older-than: expected a duration like "30d" or "12h", got ${JSON.stringify(opts.olderThan)}`,
+        );
+      }
+      const config = configFrom({ config: opts.config, db: opts.db });
+      result = purgeCommand(config, { olderThanMs, tier: opts.tier as PurgeTier }, terminalProgress()).then(
+        () => EXIT_OK,
+      );
+    });
+  program
+    .command('vacuum')
+    .description('give free pages back to the file system, a step at a time (safe while the daemon runs)')
+    .option(
+      '--full',
+      'rewrite the whole file (needs its size free; blocks the daemon meanwhile); converts old databases to incremental auto-vacuum',
+    )
+    .option('--pages <n>', 'pages per step', '256')
+    .option('-c, --config <file>', 'YAML config file (env MQLITE_CONFIG)')
+    .option('--db <path>', 'SQLite database file (default ./data/mqlite.db)')
+    .exitOverride()
+    .action((opts: Flags & { full?: boolean }) => {
+      const pages = Number(opts.pages);
+      if (!Number.isInteger(pages) || pages < 1) {
+        throw new MqliteError(
+          'MQLITE_USAGE',
+          `vacuum --pages: expected an integer ≥ 1, got ${JSON.stringify(opts.pages)}`,
+        );
+      }
+      const config = configFrom({ config: opts.config, db: opts.db });
+      result = vacuumCommand(config, { full: opts.full === true, pages }, terminalProgress()).then(
+        () => EXIT_OK,
+      );
     });
 
   try {

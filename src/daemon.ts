@@ -24,6 +24,9 @@ import { BoundedQueue } from './queue/bounded-queue.js';
 import { BatchWriter } from './sink/batch-writer.js';
 import { DbLock } from './sink/db-lock.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
+import { createRetention } from './daemon-retention.js';
+import type { RetentionScheduler } from './retention/scheduler.js';
+import { errorCode } from './lib/errors.js';
 
 export interface DaemonOptions {
   readonly logger: Logger;
@@ -59,6 +62,9 @@ export class Daemon {
   private readonly sink: SqliteSink;
   private readonly writer: BatchWriter;
   private readonly intake: Intake;
+  /** Held by each batch commit and each retention step: one transaction at a time on the writer. */
+  private readonly mutex = new Mutex();
+  private readonly retention: RetentionScheduler;
   private readonly http: HttpServer | undefined;
   private readonly summary: Summary;
   private readonly notifier: SystemdNotifier;
@@ -100,16 +106,35 @@ export class Daemon {
         }),
       shownUrl: hideUrlPassword,
     });
+    this.retention = createRetention(config, {
+      target: this.sink,
+      mutex: this.mutex,
+      registry: this.registry,
+      logger: stageLogger(log, 'retention'),
+    });
+    const writerHooks = this.telemetry.writerHooks(stageLogger(log, 'sink'), {
+      onStuck: () => this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
+      onFatal: (err) => opts.onFatal?.(err),
+    });
     this.writer = new BatchWriter({
       queue: this.queue,
       sink: this.sink,
-      mutex: new Mutex(),
+      mutex: this.mutex,
       settings: writerSettings(config, intake.mode),
-      hooks: this.telemetry.writerHooks(stageLogger(log, 'sink'), {
-        onStuck: () =>
-          this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
-        onFatal: (err) => opts.onFatal?.(err),
-      }),
+      hooks: {
+        ...writerHooks,
+        onCommitted: (batch, result) => {
+          writerHooks.onCommitted(batch, result);
+          let bytes = 0;
+          for (const m of batch) bytes += m.payload.length;
+          this.retention.noteWritten(bytes);
+        },
+        onCommitError: (err, attempt) => {
+          writerHooks.onCommitError(err, attempt);
+          // SQLITE_FULL with purgeable data: purge a chunk, and the retried batch reuses its pages.
+          if (errorCode(err)?.startsWith('SQLITE_FULL')) this.retention.diskFull();
+        },
+      },
     });
     this.metrics.bindGauges({
       queueMessages: () => this.queue.length,
@@ -198,6 +223,7 @@ export class Daemon {
         this.dbOpen = true;
       },
       () => this.writer.start(),
+      () => this.retention.start(),
       () => this.http?.start(),
       () => this.intake.start(),
     ];
@@ -247,6 +273,7 @@ export class Daemon {
       const abandoned = this.queue.abandonAll();
       log.warn({ err, abandoned }, 'grace period over: unstored messages left unacknowledged for redelivery');
     }
+    await this.step('retention', () => this.retention.stop(), left());
     await this.step('summary', () => this.summary.stop(), left());
     await this.step('intake', () => this.intake.stop(), left());
     // The one step allowed past the deadline: a write in progress may be waiting out

@@ -3,7 +3,7 @@
  * config/mqlite.example.yaml documents the same keys; a unit test keeps them in step.
  */
 import { z } from 'zod';
-import { parseHostPort, parseSize } from './units.js';
+import { parseDuration, parseFreeSpaceFloor, parseHostPort, parseSize } from './units.js';
 
 const size = (expected: string) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
@@ -14,6 +14,17 @@ const size = (expected: string) =>
     }
     return n;
   });
+
+/** A retention period: "30d", "12h", milliseconds, or "forever" (→ null: never purged by age). */
+const period = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  if (v === 'forever') return null;
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 60_000) {
+    ctx.addIssue({ code: 'custom', message: 'a duration like "30d", "12h" (≥ 1m), or "forever"' });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const hostPort = z.string().refine((v) => parseHostPort(v) !== undefined, {
   message: 'host:port such as "127.0.0.1:1883"',
@@ -197,6 +208,40 @@ export function buildConfigSchema(v: StageValidators = {}) {
         busyTimeoutMs: int(0, 600_000).default(2000),
         /** Testing only: PRAGMA max_page_count on the writer connection, to simulate a full disk. */
         maxPageCount: int(1).optional(),
+        /** Disk budget of the database file; 0: none. The oldest raw messages go first. */
+        maxBytes: size('a size like "2GiB", or 0 for no cap')
+          .refine((n) => n === 0 || n >= 1024 ** 2, { message: '0 or at least 1MiB' })
+          .default(0),
+        /** Free space the volume keeps: a size, or "5%" of the volume; 0 turns it off. */
+        minFreeBytes: z
+          .union([z.number(), z.string()])
+          .transform((v, ctx) => {
+            const f = parseFreeSpaceFloor(v);
+            if (f === undefined) {
+              ctx.addIssue({
+                code: 'custom',
+                message: 'a size like "512MiB", a share like "5%" (≤ 90%), or 0',
+              });
+              return z.NEVER;
+            }
+            return f;
+          })
+          .default({ percentOfVolume: 5 }),
+      })
+      .prefault({}),
+    retention: z
+      .strictObject({
+        /** Raw messages (with their readings), by payload time. */
+        raw: period.default(30 * 86_400_000),
+        rollup5m: period.default(90 * 86_400_000),
+        rollup1h: period.default(null),
+        deadLetters: period.default(30 * 86_400_000),
+        /** How often the budget and the ages are checked when nothing is due. */
+        checkIntervalMs: int(1000, 3_600_000).default(60_000),
+        /** Rows per purge transaction: bounds how long one chunk holds the write lock. */
+        chunkRows: int(10, 100_000).default(1000),
+        /** Free pages given back to the file system after a purge, per step. */
+        vacuumPages: int(0, 1_000_000).default(256),
       })
       .prefault({}),
     limits: z

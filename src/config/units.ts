@@ -40,3 +40,39 @@ export function parseHostPort(v: string): HostPort | undefined {
   const host = m[1] ?? m[2] ?? '';
   return { host: host === '' ? '0.0.0.0' : host, port };
 }
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 7 * 86_400_000,
+  y: 365 * 86_400_000,
+};
+
+/** "30d", "12h", "90m", "1.5y" or a number of milliseconds → ms; undefined when it is not one. */
+export function parseDuration(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+  if (typeof v !== 'string') return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)\s*$/i.exec(v);
+  if (!m) return undefined;
+  const unit = DURATION_UNITS[(m[2] ?? '').toLowerCase()] as number;
+  const n = Math.round(Number(m[1]) * unit);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+/** A free-space floor: bytes, or a percentage of the volume's size ("5%"). */
+export type FreeSpaceFloor = { readonly bytes: number } | { readonly percentOfVolume: number };
+
+export function parseFreeSpaceFloor(v: unknown): FreeSpaceFloor | undefined {
+  if (typeof v === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v);
+    if (m) {
+      const p = Number(m[1]);
+      return p <= 90 ? { percentOfVolume: p } : undefined;
+    }
+  }
+  const bytes = parseSize(v);
+  return bytes === undefined ? undefined : { bytes };
+}

@@ -5,6 +5,7 @@
  */
 import type { InboundMessage } from '../lib/message.js';
 import type { MigrationProgress } from './migrations/index.js';
+import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
 import type { BatchResult, StoreSettings } from './types.js';
 
 export interface PackedBatch {
@@ -28,7 +29,9 @@ export interface WorkerInit {
 
 export type WorkerRequest =
   | { readonly id: number; readonly kind: 'write'; readonly batch: PackedBatch }
-  | { readonly id: number; readonly kind: 'close' };
+  | { readonly id: number; readonly kind: 'close' }
+  /** Retention (sqlite-purge.ts): one small transaction, sent between batches under the writer's mutex. */
+  | { readonly id: number; readonly kind: 'maintain'; readonly op: MaintenanceOp };
 
 export interface WireError {
   readonly code: string;
@@ -44,7 +47,8 @@ export type WorkerMessage =
   | { readonly kind: 'open-failed'; readonly stage: 'open' | 'init'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly result: BatchResult }
   | { readonly kind: 'error'; readonly id: number; readonly error: WireError }
-  | { readonly kind: 'closed'; readonly id: number };
+  | { readonly kind: 'closed'; readonly id: number }
+  | { readonly kind: 'maintained'; readonly id: number; readonly result: MaintenanceResult };
 
 /** Packs a batch and lists the buffers to transfer with it. */
 export function packBatch(batch: readonly InboundMessage[]): {

@@ -20,6 +20,7 @@ import {
   type WorkerRequest,
 } from './protocol.js';
 import { DB_FILE_REPLACED } from './db-file-identity.js';
+import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
 import { SinkWriteError } from './sqlite-errors.js';
 import type { BatchResult, SinkSettings, StoreSettings } from './types.js';
 
@@ -122,6 +123,18 @@ export class SqliteSink {
     const { packed, transfer } = packBatch(batch);
     const reply = await this.request({ kind: 'write', batch: packed }, transfer);
     if (reply.kind === 'result') return reply.result;
+    throw this.replyError(reply);
+  }
+
+  /**
+   * One retention step in the worker, on the writer's connection. The caller holds the batch
+   * writer's mutex (retention/scheduler.ts), so it runs between batches, never inside one.
+   */
+  async maintain(op: MaintenanceOp): Promise<MaintenanceResult> {
+    if (this.state !== 'started') throw new SinkWriteError(WORKER_FAILED, `sink is ${this.state}`, false);
+    await this.ensureWorker();
+    const reply = await this.request({ kind: 'maintain', op });
+    if (reply.kind === 'maintained') return reply.result;
     throw this.replyError(reply);
   }
 
@@ -254,7 +267,7 @@ export class SqliteSink {
   }
 
   private settle(m: WorkerMessage): void {
-    if (m.kind !== 'result' && m.kind !== 'error' && m.kind !== 'closed') return;
+    if (m.kind !== 'result' && m.kind !== 'error' && m.kind !== 'closed' && m.kind !== 'maintained') return;
     const p = this.pending.get(m.id);
     if (!p) return; // timed out already
     this.pending.delete(m.id);

@@ -59,6 +59,14 @@ export function runSqliteWorker(makeDecoder: DecoderFactory): void {
         }
         break;
       }
+      case 'maintain': {
+        try {
+          send({ kind: 'maintained', id: req.id, result: store.maintain(req.op) });
+        } catch (err) {
+          send({ kind: 'error', id: req.id, error: wireError(err) });
+        }
+        break;
+      }
       case 'close': {
         try {
           store.close();

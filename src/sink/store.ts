@@ -7,6 +7,9 @@ import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
 import { identityKey } from './identity-hash.js';
 import { type MigrationProgressFn, migrate } from './migrations/index.js';
+import { incrementalVacuumIfNew } from './migrations/v3-retention.js';
+import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
+import { SqlitePurge } from './sqlite-purge.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { DEFAULT_REDELIVERY, RedeliveryCheck } from './redelivery.js';
 import { readingsJson } from './readings-json.js';
@@ -56,6 +59,7 @@ export class SinkStore {
   private readonly writeOne: (b: PackedBatch, i: number, d: SinkDecodeResult) => Outcome;
   private readonly redelivery: RedeliveryCheck;
   private closed = false;
+  private purge: SqlitePurge | undefined;
 
   private constructor(
     private readonly db: Database.Database,
@@ -106,6 +110,7 @@ export class SinkStore {
     // `timeout` is better-sqlite3's busy_timeout.
     const db = new Database(settings.path, { timeout: settings.busyTimeoutMs });
     try {
+      incrementalVacuumIfNew(db); // before the first table exists, or it cannot change
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new Error(`cannot switch to WAL (journal_mode is ${String(mode)})`);
       // Explicit: better-sqlite3's build sets SQLITE_DEFAULT_WAL_SYNCHRONOUS=1 (NORMAL), yet a new
@@ -151,6 +156,12 @@ export class SinkStore {
     }
     this.agg.clear();
     return tally(outcomes, (performance.now() - started) / 1000);
+  }
+
+  /** One retention step (purge chunk, vacuum step, stats) on this connection, between batches. */
+  maintain(op: MaintenanceOp): MaintenanceResult {
+    this.purge ??= new SqlitePurge(this.db);
+    return this.purge.run(op);
   }
 
   /** Checkpoints the WAL into the main file and closes. Idempotent. */

@@ -164,6 +164,7 @@ describe('deploy/ against the live /metrics', () => {
       'MqliteCommitErrors',
       'MqliteDeadLettersRising',
       'MqliteDisconnected',
+      'MqliteDiskBudgetCannotBeMet',
       'MqliteDown',
       'MqliteNoCommits',
       'MqliteQueueAbove80Percent',
@@ -186,7 +187,7 @@ describe('deploy/ against the live /metrics', () => {
 
   it('promtool check rules accepts alerts.yml', async () => {
     const r = await promtool(['check', 'rules', 'deploy/prometheus/alerts.yml']);
-    expect(r.out).toContain('SUCCESS: 6 rules found');
+    expect(r.out).toContain('SUCCESS: 7 rules found');
     expect(r.code).toBe(0);
   });
 

@@ -92,8 +92,12 @@ describe('SQLite faults at daemon level', () => {
   });
 
   it('disk full: commit errors counted, one error line, no acks; resumes when a retention job frees pages', async () => {
-    // 48 pages of 4 KiB: the schema takes about 8, and each of these 2 KiB messages about one.
-    const { daemon, path, client } = await setup({ maxPageCount: 48 });
+    // 56 pages of 4 KiB: the schema takes 21 (storage v2 and retention, with incremental auto-vacuum's
+    // pointer map), and each of these 2 KiB messages about one: 20 fit, 50 do not, and once the first
+    // 20 are deleted the batch of 30 does.
+    // No budget (minFreeBytes: 0): a full disk means backpressure until space returns. With one,
+    // the daemon purges instead (retention-disk.test.ts).
+    const { daemon, path, client } = await setup({ maxPageCount: 56, minFreeBytes: 0 });
     await publishAll(client, 20, 2000).all;
     const run = publishAll(client, 30, 2000, 20); // 50 do not fit
     await waitFor(async () => (await errors(daemon, 'SQLITE_FULL')) >= 5, 'commits failing with SQLITE_FULL');

@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { V1 } from './v1.js';
 import { migrateToV2 } from './v2.js';
 import { V2_FINISH, V2_READINGS_VIEW, V2_SCHEMA } from './v2-schema.js';
+import { V3_RETENTION } from './v3-retention.js';
 
 export interface MigrationProgress {
   /** Version being migrated to. */
@@ -36,6 +37,14 @@ const STEPS: readonly Step[] = [
       })
       .immediate(),
   (db, onProgress) => migrateToV2(db, (p) => onProgress(p.done, p.total)),
+  (db) =>
+    db
+      .transaction(() => {
+        if (version(db) !== 2) return;
+        db.exec(V3_RETENTION);
+        db.pragma('user_version = 3');
+      })
+      .immediate(),
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
