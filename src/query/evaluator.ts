@@ -1,0 +1,346 @@
+/**
+ * Evaluates the PromQL subset over QueryData at the steps start, start + step, … ≤ end, with
+ * Prometheus's semantics: an instant selector takes the last reading in (t − 5 min, t], a range
+ * function the readings in (t − range, t] (Prometheus 3's left-open windows).
+ *
+ * Resolution: when the span read is over 6 h and every window is a whole number of rollup
+ * buckets starting on a bucket boundary (start, step and range multiples of 1 h or 5 min, as Grafana's aligned queries are),
+ * the window is answered from the 1 h or 5 min rollups instead of the raw readings. Then the
+ * window is the buckets [t − range, t): a reading exactly on an edge counts one step earlier than
+ * Prometheus would count it. rate and increase always read raw readings (a bucket cannot show a
+ * counter reset).
+ */
+import type { Bucket, QueryData, Rollup, SeriesId } from './data.js';
+import { ROLLUP_MS } from './data.js';
+import { type Labels, labelsKey, seriesLabels, withoutName } from './names.js';
+import type { AggregateExpr, Expr, Matcher, RangeFunction, ScalarExpr } from './promql-ast.js';
+import { compileRegex } from './promql-parse.js';
+import { QueryError } from './query-error.js';
+import { overWindow, upperBound } from './window-fns.js';
+
+/** Prometheus's default --query.lookback-delta. */
+export const LOOKBACK_MS = 300_000;
+/**
+ * Spans up to this are read raw, exactly: a few thousand readings per series at a 10 s
+ * interval, cheaper than the difference they make. Longer aligned spans read rollups.
+ */
+export const RAW_SPAN_MS = 6 * 3_600_000;
+
+export interface EvalParams {
+  readonly start: number;
+  readonly end: number;
+  readonly step: number;
+}
+
+export interface EvalLimits {
+  /** Date.now() past this: the query fails with a timeout. */
+  readonly deadline: number;
+  /** Readings and buckets loaded per query (Prometheus's --query.max-samples). */
+  readonly maxSamples: number;
+}
+
+export interface StepSeries {
+  readonly labels: Labels;
+  /** One per step; undefined where the series has no value. */
+  readonly values: (number | undefined)[];
+}
+
+export interface RawSeries {
+  readonly labels: Labels;
+  readonly ts: readonly number[];
+  readonly values: readonly number[];
+}
+
+export type EvalResult =
+  | { readonly type: 'scalar'; readonly value: number }
+  | { readonly type: 'steps'; readonly series: StepSeries[]; readonly resolution: string }
+  | { readonly type: 'raw'; readonly series: RawSeries[] };
+
+interface Known extends SeriesId {
+  readonly labels: Labels;
+}
+
+type WindowFn = RangeFunction | 'selector';
+
+export function evaluate(expr: Expr, p: EvalParams, data: QueryData, limits: EvalLimits): EvalResult {
+  return new Evaluation(p, data, limits).run(expr);
+}
+
+export function evalScalar(e: ScalarExpr): number {
+  if (e.kind === 'number') return e.value;
+  const a = evalScalar(e.left);
+  const b = evalScalar(e.right);
+  switch (e.op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      return a / b;
+    case '%':
+      return a % b;
+    case '^':
+      return a ** b;
+  }
+}
+
+/** Whether a label set satisfies every matcher (a missing label is the empty string). */
+export function matchesAll(labels: Labels, matchers: readonly Matcher[]): boolean {
+  return matchers.every((m) => matches(labels[m.name] ?? '', m));
+}
+
+function matches(v: string, m: Matcher): boolean {
+  switch (m.op) {
+    case '=':
+      return v === m.value;
+    case '!=':
+      return v !== m.value;
+    case '=~':
+      return compileRegex(m.value).test(v);
+    case '!~':
+      return !compileRegex(m.value).test(v);
+  }
+}
+
+class Evaluation {
+  private readonly steps: number;
+  private samples = 0;
+  private known: Known[] | undefined;
+  private resolution = 'raw';
+
+  constructor(
+    private readonly p: EvalParams,
+    private readonly data: QueryData,
+    private readonly limits: EvalLimits,
+  ) {
+    this.steps = Math.floor((p.end - p.start) / p.step) + 1;
+  }
+
+  run(expr: Expr): EvalResult {
+    switch (expr.kind) {
+      case 'number':
+      case 'arith':
+        return { type: 'scalar', value: evalScalar(expr) };
+      case 'matrix':
+        return { type: 'raw', series: this.rawRange(expr.matchers, expr.rangeMs) };
+      default: {
+        const series = this.vector(expr).filter((s) => s.values.some((v) => v !== undefined));
+        return { type: 'steps', series, resolution: this.resolution };
+      }
+    }
+  }
+
+  private vector(e: Exclude<Expr, ScalarExpr | { kind: 'matrix' }>): StepSeries[] {
+    switch (e.kind) {
+      case 'vector':
+        return this.windowed('selector', e.matchers, LOOKBACK_MS);
+      case 'call':
+        return this.windowed(e.func, e.arg.matchers, e.arg.rangeMs);
+      case 'aggregate':
+        return this.aggregate(e);
+    }
+  }
+
+  private select(matchers: readonly Matcher[]): Known[] {
+    this.known ??= this.data.listSeries().map((s) => ({ ...s, labels: seriesLabels(s.device, s.metric) }));
+    return this.known.filter((s) => matchesAll(s.labels, matchers));
+  }
+
+  private tick(loaded: number): void {
+    this.samples += loaded;
+    if (this.samples > this.limits.maxSamples)
+      throw new QueryError(
+        'execution',
+        `query processing would load too many samples into memory in query execution (limit ${this.limits.maxSamples})`,
+      );
+    if (Date.now() > this.limits.deadline)
+      throw new QueryError('timeout', 'query timed out in query execution');
+  }
+
+  private rawRange(matchers: readonly Matcher[], rangeMs: number): RawSeries[] {
+    const out: RawSeries[] = [];
+    for (const s of this.select(matchers)) {
+      const pts = this.data.points(s, this.p.end - rangeMs, this.p.end);
+      this.tick(pts.ts.length);
+      if (pts.ts.length > 0) out.push({ labels: s.labels, ts: pts.ts, values: pts.values });
+    }
+    return out;
+  }
+
+  private pickRollup(fn: WindowFn, windowMs: number): Rollup | undefined {
+    if (fn === 'rate' || fn === 'increase') return undefined;
+    const { start, end, step } = this.p;
+    if (end - start + windowMs <= RAW_SPAN_MS) return undefined;
+    for (const r of ['1h', '5m'] as const) {
+      const b = ROLLUP_MS[r];
+      if (windowMs % b === 0 && start % b === 0 && (this.steps === 1 || step % b === 0)) return r;
+    }
+    return undefined;
+  }
+
+  private windowed(fn: WindowFn, matchers: readonly Matcher[], windowMs: number): StepSeries[] {
+    const rollup = this.pickRollup(fn, windowMs);
+    if (rollup) this.resolution = rollup;
+    const out: StepSeries[] = [];
+    for (const s of this.select(matchers)) {
+      const values = rollup ? this.fromBuckets(fn, s, rollup, windowMs) : this.fromRaw(fn, s, windowMs);
+      // Prometheus drops the metric name from a function's result, except last_over_time's.
+      const keep = fn === 'selector' || fn === 'last_over_time';
+      out.push({ labels: keep ? s.labels : withoutName(s.labels), values });
+    }
+    return mergeSameLabels(out, this.steps);
+  }
+
+  private fromRaw(fn: WindowFn, s: SeriesId, windowMs: number): (number | undefined)[] {
+    const { start, end, step } = this.p;
+    const { ts, values } = this.data.points(s, start - windowMs, end);
+    this.tick(ts.length);
+    const out: (number | undefined)[] = new Array(this.steps);
+    let lo = 0;
+    let hi = 0;
+    for (let k = 0; k < this.steps; k++) {
+      const t = start + k * step;
+      hi = upperBound(ts, t, hi);
+      lo = upperBound(ts, t - windowMs, lo);
+      out[k] =
+        fn === 'selector'
+          ? hi > lo
+            ? values[hi - 1]
+            : undefined
+          : overWindow(fn, ts, values, lo, hi, t, windowMs);
+    }
+    return out;
+  }
+
+  private fromBuckets(fn: WindowFn, s: SeriesId, rollup: Rollup, windowMs: number): (number | undefined)[] {
+    const { start, end, step } = this.p;
+    const buckets = this.data.buckets(s, rollup, start - windowMs, end);
+    this.tick(buckets.length);
+    const out: (number | undefined)[] = new Array(this.steps);
+    let lo = 0;
+    let hi = 0;
+    for (let k = 0; k < this.steps; k++) {
+      const t = start + k * step;
+      while (hi < buckets.length && (buckets[hi] as Bucket).start < t) hi++;
+      while (lo < hi && (buckets[lo] as Bucket).start < t - windowMs) lo++;
+      out[k] = combine(fn, buckets, lo, hi);
+    }
+    return out;
+  }
+
+  private aggregate(e: AggregateExpr): StepSeries[] {
+    const inner = this.vector(e.arg as Exclude<Expr, ScalarExpr | { kind: 'matrix' }>);
+    const groups = new Map<string, { labels: Labels; acc: Acc[] }>();
+    for (const s of inner) {
+      const labels = groupLabels(s.labels, e.grouping);
+      const key = labelsKey(labels);
+      let g = groups.get(key);
+      if (!g) {
+        g = { labels, acc: [] };
+        groups.set(key, g);
+      }
+      for (let k = 0; k < this.steps; k++) {
+        const v = s.values[k];
+        if (v === undefined) continue;
+        const a = g.acc[k];
+        if (!a) g.acc[k] = { sum: v, count: 1, min: v, max: v };
+        else {
+          a.sum += v;
+          a.count++;
+          if (v < a.min || Number.isNaN(a.min)) a.min = v;
+          if (v > a.max || Number.isNaN(a.max)) a.max = v;
+        }
+      }
+    }
+    return [...groups.values()].map((g) => ({
+      labels: g.labels,
+      values: Array.from({ length: this.steps }, (_, k) => {
+        const a = g.acc[k];
+        if (!a) return undefined;
+        return e.op === 'sum'
+          ? a.sum
+          : e.op === 'avg'
+            ? a.sum / a.count
+            : e.op === 'count'
+              ? a.count
+              : a[e.op];
+      }),
+    }));
+  }
+}
+
+interface Acc {
+  sum: number;
+  count: number;
+  min: number;
+  max: number;
+}
+
+function combine(fn: WindowFn, b: readonly Bucket[], lo: number, hi: number): number | undefined {
+  if (hi <= lo) return undefined;
+  const last = b[hi - 1] as Bucket;
+  if (fn === 'selector' || fn === 'last_over_time') return last.last;
+  let count = 0;
+  let sum = 0;
+  let min = Number.NaN;
+  let max = Number.NaN;
+  for (let i = lo; i < hi; i++) {
+    const x = b[i] as Bucket;
+    count += x.count;
+    sum += x.sum;
+    if (x.min < min || Number.isNaN(min)) min = x.min;
+    if (x.max > max || Number.isNaN(max)) max = x.max;
+  }
+  switch (fn) {
+    case 'count_over_time':
+      return count;
+    case 'sum_over_time':
+      return sum;
+    case 'avg_over_time':
+      return sum / count;
+    case 'min_over_time':
+      return min;
+    case 'max_over_time':
+      return max;
+    default:
+      return undefined;
+  }
+}
+
+function groupLabels(labels: Labels, grouping: AggregateExpr['grouping']): Labels {
+  const out: Record<string, string> = {};
+  if (!grouping) return out;
+  if (grouping.mode === 'by') {
+    for (const l of grouping.labels) {
+      const v = labels[l];
+      if (v !== undefined && v !== '') out[l] = v;
+    }
+    return out;
+  }
+  for (const [k, v] of Object.entries(labels)) {
+    if (k !== '__name__' && !grouping.labels.includes(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** Series left with equal labels (names dropped) must not both have a value at one step. */
+function mergeSameLabels(series: StepSeries[], steps: number): StepSeries[] {
+  const byKey = new Map<string, StepSeries>();
+  for (const s of series) {
+    const key = labelsKey(s.labels);
+    const seen = byKey.get(key);
+    if (!seen) {
+      byKey.set(key, s);
+      continue;
+    }
+    for (let k = 0; k < steps; k++) {
+      if (s.values[k] === undefined) continue;
+      if (seen.values[k] !== undefined)
+        throw new QueryError('execution', 'vector cannot contain metrics with the same labelset');
+      seen.values[k] = s.values[k];
+    }
+  }
+  return [...byKey.values()];
+}
