@@ -60,8 +60,12 @@ export class Daemon {
       this.telemetry.received(m);
       return this.queue.push(m);
     };
+    const sinkLog = stageLogger(log, 'sink');
     this.sink = new SqliteSink(
-      sinkSettings(config, decodeSettings(config)),
+      {
+        ...sinkSettings(config, decodeSettings(config)),
+        onMigrationProgress: (p) => sinkLog.info(p, 'migrating the database schema'),
+      },
       opts.workerUrl ?? defaultWorkerUrl(),
     );
     const embedded = config.broker.url === undefined;

@@ -4,6 +4,7 @@
  * message objects per batch would cost more than the insert itself.
  */
 import type { InboundMessage } from '../lib/message.js';
+import type { MigrationProgress } from './migrations/index.js';
 import type { BatchResult, StoreSettings } from './types.js';
 
 export interface PackedBatch {
@@ -37,6 +38,8 @@ export interface WireError {
 
 export type WorkerMessage =
   | { readonly kind: 'ready' }
+  /** A schema migration is under way at open (migrations/index.ts); re-arms the open timeout. */
+  | { readonly kind: 'migrating'; readonly progress: MigrationProgress }
   /** `open`: the database could not be opened or migrated; `init`: anything else at startup. */
   | { readonly kind: 'open-failed'; readonly stage: 'open' | 'init'; readonly error: WireError }
   | { readonly kind: 'result'; readonly id: number; readonly result: BatchResult }

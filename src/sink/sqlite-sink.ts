@@ -187,15 +187,22 @@ export class SqliteSink {
     });
     return new Promise<void>((resolvePromise, reject) => {
       let ready = false;
-      const timer = setTimeout(() => {
+      const expire = (): void => {
         reject(
           this.openError('open', { code: WORKER_FAILED, message: `no answer within ${this.opTimeoutMs} ms` }),
         );
         this.kill(w, 'did not open the database in time');
-      }, this.opTimeoutMs);
+      };
+      let timer = setTimeout(expire, this.opTimeoutMs);
       w.on('message', (m: WorkerMessage) => {
         if (ready) return this.settle(m);
         clearTimeout(timer);
+        if (m.kind === 'migrating') {
+          // A large file migrates for longer than one timeout, but each chunk reports well within it.
+          timer = setTimeout(expire, this.opTimeoutMs);
+          this.settings.onMigrationProgress?.(m.progress);
+          return;
+        }
         if (m.kind === 'ready') {
           ready = true;
           this.worker = w;

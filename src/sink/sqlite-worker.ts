@@ -29,7 +29,7 @@ export function runSqliteWorker(makeDecoder: DecoderFactory): void {
   }
   let store: SinkStore;
   try {
-    store = SinkStore.open(init.store, decode);
+    store = SinkStore.open(init.store, decode, (progress) => send({ kind: 'migrating', progress }));
   } catch (err) {
     send({ kind: 'open-failed', stage: 'open', error: wireError(err) });
     port.close();

@@ -6,13 +6,13 @@
 import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
 import { identityKey } from './identity-hash.js';
-import { migrate } from './migrations.js';
+import { type MigrationProgressFn, migrate } from './migrations/index.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
+import { readingsJson } from './readings-json.js';
+import { RollupWriter } from './rollup-writer.js';
+import { BatchAggregator } from './rollups.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
-import type { BatchResult, DecodeFn, SinkDecodeResult, StoreSettings } from './types.js';
-
-/** Series ids cached between batches; cleared when full (a re-lookup is one indexed SELECT). */
-const SERIES_CACHE_MAX = 100_000;
+import type { BatchResult, DecodeFn, Reading, SinkDecodeResult, StoreSettings } from './types.js';
 
 const SYNCHRONOUS = new Set(['FULL', 'NORMAL', 'OFF']);
 
@@ -31,14 +31,18 @@ type Outcome =
   | { readonly kind: 'duplicate' }
   | { readonly kind: 'dead'; readonly reason: string };
 
+/**
+ * Schema 2 (migrations/v2-schema.ts): a message's readings go into its own row as JSON, by the same
+ * INSERT; the readings of the messages a transaction inserted are aggregated in memory (rollups.ts)
+ * and written to latest and the rollups once per series and bucket at the end of that transaction.
+ */
 export class SinkStore {
-  private readonly seriesCache = new Map<string, number>();
-  /** Samples of the batch being written in one transaction, inserted grouped by series at its end. */
+  /** Readings of the transaction in progress; rebuilt from scratch by every attempt. */
+  private readonly agg = new BatchAggregator();
+  private readonly rollups: RollupWriter;
   private readonly insertMessage: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
-  private readonly insertSample: Database.Statement;
-  private readonly selectSeries: Database.Statement<unknown[], { id: number }>;
-  private readonly insertSeries: Database.Statement;
+  private readonly insertReadingAt: Database.Statement;
   private readonly writeAll: (b: PackedBatch, decoded: readonly SinkDecodeResult[]) => Outcome[];
   private readonly writeSplit: (b: PackedBatch, decoded: readonly SinkDecodeResult[]) => Outcome[];
   private readonly writeOne: (b: PackedBatch, i: number, d: SinkDecodeResult) => Outcome;
@@ -52,26 +56,32 @@ export class SinkStore {
     // ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: both skip a repeated identity, but OR
     // IGNORE would also silently skip NOT NULL failures and count them as redeliveries.
     this.insertMessage = db.prepare(
-      `INSERT INTO messages (topic, device, payload, qos, retain, dup, received_at, ts, identity)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      `INSERT INTO messages (topic, device, payload, qos, retain, dup, received_at, ts, identity, readings)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
     this.insertDeadLetter = db.prepare(
       `INSERT INTO dead_letters (topic, payload, payload_bytes, reason, detail, qos, received_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.insertSample = db.prepare('INSERT INTO samples (message_id, series_id, value) VALUES (?, ?, ?)');
-    // `IS`, not `=`: device may be NULL, and UNIQUE(device, metric) treats NULLs as distinct.
-    this.selectSeries = db.prepare('SELECT id FROM series WHERE device IS ? AND metric = ?');
-    this.insertSeries = db.prepare('INSERT INTO series (device, metric) VALUES (?, ?)');
+    this.insertReadingAt = db.prepare(
+      'INSERT INTO readings_at (message_id, device, metric, ts, value) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.rollups = new RollupWriter(db);
 
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies; a deferred transaction
     // upgrading its lock mid-way can fail with SQLITE_BUSY without waiting.
-    this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) =>
-      decoded.map((d, i) => this.storeOne(b, i, d)),
-    ).immediate;
-    this.writeSplit = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) =>
-      decoded.map((d, i) => this.storeOneOrDeadLetter(b, i, d)),
-    ).immediate;
+    this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) => {
+      this.agg.clear();
+      const outcomes = decoded.map((d, i) => this.storeOne(b, i, d));
+      this.rollups.write(this.agg);
+      return outcomes;
+    }).immediate;
+    this.writeSplit = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) => {
+      this.agg.clear();
+      const outcomes = decoded.map((d, i) => this.storeOneOrDeadLetter(b, i, d));
+      this.rollups.write(this.agg);
+      return outcomes;
+    }).immediate;
     // Called inside writeSplit's transaction, better-sqlite3 runs this under a SAVEPOINT, so a
     // failing sample rolls back only its own message.
     this.writeOne = db.transaction((b: PackedBatch, i: number, d: SinkDecodeResult) =>
@@ -80,7 +90,7 @@ export class SinkStore {
   }
 
   /** Opens (creating if needed), configures and migrates. Throws the SQLite error on failure. */
-  static open(settings: StoreSettings, decode: DecodeFn): SinkStore {
+  static open(settings: StoreSettings, decode: DecodeFn, onMigration?: MigrationProgressFn): SinkStore {
     if (!SYNCHRONOUS.has(settings.synchronous))
       throw new Error(`invalid synchronous "${settings.synchronous}"`);
     // `timeout` is better-sqlite3's busy_timeout.
@@ -93,7 +103,7 @@ export class SinkStore {
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       if (settings.maxPageCount !== undefined)
         db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
-      migrate(db);
+      migrate(db, onMigration);
       return new SinkStore(db, decode, settings);
     } catch (err) {
       db.close();
@@ -117,15 +127,18 @@ export class SinkStore {
       outcomes = this.writeAll(b, decoded);
     } catch (err) {
       // Series rows inserted by the rolled-back transaction are gone; so must their cached ids be.
-      this.seriesCache.clear();
+      this.rollups.forgetUncommitted();
       if (!isRowLevelError(err)) throw err;
       try {
         outcomes = this.writeSplit(b, decoded);
       } catch (splitErr) {
-        this.seriesCache.clear();
+        this.rollups.forgetUncommitted();
         throw splitErr;
+      } finally {
+        this.agg.clear();
       }
     }
+    this.agg.clear();
     return tally(outcomes, (performance.now() - started) / 1000);
   }
 
@@ -155,7 +168,6 @@ export class SinkStore {
       return this.writeOne(b, i, d);
     } catch (err) {
       if (!isRowLevelError(err)) throw err;
-      this.seriesCache.clear();
       this.deadLetter(b, i, 'insert_failed', `${sqliteCodeOf(err)}: ${errorMessage(err)}`);
       return { kind: 'dead', reason: 'insert_failed' };
     }
@@ -169,6 +181,11 @@ export class SinkStore {
     const raw = payloadAt(b, i);
     const flags = b.flags[i] as number;
     const ts = Math.round(d.ts);
+    const readings = d.readings;
+    // Readings with a timestamp of their own (Sparkplug is_historical) go to readings_at instead.
+    const ownTs = hasOwnTimestamps(readings, ts);
+    // Before the INSERT: an unstorable reading (InvalidReadingError) fails only this message.
+    const json = readingsJson(ownTs ? readings.filter((r) => !differs(r, ts)) : readings);
     const info = this.insertMessage.run(
       b.topics[i],
       d.device,
@@ -179,12 +196,22 @@ export class SinkStore {
       b.receivedAt[i],
       ts,
       d.identity === null ? null : identityKey(d.identity, d.tsFromPayload),
+      json,
     );
     // Nothing inserted: this identity is already stored, so this is a redelivery.
     if (info.changes === 0) return { kind: 'duplicate' };
     const messageId = Number(info.lastInsertRowid);
-    for (const r of d.readings) this.insertSample.run(messageId, this.seriesId(d.device, r.metric), r.value);
-    return { kind: 'stored', readings: d.readings.length, ts };
+    if (ownTs) {
+      for (const r of readings) {
+        if (differs(r, ts))
+          this.insertReadingAt.run(messageId, d.device, r.metric, Math.round(r.ts), r.value);
+      }
+    }
+    // Last, after everything that can fail: a savepoint rolled back never reaches the aggregator.
+    for (const r of readings) {
+      this.agg.add(d.device, r.metric, r.ts === undefined ? ts : Math.round(r.ts), r.value, messageId);
+    }
+    return { kind: 'stored', readings: readings.length, ts };
   }
 
   private deadLetter(b: PackedBatch, i: number, reason: string, detail: string): void {
@@ -200,18 +227,16 @@ export class SinkStore {
       b.receivedAt[i],
     );
   }
+}
 
-  private seriesId(device: string | null, metric: string): number {
-    // Length-prefixed so no (device, metric) pair can spell another's key.
-    const key = device === null ? `\0${metric}` : `${device.length}:${device}${metric}`;
-    const cached = this.seriesCache.get(key);
-    if (cached !== undefined) return cached;
-    const row = this.selectSeries.get(device, metric);
-    const id = row ? row.id : Number(this.insertSeries.run(device, metric).lastInsertRowid);
-    if (this.seriesCache.size >= SERIES_CACHE_MAX) this.seriesCache.clear();
-    this.seriesCache.set(key, id);
-    return id;
-  }
+/** A reading whose own ts is not its message's. */
+function differs(r: Reading, ts: number): r is Reading & { ts: number } {
+  return r.ts !== undefined && r.ts !== ts;
+}
+
+function hasOwnTimestamps(readings: readonly Reading[], ts: number): boolean {
+  for (const r of readings) if (differs(r, ts)) return true;
+  return false;
 }
 
 /** A Buffer over the same bytes (better-sqlite3 binds Buffers as BLOBs). */

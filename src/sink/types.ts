@@ -4,6 +4,8 @@
  * result of one committed batch.
  */
 
+import type { MigrationProgress } from './migrations/index.js';
+
 export type Synchronous = 'FULL' | 'NORMAL' | 'OFF';
 
 /** What the SQLite worker needs to open the database. Plain data: it crosses to the thread. */
@@ -21,13 +23,23 @@ export interface StoreSettings {
 export interface SinkSettings extends StoreSettings {
   /** DecodeSettings, opaque here: forwarded to the worker, where src/worker.ts builds the decoder. */
   readonly decode: unknown;
-  /** Bound on every request to the worker (open, write, close). Default 30 s. */
+  /**
+   * Bound on every request to the worker (open, write, close). Default 30 s. While a schema migration
+   * reports progress at open, each report re-arms it.
+   */
   readonly opTimeoutMs?: number;
+  /** Called on the main thread with the progress of a long schema migration at open (to log it). */
+  readonly onMigrationProgress?: (p: MigrationProgress) => void;
 }
 
 export interface Reading {
   readonly metric: string;
   readonly value: number;
+  /**
+   * ms since epoch, only when the reading was taken at another time than its message's ts (Sparkplug
+   * is_historical, a batched upload): stored in readings_at and rolled up at this time.
+   */
+  readonly ts?: number;
 }
 
 /** Same shape as decode/types.ts DecodeResult; kept structural so the sink does not import decode/. */
@@ -54,7 +66,7 @@ export interface BatchResult {
   readonly stored: number;
   /** Messages whose identity was already stored: redeliveries, nothing inserted. */
   readonly duplicates: number;
-  /** Rows in `samples`. */
+  /** Readings of the stored messages (in messages.readings or readings_at). */
   readonly readings: number;
   /** Rows in `dead_letters`, by reason. */
   readonly deadLetters: Record<string, number>;

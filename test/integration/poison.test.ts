@@ -96,7 +96,7 @@ describe.each(['embedded', 'mosquitto'] as const)('poison corpus via %s', (mode:
     withDb(db, (sql) => {
       const messagesOn = sql.prepare('SELECT id, retain FROM messages WHERE topic = ?');
       const readingsOf = sql.prepare(
-        'SELECT r.metric, s.value FROM samples s JOIN series r ON r.id = s.series_id WHERE s.message_id = ?',
+        'SELECT j.key AS metric, j.value FROM messages m, json_each(m.readings) j WHERE m.id = ?',
       );
       const deadOn = sql.prepare(
         'SELECT reason, length(payload) AS kept, payload_bytes FROM dead_letters WHERE topic = ?',

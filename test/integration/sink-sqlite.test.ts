@@ -141,7 +141,14 @@ describe('SqliteSink storing', () => {
       { device: 'devA' },
       { device: 'devB' },
     ]);
-    expect(query('SELECT count(*) AS n FROM samples')).toEqual([{ n: 2 }]);
+    expect(query('SELECT count(*) AS n FROM readings')).toEqual([{ n: 2 }]);
+    // Rollups and latest count stored messages only: the redeliveries added nothing.
+    expect(query('SELECT sum(count) AS n FROM rollup_5m')).toEqual([{ n: 2 }]);
+    expect(query('SELECT sum(count) AS n FROM rollup_1h')).toEqual([{ n: 2 }]);
+    expect(query('SELECT device, metric, value FROM latest ORDER BY device')).toEqual([
+      { device: 'devA', metric: 'temp', value: 1 },
+      { device: 'devB', metric: 'temp', value: 1 },
+    ]);
 
     const db = new Database(dbPath, { readonly: true });
     try {
@@ -158,7 +165,7 @@ describe('SqliteSink storing', () => {
     await sink.start();
     const result = await sink.write([
       message('t/d1/x', { r: [['a', 1]] }),
-      // The same metric twice at one ts: PRIMARY KEY(series_id, ts, message_id) fails.
+      // The same metric twice in one message: its readings object cannot hold both.
       message('t/d2/x', {
         ts: 5,
         r: [
@@ -167,7 +174,7 @@ describe('SqliteSink storing', () => {
         ],
       }),
       message('t/d3/x', { r: [['new_metric', 3]] }),
-      // NaN binds as NULL: value NOT NULL fails.
+      // NaN has no JSON form.
       message('t/d4/x', { r: [['b', null]] }),
       message('t/d5/x', { throw: true }),
     ]);
@@ -189,8 +196,8 @@ describe('SqliteSink storing', () => {
       ['t/d4/x', 'insert_failed'],
       ['t/d5/x', 'decoder_error'],
     ]);
-    expect(dead[0]?.detail).toMatch(/^SQLITE_CONSTRAINT_PRIMARYKEY: UNIQUE constraint failed: samples/);
-    expect(dead[1]?.detail).toMatch(/^SQLITE_CONSTRAINT_NOTNULL: NOT NULL constraint failed: samples.value/);
+    expect(dead[0]?.detail).toBe('MQLITE_READING_INVALID: metric a appears twice in one message');
+    expect(dead[1]?.detail).toBe('MQLITE_READING_INVALID: reading b is not a finite number: NaN');
     expect(dead[2]?.detail).toBe('stub decoder bug');
 
     // Series cached during the rolled-back first attempt must not leak: later batches still resolve.
@@ -224,12 +231,15 @@ describe('SqliteSink lifecycle', () => {
     await reopened.start();
     await reopened.write([message('t/d/x', { r: [['a', 2]] })]);
     await reopened.stop();
-    expect(query('PRAGMA user_version')).toEqual([{ user_version: 1 }]);
+    expect(query('PRAGMA user_version')).toEqual([{ user_version: 2 }]);
     expect(query('SELECT count(*) AS n FROM messages')).toEqual([{ n: 2 }]);
     expect(query("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")).toEqual([
       { name: 'dead_letters' },
+      { name: 'latest' },
       { name: 'messages' },
-      { name: 'samples' },
+      { name: 'readings_at' },
+      { name: 'rollup_1h' },
+      { name: 'rollup_5m' },
       { name: 'series' },
     ]);
     expect(query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
@@ -245,7 +255,7 @@ describe('SqliteSink lifecycle', () => {
     const newer = newSink();
     await expect(newer.start()).rejects.toMatchObject({
       code: 'MQLITE_DB_OPEN_FAILED',
-      message: `cannot open database ${dbPath}: database schema version 99 is newer than this mqlite understands (1)`,
+      message: `cannot open database ${dbPath}: database schema version 99 is newer than this mqlite understands (2)`,
     });
   });
 

@@ -1,11 +1,8 @@
 /**
- * Schema versions, applied in order at open. PRAGMA user_version records the last applied one;
- * each migration and its version bump commit together, so a crash leaves either the old or the
- * new schema, never half of one. Append new versions; never edit a released one.
+ * Schema 1 (released): readings as one `samples` row each. Kept verbatim so that a fresh database
+ * and a migrated one reach the current schema by the same steps. Never edit.
  */
-import type { Database } from 'better-sqlite3';
-
-const V1 = `
+export const V1 = `
 CREATE TABLE messages (
   id          INTEGER PRIMARY KEY,
   topic       TEXT    NOT NULL,
@@ -65,30 +62,3 @@ CREATE TABLE dead_letters (
   received_at   INTEGER NOT NULL
 );
 `;
-
-export const MIGRATIONS: readonly string[] = [V1];
-
-export const SCHEMA_VERSION = MIGRATIONS.length;
-
-/** Brings the schema to SCHEMA_VERSION; returns the version found before. */
-export function migrate(db: Database): number {
-  const found = db.pragma('user_version', { simple: true }) as number;
-  if (found > SCHEMA_VERSION) {
-    throw new Error(
-      `database schema version ${found} is newer than this mqlite understands (${SCHEMA_VERSION})`,
-    );
-  }
-  for (let v = found; v < SCHEMA_VERSION; v++) {
-    const sql = MIGRATIONS[v] as string;
-    // IMMEDIATE: take the write lock up front, so two processes opening one file cannot both migrate.
-    db.transaction(() => {
-      // Re-read inside the lock: another process may have migrated while we waited.
-      const now = db.pragma('user_version', { simple: true }) as number;
-      if (now === v) {
-        db.exec(sql);
-        db.pragma(`user_version = ${v + 1}`);
-      }
-    }).immediate();
-  }
-  return found;
-}

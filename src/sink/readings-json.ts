@@ -1,0 +1,57 @@
+/**
+ * A message's readings as the flat JSON object stored in `messages.readings` (schema 2). Pure.
+ */
+import type { Reading } from './types.js';
+
+/** A reading SQLite could not store faithfully: the message is dead-lettered as insert_failed. */
+export class InvalidReadingError extends Error {
+  readonly code = 'MQLITE_READING_INVALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidReadingError';
+  }
+}
+
+/** Beyond this many readings a Set is cheaper than comparing every pair for duplicates. */
+const PAIRWISE_MAX = 16;
+
+/**
+ * `{"temp":21.5,"hum":40}`, or null when there are none. Throws InvalidReadingError on a non-finite
+ * value (JSON has no NaN/Infinity) or a metric named twice (json_each would expand both, where schema 1
+ * refused the second by primary key).
+ */
+export function readingsJson(readings: readonly Reading[]): string | null {
+  const n = readings.length;
+  if (n === 0) return null;
+  let out = '{';
+  for (let i = 0; i < n; i++) {
+    const r = readings[i] as Reading;
+    if (!Number.isFinite(r.value))
+      throw new InvalidReadingError(`reading ${r.metric} is not a finite number: ${r.value}`);
+    if (i > 0) out += ',';
+    // Number → JSON: String() prints what JSON.stringify would (shortest round-trip form, "1e+21").
+    out += `${JSON.stringify(r.metric)}:${String(r.value)}`;
+  }
+  if (n > 1) assertUniqueMetrics(readings);
+  return `${out}}`;
+}
+
+function assertUniqueMetrics(readings: readonly Reading[]): void {
+  const n = readings.length;
+  if (n <= PAIRWISE_MAX) {
+    for (let i = 1; i < n; i++) {
+      const m = (readings[i] as Reading).metric;
+      for (let j = 0; j < i; j++) if ((readings[j] as Reading).metric === m) throw duplicate(m);
+    }
+    return;
+  }
+  const seen = new Set<string>();
+  for (const r of readings) {
+    if (seen.has(r.metric)) throw duplicate(r.metric);
+    seen.add(r.metric);
+  }
+}
+
+function duplicate(metric: string): InvalidReadingError {
+  return new InvalidReadingError(`metric ${metric} appears twice in one message`);
+}
