@@ -22,6 +22,8 @@ import { MqttSource } from './source/mqtt-source.js';
 import { BatchWriter } from './sink/batch-writer.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
 import { Telemetry } from './daemon-telemetry.js';
+import { buildQueryService } from './daemon-query.js';
+import type { QueryService } from './query/index.js';
 
 export interface DaemonOptions {
   readonly logger: Logger;
@@ -42,6 +44,7 @@ export class Daemon {
   private readonly source: MqttSource | undefined;
   private readonly broker: EmbeddedBroker | undefined;
   private readonly http: HttpServer | undefined;
+  private readonly query: QueryService | undefined;
   private readonly summary: Summary;
   private readonly notifier: SystemdNotifier;
   private state: State = 'new';
@@ -113,8 +116,13 @@ export class Daemon {
       walBytes: () => (this.dbOpen ? this.sink.fileSizes().walBytes : 0),
     });
     const http = config.http.listen === 'off' ? undefined : parseHostPort(config.http.listen);
+    this.query = buildQueryService(config, this.registry, opts.version);
     this.http = http
-      ? new HttpServer(http, { registry: this.registry, readiness: () => this.readiness() })
+      ? new HttpServer(http, {
+          registry: this.registry,
+          readiness: () => this.readiness(),
+          routes: this.query?.routes ?? [],
+        })
       : undefined;
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },
@@ -146,6 +154,7 @@ export class Daemon {
     await this.sink.start();
     this.dbOpen = true;
     await this.writer.start();
+    await this.query?.start();
     await this.http?.start();
     if (this.broker) await this.broker.start();
     if (this.source) await this.source.start();
@@ -203,6 +212,7 @@ export class Daemon {
     await this.step('summary', () => this.summary.stop());
     await this.step('source', () => this.source?.stop());
     await this.step('broker', () => this.broker?.stop());
+    await this.step('query', () => this.query?.stop());
     await this.step('sink', async () => {
       this.dbOpen = false;
       await this.sink.stop();

@@ -22,7 +22,7 @@ import { QueryError } from './query-error.js';
 /** Prometheus refuses range queries of more points per series (web/api/v1/api.go). */
 export const MAX_POINTS_PER_SERIES = 11_000;
 
-export type DataRoute = 'query' | 'query_range' | 'series' | 'labels' | 'label_values';
+export type DataRoute = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata';
 
 export interface ApiRequest {
   readonly route: DataRoute;
@@ -86,6 +86,15 @@ export function handleApi(req: ApiRequest, data: QueryData, limits: ApiLimits): 
       for (const l of selectLabels(data, matchSets(req.params, false)))
         for (const k of Object.keys(l)) names.add(k);
       return [...names].sort();
+    }
+    case 'metadata': {
+      // Every reading is a gauge; Grafana shows this beside the metric names.
+      const out: Record<string, { type: string; help: string; unit: string }[]> = {};
+      for (const l of selectLabels(data, undefined)) {
+        const name = l.__name__ ?? '';
+        out[name] ??= [{ type: 'gauge', help: `mqlite reading ${l.mqlite_metric ?? name}`, unit: '' }];
+      }
+      return out;
     }
     case 'label_values': {
       const name = req.label ?? '';

@@ -2,9 +2,11 @@
  * One mapping from mqlite's (device, metric) to Prometheus labels, used by the query API, the
  * readings exposition and the export, so a series has the same name everywhere.
  *
- * - The metric name is the metric with every character outside `[a-zA-Z0-9_:]` replaced by `_`,
- *   and `_` put in front of a leading digit: `battery.level` → `battery_level`,
- *   `ENERGY.Total` → `ENERGY_Total`, `1wire` → `_1wire`.
+ * - The metric name is the metric in Prometheus's snake_case: camelCase split with `_`, lower
+ *   case, every run of characters outside `[a-z0-9]` one `_` (colons too: Prometheus keeps them
+ *   for recording rules), `_` trimmed at the ends and put in front of a leading digit:
+ *   `battery.level` → `battery_level`, `ENERGY.TotalStartTime` → `energy_total_start_time`,
+ *   `1wire` → `_1wire`. Lint-clean for `promtool check metrics`.
  * - When that changed the name, the label `mqlite_metric` holds the original, so the mapping is
  *   reversible and two metrics that map to the same name (`a.b`, `a_b`) stay distinct series.
  * - The device is the label `device`.
@@ -14,12 +16,14 @@ export type Labels = Readonly<Record<string, string>>;
 
 export const DEVICE_LABEL = 'device';
 export const METRIC_LABEL = 'mqlite_metric';
-const VALID_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
 export function promName(metric: string): string {
-  if (VALID_NAME.test(metric)) return metric;
-  const replaced = metric.replace(/[^a-zA-Z0-9_:]/g, '_');
-  return /^[0-9]/.test(replaced) || replaced === '' ? `_${replaced}` : replaced;
+  const snake = metric
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  return snake === '' || /^[0-9]/.test(snake) ? `_${snake}` : snake;
 }
 
 /** Labels of a series, sorted by name (Prometheus's order). */

@@ -36,11 +36,11 @@ describe('Prometheus HTTP API shapes', () => {
       resultType: 'vector',
       result: [{ metric: { __name__: 'temperature', device: 'kitchen' }, value: [T0 / 1000, '22'] }],
     });
-    expect(call('query', { query: 'ENERGY_Total' })).toEqual({
+    expect(call('query', { query: 'energy_total' })).toEqual({
       resultType: 'vector',
       result: [
         {
-          metric: { __name__: 'ENERGY_Total', device: 'hall', mqlite_metric: 'ENERGY.Total' },
+          metric: { __name__: 'energy_total', device: 'hall', mqlite_metric: 'ENERGY.Total' },
           value: [(T0 + 1000) / 1000, '1234.5'],
         },
       ],
@@ -111,14 +111,14 @@ describe('Prometheus HTTP API shapes', () => {
 
   it('/series, /labels and /label/<name>/values list what is stored', () => {
     expect(call('series', { 'match[]': ['{device="hall"}'] })).toEqual([
-      { __name__: 'ENERGY_Total', device: 'hall', mqlite_metric: 'ENERGY.Total' },
+      { __name__: 'energy_total', device: 'hall', mqlite_metric: 'ENERGY.Total' },
       { __name__: 'temperature', device: 'hall' },
     ]);
     expect(error('series', {})).toMatch(/no match\[\] parameter provided/);
     expect(call('labels', {})).toEqual(['__name__', 'device', 'mqlite_metric']);
     expect(call('label_values', {}, 'device')).toEqual(['hall', 'kitchen']);
-    expect(call('label_values', {}, '__name__')).toEqual(['ENERGY_Total', 'temperature']);
-    expect(call('label_values', { 'match[]': 'ENERGY_Total' }, 'device')).toEqual(['hall']);
+    expect(call('label_values', {}, '__name__')).toEqual(['energy_total', 'temperature']);
+    expect(call('label_values', { 'match[]': 'energy_total' }, 'device')).toEqual(['hall']);
   });
 });
 
@@ -134,5 +134,19 @@ describe('parameter and value formats', () => {
     expect(formatValue(Number.POSITIVE_INFINITY)).toBe('+Inf');
     expect(formatValue(Number.NaN)).toBe('NaN');
     expect(formatValue(-0.25)).toBe('-0.25');
+  });
+});
+
+describe('metric names', () => {
+  it('map to snake_case Prometheus names, reversibly through mqlite_metric', async () => {
+    const { promName, seriesLabels, storedMetric } = await import('../../../src/query/names.js');
+    expect(promName('temperature')).toBe('temperature');
+    expect(promName('battery.level')).toBe('battery_level');
+    expect(promName('ENERGY.TotalStartTime')).toBe('energy_total_start_time');
+    expect(promName('1wire')).toBe('_1wire');
+    expect(promName('a:b--c')).toBe('a_b_c');
+    for (const m of ['temperature', 'battery.level', 'ENERGY.Total', 'x y', 'äöü']) {
+      expect(storedMetric(seriesLabels('d', m))).toBe(m);
+    }
   });
 });
