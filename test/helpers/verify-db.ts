@@ -107,3 +107,41 @@ export function exactlyOnceSummary(dbPath: string, devices: readonly string[], p
 export function allOnce(total: number): ReturnType<typeof exactlyOnceSummary> {
   return { total, distinct: total, duplicates: [], missing: [], withoutSeq: 0, deadLetters: 0 };
 }
+
+/**
+ * Per device: distinct messages stored (by payload seq) and what each rollup view and `latest` say
+ * about the seq metric. Rollups are written in the commit of the messages they count, so after any
+ * number of kills every view must count each distinct message exactly once.
+ */
+export function rollupReport(dbPath: string): {
+  device: string;
+  distinct: number;
+  counted5m: number;
+  counted1h: number;
+  latestSeq: number | null;
+}[] {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare(
+        `SELECT m.device, count(DISTINCT json_extract(m.payload, '$.seq')) AS distinct_,
+           (SELECT sum(count) FROM readings_5m r WHERE r.device = m.device AND r.metric = 'seq') AS counted5m,
+           (SELECT sum(count) FROM readings_1h r WHERE r.device = m.device AND r.metric = 'seq') AS counted1h,
+           (SELECT value FROM latest l WHERE l.device = m.device AND l.metric = 'seq') AS latestSeq
+         FROM messages m GROUP BY m.device ORDER BY m.device`,
+      )
+      .all()
+      .map((r) => {
+        const { distinct_, ...rest } = r as { device: string; distinct_: number } & Record<string, unknown>;
+        return { ...rest, distinct: distinct_ } as {
+          device: string;
+          distinct: number;
+          counted5m: number;
+          counted1h: number;
+          latestSeq: number | null;
+        };
+      });
+  } finally {
+    db.close();
+  }
+}

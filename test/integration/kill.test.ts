@@ -13,7 +13,7 @@ import { type DaemonProcess, metricValue, startDaemon } from '../helpers/daemon-
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { type RunningPublisher, startPublisher } from '../helpers/resilient-publisher.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { allOnce, countMessages, exactlyOnceSummary } from '../helpers/verify-db.js';
+import { allOnce, countMessages, exactlyOnceSummary, rollupReport } from '../helpers/verify-db.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const DEVICES = 10;
@@ -66,6 +66,16 @@ function killsDuringWrites(kills: readonly Kill[]): number {
 
 function expectExactlyOnce(db: string, publisher: RunningPublisher): void {
   expect(exactlyOnceSummary(db, publisher.names, PER_DEVICE)).toEqual(allOnce(N));
+  // Latest and the rollups commit with the messages they count: each distinct message once, kills or not.
+  expect(rollupReport(db)).toEqual(
+    [...publisher.names].sort().map((device) => ({
+      device,
+      distinct: PER_DEVICE,
+      counted5m: PER_DEVICE,
+      counted1h: PER_DEVICE,
+      latestSeq: PER_DEVICE - 1,
+    })),
+  );
 }
 
 async function logDuplicates(daemon: DaemonProcess, publisher: RunningPublisher): Promise<void> {

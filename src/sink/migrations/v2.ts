@@ -23,7 +23,11 @@ export interface MoveProgress {
   readonly total: number;
 }
 
-export function migrateToV2(db: Database.Database, onChunk: (p: MoveProgress) => void): void {
+export function migrateToV2(
+  db: Database.Database,
+  onChunk: (p: MoveProgress) => void,
+  chunkMessages = CHUNK_MESSAGES,
+): void {
   // IMMEDIATE: take the write lock up front, and re-read the version inside it, so that two processes
   // opening one file cannot both migrate.
   db.transaction(() => {
@@ -53,7 +57,7 @@ export function migrateToV2(db: Database.Database, onChunk: (p: MoveProgress) =>
     if (version(db) !== 1) return undefined;
     const s = state.get();
     if (s === undefined || s.cursor >= s.last_id) return undefined;
-    const to = Math.min(s.cursor + CHUNK_MESSAGES, s.last_id);
+    const to = Math.min(s.cursor + chunkMessages, s.last_id);
     agg.clear();
     let current = -1;
     let ts = 0;
@@ -62,7 +66,8 @@ export function migrateToV2(db: Database.Database, onChunk: (p: MoveProgress) =>
     const flush = (): void => {
       if (current >= 0) setReadings.run(readingsJson(readings), current);
     };
-    for (const [id, mts, dev, metric, value] of samples.iterate(s.cursor, to)) {
+    // all(), not iterate(): better-sqlite3 cannot write while a statement is being stepped.
+    for (const [id, mts, dev, metric, value] of samples.all(s.cursor, to)) {
       if (id !== current) {
         flush();
         current = id;
