@@ -14,7 +14,7 @@ import {
 } from './api-params.js';
 import type { QueryData } from './data.js';
 import { type EvalResult, evaluate, matchesAll } from './evaluator.js';
-import { type Labels, labelsKey, seriesLabels } from './names.js';
+import { type Labels, labelsKey, metricType, seriesLabels } from './names.js';
 import type { Matcher } from './promql-ast.js';
 import { parsePromql } from './promql-parse.js';
 import { QueryError } from './query-error.js';
@@ -41,7 +41,17 @@ export interface ApiLimits {
 /** The `data` member of a success response. */
 export type ApiData = unknown;
 
-export function handleApi(req: ApiRequest, data: QueryData, limits: ApiLimits): ApiData {
+/** What an answer came from, for the Mqlite-Resolution response header: raw, 5m or 1h. */
+export interface ApiNotes {
+  resolution?: string;
+}
+
+export function handleApi(
+  req: ApiRequest,
+  data: QueryData,
+  limits: ApiLimits,
+  notes: ApiNotes = {},
+): ApiData {
   // The deadline is about time spent (real clock), `now` about which data (the request's clock).
   const deadline = Date.now() + timeoutOf(req.params, limits.timeoutMs);
   const evalLimits = { deadline, maxSamples: limits.maxSamples };
@@ -49,7 +59,9 @@ export function handleApi(req: ApiRequest, data: QueryData, limits: ApiLimits): 
     case 'query': {
       const expr = parsePromql(required(req.params, 'query'));
       const t = parseTimeParam(req.params, 'time', req.now);
-      return instantData(evaluate(expr, { start: t, end: t, step: 1 }, data, evalLimits), t);
+      const r = evaluate(expr, { start: t, end: t, step: 1 }, data, evalLimits);
+      if (r.type === 'steps') notes.resolution = r.resolution;
+      return instantData(r, t);
     }
     case 'query_range': {
       const expr = parsePromql(required(req.params, 'query'));
@@ -75,7 +87,9 @@ export function handleApi(req: ApiRequest, data: QueryData, limits: ApiLimits): 
           'bad_data',
           'invalid expression type "range vector" for range query, must be Scalar or instant Vector',
         );
-      return rangeData(evaluate(expr, { start, end, step }, data, evalLimits), start, end, step);
+      const r = evaluate(expr, { start, end, step }, data, evalLimits);
+      if (r.type === 'steps') notes.resolution = r.resolution;
+      return rangeData(r, start, end, step);
     }
     case 'series': {
       const sets = matchSets(req.params, true);
@@ -88,11 +102,13 @@ export function handleApi(req: ApiRequest, data: QueryData, limits: ApiLimits): 
       return [...names].sort();
     }
     case 'metadata': {
-      // Every reading is a gauge; Grafana shows this beside the metric names.
+      // Grafana shows this beside the metric names.
       const out: Record<string, { type: string; help: string; unit: string }[]> = {};
       for (const l of selectLabels(data, undefined)) {
         const name = l.__name__ ?? '';
-        out[name] ??= [{ type: 'gauge', help: `mqlite reading ${l.mqlite_metric ?? name}`, unit: '' }];
+        out[name] ??= [
+          { type: metricType(name), help: `mqlite reading ${l.mqlite_metric ?? name}`, unit: '' },
+        ];
       }
       return out;
     }

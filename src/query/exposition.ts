@@ -1,13 +1,14 @@
 /**
  * The latest value of each series in Prometheus's text format (version 0.0.4), for scraping at
- * /readings/metrics: names as everywhere else (names.ts), one gauge family per name, no sample
+ * /readings/metrics: names as everywhere else (names.ts), one family per name (a gauge, or a
+ * counter for names ending in _total), no sample
  * timestamps (Prometheus stamps them at scrape, as exporters are advised to leave them). A series
  * not updated for staleAfterMs is left out, so a dead sensor disappears instead of freezing at
  * its last value; at most maxSeries series, the rest counted as refused.
  */
 import { formatValue } from './api-params.js';
 import type { LatestReading } from './data.js';
-import { type Labels, seriesLabels } from './names.js';
+import { type Labels, metricType, seriesLabels } from './names.js';
 
 export interface ExpositionSettings {
   readonly staleAfterMs: number;
@@ -38,7 +39,7 @@ export function renderExposition(
     const samples = families.get(name) ?? [];
     const originals = [...new Set(samples.map((x) => x.labels.mqlite_metric ?? name))].sort();
     lines.push(`# HELP ${name} Latest mqlite reading of ${originals.map(escapeHelp).join(', ')}.`);
-    lines.push(`# TYPE ${name} gauge`);
+    lines.push(`# TYPE ${name} ${metricType(name)}`);
     samples.sort((a, b) => (labelText(a.labels) < labelText(b.labels) ? -1 : 1));
     for (const x of samples) lines.push(`${name}${labelText(x.labels)} ${formatValue(x.value)}`);
   }

@@ -68,6 +68,7 @@ interface Reply {
   readonly status: number;
   readonly type: string;
   readonly body: string;
+  readonly headers?: Record<string, string>;
 }
 
 function serve(
@@ -84,6 +85,7 @@ function serve(
     res.setHeader('Content-Type', r.type);
     res.setHeader('Content-Length', Buffer.byteLength(r.body));
     res.setHeader('Cache-Control', 'no-store');
+    for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
     if (r.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="mqlite", charset="UTF-8"');
     res.end(req.method === 'HEAD' ? undefined : r.body);
     deps.hooks.request(endpoint, r.status, Number(process.hrtime.bigint() - started) / 1e9);
@@ -150,7 +152,8 @@ async function api(deps: QueryRoutesDeps, req: IncomingMessage): Promise<Reply> 
     req: { route, params, now: Date.now(), ...(label !== undefined ? { label } : {}) },
   });
   if (r.kind !== 'api') throw new QueryError('internal', 'unexpected answer');
-  return success(r.data);
+  // Which data answered (raw readings, 5m or 1h rollups): for users and tests, beside the body.
+  return { ...success(r.data), ...(r.resolution ? { headers: { 'Mqlite-Resolution': r.resolution } } : {}) };
 }
 
 /** Query string and, for POST, the form body (body values first, as Go's ParseForm). */

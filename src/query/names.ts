@@ -26,6 +26,15 @@ export function promName(metric: string): string {
   return snake === '' || /^[0-9]/.test(snake) ? `_${snake}` : snake;
 }
 
+/**
+ * Every reading is a gauge, except those whose name ends in `_total`: Prometheus's convention
+ * reserves that suffix for counters (promtool lints a gauge so named), and a device's `Total`
+ * (Tasmota's ENERGY.Total, a meter reading) is one.
+ */
+export function metricType(name: string): 'gauge' | 'counter' {
+  return name.endsWith('_total') ? 'counter' : 'gauge';
+}
+
 /** Labels of a series, sorted by name (Prometheus's order). */
 export function seriesLabels(device: string, metric: string): Labels {
   const name = promName(metric);

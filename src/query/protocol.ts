@@ -14,7 +14,7 @@ export type QueryJob =
   | { readonly kind: 'exposition'; readonly now: number; readonly settings: ExpositionSettings };
 
 export type JobResult =
-  | { readonly kind: 'api'; readonly data: ApiData }
+  | { readonly kind: 'api'; readonly data: ApiData; readonly resolution: string | undefined }
   | { readonly kind: 'exposition'; readonly text: string; readonly refused: number };
 
 export type QueryWorkerMessage =

@@ -4,7 +4,7 @@
  * writer (which has its own thread and connection).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { handleApi } from './api.js';
+import { type ApiNotes, handleApi } from './api.js';
 import { renderExposition } from './exposition.js';
 import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest } from './protocol.js';
 import { toWire } from './query-error.js';
@@ -33,7 +33,9 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
   try {
     let result: JobResult;
     if (msg.job.kind === 'api') {
-      result = { kind: 'api', data: handleApi(msg.job.req, reader, init.limits) };
+      const notes: ApiNotes = {};
+      const data = handleApi(msg.job.req, reader, init.limits, notes);
+      result = { kind: 'api', data, resolution: notes.resolution };
     } else {
       result = { kind: 'exposition', ...renderExposition(reader.latest(), msg.job.now, msg.job.settings) };
     }
