@@ -4,12 +4,12 @@
  * then `promtool query instant|range|series|labels` and `promtool check metrics`, every answer
  * checked against SQL on the same file.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DaemonProcess, startDaemon } from '../helpers/daemon-process.js';
+import { type DaemonProcess, runCli, startDaemon } from '../helpers/daemon-process.js';
 import { promtool, promtoolJson } from '../helpers/promtool.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -61,6 +61,7 @@ describe('promtool against mqlite', () => {
   let daemon: DaemonProcess;
   let url: string;
   let db: Database.Database;
+  let dbPath: string;
 
   beforeAll(async () => {
     tmp = tmpDir();
@@ -77,7 +78,7 @@ describe('promtool against mqlite', () => {
         `  staleAfterMs: ${9 * HOUR}`,
       ].join('\n'),
     );
-    const dbPath = join(tmp.dir, 'q.db');
+    dbPath = join(tmp.dir, 'q.db');
     daemon = await startDaemon([
       '--config',
       config,
@@ -308,5 +309,67 @@ describe('promtool against mqlite', () => {
     expect(text).toContain(`\ntemperature{device="kitchen"} ${latest.v}\n`);
     expect(text).toContain(`energy_total{device="${PLUG}",mqlite_metric="ENERGY.Total"} `);
     expect(text).not.toMatch(/^mqlite_/m); // the daemon's own metrics stay on /metrics
+  });
+
+  it('mqlite export, while the daemon runs, writes what SQL reads (raw CSV, 1 h NDJSON)', async () => {
+    const from = new Date(BASE).toISOString();
+    const to = String((BASE + 8 * HOUR) / 1000);
+    const raw = await runCli([
+      'export',
+      '--db',
+      dbPath,
+      '--device',
+      'kitchen',
+      '--metric',
+      'temperature',
+      '--from',
+      from,
+      '--to',
+      to,
+    ]);
+    expect(raw.stderr).toBe('');
+    expect(raw.code).toBe(0);
+    const want = db
+      .prepare(
+        `SELECT ts, value FROM readings WHERE device = 'kitchen' AND metric = 'temperature' AND ts >= ? AND ts <= ? ORDER BY ts`,
+      )
+      .all(BASE, BASE + 8 * HOUR) as { ts: number; value: number }[];
+    const lines = raw.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('time,ts,device,metric,name,value');
+    expect(lines.slice(1)).toEqual(
+      want.map((r) => `${new Date(r.ts).toISOString()},${r.ts},kitchen,temperature,temperature,${r.value}`),
+    );
+
+    const out = join(tmp.dir, 'plug.ndjson');
+    const hourly = await runCli([
+      'export',
+      '--db',
+      dbPath,
+      '--device',
+      PLUG,
+      '--metric',
+      'energy_total',
+      '--resolution',
+      '1h',
+      '--format',
+      'ndjson',
+      '--from',
+      '9h',
+      '-o',
+      out,
+    ]);
+    expect(hourly.code).toBe(0);
+    const got = readFileSync(out, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const buckets = db
+      .prepare(
+        `SELECT ts, count, sum, max FROM readings_1h WHERE device = ? AND metric = 'ENERGY.Total' ORDER BY ts`,
+      )
+      .all(PLUG) as { ts: number; count: number; sum: number; max: number }[];
+    expect(got.map((r) => [r.ts, r.count, r.sum, r.max, r.name, r.metric])).toEqual(
+      buckets.map((b) => [b.ts, b.count, b.sum, b.max, 'energy_total', 'ENERGY.Total']),
+    );
   });
 });
