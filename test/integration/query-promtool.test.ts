@@ -372,4 +372,51 @@ describe('promtool against mqlite', () => {
       buckets.map((b) => [b.ts, b.count, b.sum, b.max, 'energy_total', 'ENERGY.Total']),
     );
   });
+
+  it("the Grafana readings dashboard's variables and panels answer from the live API", async () => {
+    const dash = JSON.parse(readFileSync('deploy/grafana/readings/mqlite-readings.json', 'utf8')) as {
+      templating: { list: { name: string; definition?: string }[] };
+      panels: { title: string; interval?: string; targets: { expr: string; instant?: boolean }[] }[];
+    };
+    const vars = (q: string) =>
+      q.replaceAll('$device', '.+').replaceAll('$metric', 'temperature').replaceAll('$__interval', '5m');
+    const get = async (path: string, params: Record<string, string>) => {
+      const res = await fetch(`${url}${path}?${new URLSearchParams(params)}`);
+      const body = (await res.json()) as { status: string; data: unknown };
+      expect(body.status, `${path} ${JSON.stringify(params)}`).toBe('success');
+      return body.data;
+    };
+    for (const v of dash.templating.list) {
+      if (!v.definition) continue;
+      const m = /^label_values\((?:(.+), )?(\w+)\)$/.exec(vars(v.definition));
+      expect(m, v.definition).not.toBeNull();
+      const values = (await get(
+        `/api/v1/label/${m?.[2]}/values`,
+        m?.[1] ? { 'match[]': m[1] } : {},
+      )) as string[];
+      expect(values, v.name).toContain(v.name === 'device' ? 'kitchen' : 'temperature');
+    }
+    const end = Math.floor((BASE + 8 * HOUR) / HOUR) * HOUR;
+    let queries = 0;
+    for (const panel of dash.panels) {
+      for (const t of panel.targets) {
+        const query = vars(t.expr);
+        // Grafana aligns start and end on the step; the step follows the panel's interval.
+        const step = panel.interval === '1h' ? 3600 : 300;
+        const data = (
+          t.instant
+            ? await get('/api/v1/query', { query, time: String(end / 1000) })
+            : await get('/api/v1/query_range', {
+                query,
+                start: String(end / 1000 - 7 * 3600),
+                end: String(end / 1000),
+                step: String(step),
+              })
+        ) as { result: unknown[] };
+        expect(data.result.length, `${panel.title}: ${query}`).toBeGreaterThan(0);
+        queries++;
+      }
+    }
+    expect(queries).toBe(5);
+  });
 });
