@@ -85,12 +85,20 @@ async function main(): Promise<number> {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  const deployConf = join(repoDir, 'deploy', 'mosquitto.conf');
+  const deployConf =
+    opts.brokerConfig === 'stock'
+      ? join(benchDir, 'mosquitto-stock.conf')
+      : join(repoDir, 'deploy', 'mosquitto.conf');
   const broker = brokerInfo(deployConf);
   const m = machine();
   console.log(`machine: ${m.nproc} cpus, ${m.cpuModel}, node ${m.node}, linux ${m.kernel}`);
   if (broker.kind === 'mosquitto') {
-    console.log(`broker: mosquitto ${broker.version}, settings from deploy/mosquitto.conf`);
+    console.log(
+      `broker: mosquitto ${broker.version}, ` +
+        (opts.brokerConfig === 'stock'
+          ? "Mosquitto's stock settings"
+          : 'settings from deploy/mosquitto.conf'),
+    );
   } else {
     console.log(`broker: MOSQUITTO NOT FOUND, falling back to aedes ${broker.version} (MQTT 3.1.1 only)`);
   }

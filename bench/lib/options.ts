@@ -19,6 +19,8 @@ export interface BenchOptions {
   readonly latency: boolean;
   /** Payload format mqlite stores the bench topic with: json (readings, the default) or raw. */
   readonly mqliteFormat: 'json' | 'raw';
+  /** Mosquitto's settings: deploy/mosquitto.conf (default) or stock (Mosquitto's defaults). */
+  readonly brokerConfig: 'deploy' | 'stock';
 }
 
 export const USAGE = `usage: tsx bench/run.ts [options]
@@ -32,6 +34,7 @@ export const USAGE = `usage: tsx bench/run.ts [options]
   --targets LIST     comma list of ${TARGET_KINDS.join(',')} (default all)
   --no-latency       skip the half-load latency phase
   --mqlite-format F json (default: readings extracted) or raw (messages only): shows what readings cost
+  --broker-config C deploy (default: deploy/mosquitto.conf) or stock (Mosquitto's own defaults)
   --json FILE        results file (default bench/results/<date>.json)
   --smoke            tiny run for the test suite: 2 devices x 500 messages, 1 round, all targets`;
 
@@ -57,6 +60,7 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
       targets: { type: 'string' },
       json: { type: 'string' },
       'mqlite-format': { type: 'string' },
+      'broker-config': { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'no-latency': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -84,6 +88,10 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
   if (mqliteFormat !== 'json' && mqliteFormat !== 'raw') {
     throw new Error(`--mqlite-format: expected json or raw, got "${mqliteFormat}"`);
   }
+  const brokerConfig = values['broker-config'] ?? 'deploy';
+  if (brokerConfig !== 'deploy' && brokerConfig !== 'stock') {
+    throw new Error(`--broker-config: expected deploy or stock, got "${brokerConfig}"`);
+  }
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   return {
     devices,
@@ -98,5 +106,6 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
     smoke,
     latency: !(values['no-latency'] ?? false),
     mqliteFormat,
+    brokerConfig,
   };
 }

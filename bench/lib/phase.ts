@@ -11,7 +11,7 @@ import type { CompiledBench } from './compile.js';
 import { type IpcMessage, waitForMessage } from './ipc.js';
 import type { LoadConfig } from './loadgen.js';
 import type { LatencySample, Verification } from './observer.js';
-import { cpuSeconds, peakRssBytes } from './proc-stats.js';
+import { cpuSeconds, peakRssBytes, rssBytes } from './proc-stats.js';
 import { benchAbort, captureTail, sleep, stopChild, track } from './process.js';
 import { type LoopStats, startTarget, type Target, type TargetKind } from './targets.js';
 
@@ -47,6 +47,8 @@ export interface PhaseResult {
   readonly cpuSeconds: number;
   readonly cpuPer100k: number;
   readonly peakRssMB: number;
+  /** RSS when ready, devices connected, before the first publish. */
+  readonly idleRssMB: number;
   readonly loop: {
     readonly p50Ms: number;
     readonly p99Ms: number;
@@ -116,6 +118,7 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
       throw new Error(`${err.message}\n${genOutput()}`);
     });
 
+    const idleRss = rssBytes(target.pid);
     await target.beforeGo();
     if (spec.phase === 'half') target.startLatency();
     const cpu0 = cpuSeconds(target.pid);
@@ -157,6 +160,7 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
       cpuSeconds: cpu,
       cpuPer100k: (cpu / Math.max(1, stored)) * 100_000,
       peakRssMB: peak / 1024 ** 2,
+      idleRssMB: idleRss / 1024 ** 2,
       loop: {
         // The histogram counts the timer interval itself (see loop-probe.ts): report the excess.
         p50Ms: Math.max(0, loop.p50Ms - loop.resolutionMs),

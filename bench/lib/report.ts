@@ -31,7 +31,7 @@ export const METHOD = {
   throughput:
     'median of --repeat interleaved rounds; messages stored / (first publish → last message visible); writers: polled read-only every 5 ms',
   cpu: 'utime+stime of the target process from /proc/<pid>/stat, first publish → last message',
-  rss: 'VmHWM of the target process (peak over its lifetime)',
+  rss: 'peak = VmHWM of the target process (over its lifetime); idle = VmRSS when ready, devices connected, before the first publish',
   loop: 'monitorEventLoopDelay(resolution 10 ms) preloaded into each target, p99 minus the resolution',
   latency:
     'at half the transport max rate: payload publish ts → first read-only poll (2 ms) that sees the row; ' +
@@ -60,6 +60,7 @@ export function formatTable(results: readonly TargetResult[]): string {
     'CPU s/100k',
     'x transport',
     'peak RSS MB',
+    'idle RSS MB',
     'loop p99 ms',
     'lat p50 ms',
     'lat p99 ms',
@@ -74,6 +75,7 @@ export function formatTable(results: readonly TargetResult[]): string {
     fmt(r.max?.cpuPer100k, 2),
     fmt(r.ratios.cpuPer100k, 2),
     fmt(r.max?.peakRssMB, 1),
+    fmt(r.max?.idleRssMB, 1),
     fmt(r.max?.loop.p99Ms, 1),
     fmt(r.half?.latency?.p50Ms, 1),
     fmt(r.half?.latency?.p99Ms, 1),
