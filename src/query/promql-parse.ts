@@ -269,16 +269,23 @@ function matchesEmpty(m: Matcher): boolean {
   }
 }
 
+/** Compiled regexes by source: a selector is matched against every series, once per query. */
+const REGEX_CACHE = new Map<string, RegExp>();
+const REGEX_CACHE_MAX = 256;
+
 /** Prometheus anchors label regexes at both ends (RE2 syntax; JavaScript's covers the common part). */
 export function compileRegex(src: string): RegExp {
+  const cached = REGEX_CACHE.get(src);
+  if (cached) return cached;
+  let re: RegExp;
   try {
-    return new RegExp(`^(?:${src})$`, 's');
+    re = new RegExp(`^(?:${src})$`, 's');
   } catch (err) {
-    throw new QueryError(
-      'bad_data',
-      `invalid regular expression ${JSON.stringify(src)}: ${(err as Error).message}`,
-    );
+    throw new QueryError('bad_data', `invalid regular expression ${JSON.stringify(src)}: ${(err as Error).message}`);
   }
+  if (REGEX_CACHE.size >= REGEX_CACHE_MAX) REGEX_CACHE.clear();
+  REGEX_CACHE.set(src, re);
+  return re;
 }
 
 function typeName(e: Expr): string {
