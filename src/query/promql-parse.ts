@@ -281,7 +281,10 @@ export function compileRegex(src: string): RegExp {
   try {
     re = new RegExp(`^(?:${src})$`, 's');
   } catch (err) {
-    throw new QueryError('bad_data', `invalid regular expression ${JSON.stringify(src)}: ${(err as Error).message}`);
+    throw new QueryError(
+      'bad_data',
+      `invalid regular expression ${JSON.stringify(src)}: ${(err as Error).message}`,
+    );
   }
   if (REGEX_CACHE.size >= REGEX_CACHE_MAX) REGEX_CACHE.clear();
   REGEX_CACHE.set(src, re);
