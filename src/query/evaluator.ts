@@ -183,13 +183,31 @@ class Evaluation {
     const rollup = this.pickRollup(fn, windowMs);
     if (rollup) this.resolution = rollup;
     const out: StepSeries[] = [];
+    const latest = this.latestFor(fn);
     for (const s of this.select(matchers)) {
-      const values = rollup ? this.fromBuckets(fn, s, rollup, windowMs) : this.fromRaw(fn, s, windowMs);
+      const l = latest?.get(`${s.device}\u0000${s.metric}`);
+      const t = this.p.end;
+      // The latest reading answers an instant "last value" exactly when it is not after t: no
+      // reading can lie between it and t. (Dashboards' "current value" panels ask just that.)
+      const values =
+        l && l.ts <= t
+          ? [l.ts > t - windowMs ? l.value : undefined]
+          : rollup
+            ? this.fromBuckets(fn, s, rollup, windowMs)
+            : this.fromRaw(fn, s, windowMs);
       // Prometheus drops the metric name from a function's result, except last_over_time's.
       const keep = fn === 'selector' || fn === 'last_over_time';
       out.push({ labels: keep ? s.labels : withoutName(s.labels), values });
     }
     return mergeSameLabels(out, this.steps);
+  }
+
+  /** For an instant selector or last_over_time, the latest reading of every series. */
+  private latestFor(fn: WindowFn): Map<string, { ts: number; value: number }> | undefined {
+    if (this.steps !== 1 || (fn !== 'selector' && fn !== 'last_over_time')) return undefined;
+    const rows = this.data.latest();
+    this.tick(rows.length);
+    return new Map(rows.map((r) => [`${r.device}\u0000${r.metric}`, r]));
   }
 
   private fromRaw(fn: WindowFn, s: SeriesId, windowMs: number): (number | undefined)[] {
