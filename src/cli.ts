@@ -16,6 +16,7 @@ import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
 import { parseDuration } from './config/units.js';
 import { type PurgeTier, purgeCommand, terminalProgress, vacuumCommand } from './maintenance-commands.js';
+import { type ExportFlags, runExport } from './query/export-command.js';
 
 const EXIT_OK = 0;
 const EXIT_FATAL = 1;
@@ -194,6 +195,28 @@ export async function main(argv: readonly string[]): Promise<number> {
       result = vacuumCommand(config, { full: opts.full === true, pages }, terminalProgress()).then(
         () => EXIT_OK,
       );
+    });
+  program
+    .command('export')
+    .description(
+      'write readings (raw or 5m/1h rollups) as CSV or NDJSON; read-only, safe while the daemon runs',
+    )
+    .option('-c, --config <file>', 'YAML config file, for db.path (env MQLITE_CONFIG)')
+    .option('--db <path>', 'SQLite database file (default: db.path of the config)')
+    .option('--device <name>', 'device to export, repeatable (default all)', collect)
+    .option('--metric <name>', 'metric as stored or its Prometheus name, repeatable (default all)', collect)
+    .option('--from <time>', 'RFC 3339, Unix seconds, or a duration before now (default 24h)')
+    .option('--to <time>', 'RFC 3339, Unix seconds, "now" or a duration before now (default now)')
+    .option('--resolution <raw|5m|1h>', 'raw readings or rollup buckets (default raw)')
+    .option('--format <csv|ndjson>', 'output format (default csv)')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .exitOverride()
+    .action((opts: ExportFlags & Flags) => {
+      result = (async () => {
+        const db = opts.db ?? configFrom({ config: opts.config }).db.path;
+        await runExport(opts, db);
+        return EXIT_OK;
+      })();
     });
 
   try {

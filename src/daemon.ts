@@ -27,6 +27,8 @@ import { SqliteSink } from './sink/sqlite-sink.js';
 import { createRetention } from './daemon-retention.js';
 import type { RetentionScheduler } from './retention/scheduler.js';
 import { errorCode } from './lib/errors.js';
+import { buildQueryService } from './daemon-query.js';
+import type { QueryService } from './query/index.js';
 
 export interface DaemonOptions {
   readonly logger: Logger;
@@ -66,6 +68,7 @@ export class Daemon {
   private readonly mutex = new Mutex();
   private readonly retention: RetentionScheduler;
   private readonly http: HttpServer | undefined;
+  private readonly query: QueryService | undefined;
   private readonly summary: Summary;
   private readonly notifier: SystemdNotifier;
   private state: State = 'new';
@@ -147,6 +150,7 @@ export class Daemon {
       dbBytes: () => (this.dbOpen ? this.sink.fileSizes().dbBytes : 0),
       walBytes: () => (this.dbOpen ? this.sink.fileSizes().walBytes : 0),
     });
+    this.query = buildQueryService(config, this.registry, opts.version);
     this.http =
       config.http.listen === 'off'
         ? undefined
@@ -155,6 +159,7 @@ export class Daemon {
             {
               registry: this.registry,
               readiness: () => this.readiness(),
+              routes: this.query?.routes ?? [],
             },
           );
     this.summary = new Summary(
@@ -224,6 +229,7 @@ export class Daemon {
       },
       () => this.writer.start(),
       () => this.retention.start(),
+      () => this.query?.start(),
       () => this.http?.start(),
       () => this.intake.start(),
     ];
@@ -279,6 +285,7 @@ export class Daemon {
     // The one step allowed past the deadline: a write in progress may be waiting out
     // busy_timeout on a lock held elsewhere, and exiting while the worker is inside that call
     // aborts the process (better-sqlite3 #842, see cli.ts). Bounded: busy_timeout plus a second.
+    await this.step('query', () => this.query?.stop(), left());
     await this.step(
       'sink',
       async () => {

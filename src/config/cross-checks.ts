@@ -34,6 +34,8 @@ export function crossChecks(c: Config, v: StageValidators): ConfigProblem[] {
     }
   }
 
+  problems.push(...httpAccessChecks(c, v));
+
   for (const k of ['ca', 'cert', 'key'] as const) {
     const file = c.broker.tls[k];
     if (file === undefined) continue;
@@ -124,6 +126,36 @@ function decodeChecks(c: Config, v: StageValidators): ConfigProblem[] {
       value: c.timestamps.zone,
       expected: 'an IANA time zone like "Europe/Berlin", "UTC", or "local" (the host\'s zone)',
     });
+  }
+  return problems;
+}
+
+/** The query API and the readings are data: on a network listener they need credentials. */
+function httpAccessChecks(c: Config, v: StageValidators): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const hp = c.http.listen === 'off' ? undefined : parseHostPort(c.http.listen);
+  const servesData = c.query.enabled || c.exposition.enabled;
+  const credentials = c.http.users.length + c.http.tokenHashes.length > 0;
+  if (hp && servesData && !isLoopback(hp.host) && !credentials && !c.http.allowAnonymous) {
+    problems.push({
+      key: 'http.listen',
+      value: c.http.listen,
+      expected:
+        'a loopback address, or credentials for the query API on a network listener (http.users or http.tokenHashes with password hashes, or http.allowAnonymous: true, or query.enabled: false)',
+    });
+  }
+  const hashes = [
+    ...c.http.users.map((u, i) => [`http.users.${i}.passwordHash`, u.passwordHash] as const),
+    ...c.http.tokenHashes.map((h, i) => [`http.tokenHashes.${i}`, h] as const),
+  ];
+  for (const [key, hash] of hashes) {
+    if (v.passwordHash !== undefined && !v.passwordHash(hash)) {
+      problems.push({
+        key,
+        value: '(redacted)',
+        expected: 'a hash made by `mqlite hash-password` ("scrypt:<salt>:<key>")',
+      });
+    }
   }
   return problems;
 }

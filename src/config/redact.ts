@@ -7,6 +7,8 @@ export function redact(config: Readonly<Config>): unknown {
   const copy = structuredClone(config) as Config;
   if (copy.broker.password !== undefined) copy.broker.password = HIDDEN;
   for (const u of copy.embedded.users) u.passwordHash = HIDDEN;
+  for (const u of copy.http.users) u.passwordHash = HIDDEN;
+  copy.http.tokenHashes = copy.http.tokenHashes.map(() => HIDDEN);
   if (copy.broker.url !== undefined) copy.broker.url = hideUrlPassword(copy.broker.url);
   return copy;
 }

@@ -277,6 +277,40 @@ export function buildConfigSchema(v: StageValidators = {}) {
         listen: z.union([hostPort, z.literal('off')]).default('127.0.0.1:9464'),
         /** Open HTTP connections; more are closed at once (a scrape storm must not starve ingestion). */
         maxConnections: int(1, 100_000).default(128),
+        // ── query API access (issue 13) ──────────────────────────────────────────────────
+        /** Serve the query API and readings without credentials on a non-loopback listener. */
+        allowAnonymous: z.boolean().default(false),
+        /** Basic auth for the query API; passwordHash from `mqlite hash-password`. */
+        users: z
+          .array(z.strictObject({ username: z.string().min(1), passwordHash: z.string().min(1) }))
+          .default([]),
+        /** Bearer tokens for the query API, stored as hashes (`mqlite hash-password` on the token). */
+        tokenHashes: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
+    // ── read side (issue 13): Prometheus-compatible query API and readings exposition ────
+    query: z
+      .strictObject({
+        /** Serve /api/v1/* (Prometheus's HTTP API) on the http listener. */
+        enabled: z.boolean().default(true),
+        /** Per query; Prometheus's default is 2 min, a small device's dashboards need less. */
+        timeoutMs: int(100, 600_000).default(20_000),
+        /** Worker threads, each with a read-only connection: queries running at once. */
+        concurrency: int(1, 16).default(2),
+        /** Queries waiting for a worker; past this a query is refused (503) at once. */
+        maxQueued: int(0, 10_000).default(32),
+        /** Readings and rollup buckets one query may load (Prometheus's --query.max-samples). */
+        maxSamples: int(1000).default(5_000_000),
+      })
+      .prefault({}),
+    exposition: z
+      .strictObject({
+        /** Serve the latest value of each series at /readings/metrics for Prometheus to scrape. */
+        enabled: z.boolean().default(false),
+        /** A series not updated for this long is left out (a dead sensor disappears). */
+        staleAfterMs: int(1000).default(15 * 60_000),
+        /** At most this many series per scrape (newest first); the rest are counted as refused. */
+        maxSeries: int(1, 1_000_000).default(10_000),
       })
       .prefault({}),
     log: z

@@ -21,11 +21,19 @@ export interface Readiness {
   readonly checks: Record<string, boolean>;
 }
 
+/** A route another stage serves on this listener (the query API): it owns method and reply. */
+export interface HttpRoute {
+  /** An exact path, or a prefix when it ends with '/'. */
+  readonly path: string;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
 export interface HttpDeps {
   readonly registry: Registry;
   readonly readiness: () => Readiness;
   /** Monotonic ms for the metrics cache; tests pin it. */
   readonly now?: () => number;
+  readonly routes?: readonly HttpRoute[];
 }
 
 /** A scraper that stalls mid-request must not hold a socket for ever (slowloris). */
@@ -110,6 +118,11 @@ export class HttpServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const route = findRoute(this.deps.routes, req.url);
+    if (route) {
+      route.handle(req, res);
+      return;
+    }
     const method = req.method ?? 'GET';
     if (method !== 'GET' && method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
@@ -162,6 +175,12 @@ export class HttpServer {
     }
     send(res, status, 'application/json', `${body}\n`, method);
   }
+}
+
+function findRoute(routes: readonly HttpRoute[] | undefined, url: string | undefined): HttpRoute | undefined {
+  if (!routes) return undefined;
+  const path = (url ?? '/').split('?', 1)[0] ?? '/';
+  return routes.find((r) => (r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path));
 }
 
 /** `{"ready":false,"failing":["connected"],"checks":{...}}`: failing first, for people reading curl output. */

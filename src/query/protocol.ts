@@ -1,0 +1,29 @@
+/** Messages between the query pool (main thread) and a query worker; plain data only. */
+import type { ApiData, ApiLimits, ApiRequest } from './api.js';
+import type { ExpositionSettings } from './exposition.js';
+import type { WireQueryError } from './query-error.js';
+
+export interface QueryWorkerInit {
+  readonly dbPath: string;
+  readonly busyTimeoutMs: number;
+  readonly limits: ApiLimits;
+}
+
+export type QueryJob =
+  | { readonly kind: 'api'; readonly req: ApiRequest }
+  | { readonly kind: 'exposition'; readonly now: number; readonly settings: ExpositionSettings };
+
+export type JobResult =
+  | { readonly kind: 'api'; readonly data: ApiData; readonly resolution: string | undefined }
+  | { readonly kind: 'exposition'; readonly text: string; readonly refused: number };
+
+export type QueryWorkerMessage =
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'open-failed'; readonly error: WireQueryError }
+  | { readonly kind: 'done'; readonly id: number; readonly result: JobResult }
+  | { readonly kind: 'failed'; readonly id: number; readonly error: WireQueryError };
+
+export interface QueryWorkerRequest {
+  readonly id: number;
+  readonly job: QueryJob;
+}

@@ -1,0 +1,46 @@
+/**
+ * Entry of a query worker thread: one read-only SQLite connection, one job at a time.
+ * better-sqlite3 is synchronous, so a query here never blocks the daemon's event loop or its
+ * writer (which has its own thread and connection).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type ApiNotes, handleApi } from './api.js';
+import { renderExposition } from './exposition.js';
+import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest } from './protocol.js';
+import { toWire } from './query-error.js';
+import { SqliteReader } from './sqlite-reader.js';
+
+const port = parentPort;
+if (!port) throw new Error('query-worker must run in a worker thread');
+const init = workerData as QueryWorkerInit;
+const send = (m: QueryWorkerMessage): void => port.postMessage(m);
+
+let reader: SqliteReader | undefined;
+try {
+  reader = new SqliteReader(init.dbPath, { busyTimeoutMs: init.busyTimeoutMs });
+  send({ kind: 'ready' });
+} catch (err) {
+  send({ kind: 'open-failed', error: toWire(err) });
+  port.close();
+}
+
+port.on('message', (msg: QueryWorkerRequest | 'close') => {
+  if (msg === 'close' || !reader) {
+    reader?.close();
+    port.close();
+    return;
+  }
+  try {
+    let result: JobResult;
+    if (msg.job.kind === 'api') {
+      const notes: ApiNotes = {};
+      const data = handleApi(msg.job.req, reader, init.limits, notes);
+      result = { kind: 'api', data, resolution: notes.resolution };
+    } else {
+      result = { kind: 'exposition', ...renderExposition(reader.latest(), msg.job.now, msg.job.settings) };
+    }
+    send({ kind: 'done', id: msg.id, result });
+  } catch (err) {
+    send({ kind: 'failed', id: msg.id, error: toWire(err) });
+  }
+});

@@ -1,0 +1,131 @@
+/**
+ * QueryData over schema 2 (src/sink/migrations/v2-schema.ts) on a read-only connection of its
+ * own: never the writer's. WAL lets it read a consistent snapshot while the writer commits.
+ *
+ *   series list  latest (one row per device + metric)
+ *   raw points   messages(device, ts) index, the metric picked out of the message's readings JSON,
+ *                plus the rare readings_at rows (readings timestamped apart from their message)
+ *   buckets      rollup_5m / rollup_1h by (series_id, bucket)
+ */
+import Database from 'better-sqlite3';
+import { MqliteError } from '../lib/errors.js';
+import type { Bucket, LatestReading, Points, QueryData, Rollup, SeriesId } from './data.js';
+
+/** The schema this reader understands (PRAGMA user_version written by the sink's migrations). */
+const SCHEMA_VERSION = 2;
+
+interface Stmt<R> {
+  all(...params: unknown[]): R[];
+}
+
+export class SqliteReader implements QueryData {
+  private readonly db: Database.Database;
+  private readonly ids = new Map<string, number>();
+  private readonly stmts: {
+    series: Stmt<{ id: number; device: string | null; metric: string }>;
+    latest: Stmt<{ device: string | null; metric: string; ts: number; value: number }>;
+    inline: Stmt<{ ts: number; value: number }>;
+    apart: Stmt<{ ts: number; value: number }>;
+    rollup: Record<Rollup, Stmt<Bucket>>;
+  };
+
+  constructor(path: string, opts: { busyTimeoutMs?: number } = {}) {
+    try {
+      this.db = new Database(path, {
+        readonly: true,
+        fileMustExist: true,
+        timeout: opts.busyTimeoutMs ?? 2000,
+      });
+    } catch (err) {
+      throw new MqliteError(
+        'MQLITE_DB_OPEN_FAILED',
+        `cannot open ${path} read-only: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version < SCHEMA_VERSION) {
+      this.db.close();
+      throw new MqliteError(
+        'MQLITE_DB_OPEN_FAILED',
+        `${path} has schema ${version}; start the mqlite daemon on it once to migrate it to schema ${SCHEMA_VERSION}`,
+      );
+    }
+    const db = this.db;
+    const rollup = (table: string) =>
+      db.prepare<unknown[], Bucket>(
+        `SELECT bucket AS start, count, sum, min, max, last, last_ts AS lastTs FROM ${table}
+          WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
+      );
+    this.stmts = {
+      series: db.prepare('SELECT series_id AS id, device, metric FROM latest'),
+      latest: db.prepare('SELECT device, metric, ts, value FROM latest'),
+      // json_each rather than json_extract: a metric name may hold any character, and a JSON path
+      // cannot quote every one of them. The messages(device, ts) index narrows the rows first.
+      inline: db.prepare(
+        `SELECT m.ts AS ts, CAST(j.value AS REAL) AS value FROM messages m, json_each(m.readings) j
+          WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? AND m.readings IS NOT NULL AND j.key = ?
+          ORDER BY m.ts`,
+      ),
+      apart: db.prepare(
+        `SELECT ts, value FROM readings_at WHERE device IS ? AND metric = ? AND ts > ? AND ts <= ? ORDER BY ts`,
+      ),
+      rollup: { '5m': rollup('rollup_5m'), '1h': rollup('rollup_1h') },
+    };
+  }
+
+  listSeries(): SeriesId[] {
+    this.ids.clear();
+    return this.stmts.series.all().map((r) => {
+      const s = { device: r.device ?? '', metric: r.metric };
+      this.ids.set(key(s), r.id);
+      return s;
+    });
+  }
+
+  points(s: SeriesId, after: number, until: number): Points {
+    const device = s.device === '' ? null : s.device;
+    const inline = this.stmts.inline.all(device, after, until, s.metric);
+    const apart = this.stmts.apart.all(device, s.metric, after, until);
+    const rows = apart.length === 0 ? inline : mergeByTs(inline, apart);
+    const ts = new Array<number>(rows.length);
+    const values = new Array<number>(rows.length);
+    rows.forEach((r, i) => {
+      ts[i] = r.ts;
+      values[i] = r.value;
+    });
+    return { ts, values };
+  }
+
+  buckets(s: SeriesId, rollup: Rollup, from: number, to: number): Bucket[] {
+    if (this.ids.size === 0) this.listSeries();
+    const id = this.ids.get(key(s));
+    if (id === undefined) return [];
+    return this.stmts.rollup[rollup].all(id, from, to);
+  }
+
+  latest(): LatestReading[] {
+    return this.stmts.latest.all().map((r) => ({ ...r, device: r.device ?? '' }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function key(s: SeriesId): string {
+  return `${s.device}\u0000${s.metric}`;
+}
+
+function mergeByTs<R extends { ts: number }>(a: R[], b: R[]): R[] {
+  const out: R[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && (a[i] as R).ts <= (b[j] as R).ts)) out.push(a[i++] as R);
+    else out.push(b[j++] as R);
+  }
+  return out;
+}
