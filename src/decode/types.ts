@@ -13,6 +13,11 @@ export const DEAD_LETTER_REASONS = [
   'too_many_readings',
   'invalid_timestamp',
   'timestamp_out_of_range',
+  'invalid_line_protocol',
+  'invalid_cbor',
+  'invalid_msgpack',
+  'payload_too_deep',
+  'invalid_sparkplug',
 ] as const;
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
