@@ -4,6 +4,9 @@
  */
 import type { StageValidators } from './config/index.js';
 import { isPasswordHash } from './broker/password.js';
+import { validateRule } from './decode/format-rules.js';
+import { PRESET_NAMES } from './decode/presets/index.js';
+import { isKnownZone } from './decode/time-zone.js';
 import { validateFilter } from './decode/topic-filter.js';
 import { validateTemplate } from './decode/topic-template.js';
 
@@ -11,4 +14,7 @@ export const stageValidators: StageValidators = {
   template: validateTemplate,
   filter: validateFilter,
   passwordHash: isPasswordHash,
+  formatRule: validateRule,
+  presetNames: PRESET_NAMES,
+  timeZone: isKnownZone,
 };

@@ -1,14 +1,30 @@
 /** Config → the small settings object each stage declares. Stages never see Config itself. */
 import type { Config } from './config/index.js';
-import type { DecodeSettings } from './decode/types.js';
+import { PRESET_NAMES, presetRules } from './decode/presets/index.js';
+import type { DecodeSettings, FormatRule } from './decode/types.js';
 import { flushAtFor } from './sink/batch-policy.js';
 import type { SinkSettings } from './sink/sqlite-sink.js';
 import type { SourceSettings } from './source/mqtt-source.js';
 
+/**
+ * The format rules in the order they are tried: the user's (subscribe.formats), then the enabled
+ * presets'. A topic no rule claims gets the default: format auto, subscribe.template.
+ */
+export function effectiveRules(c: Config): FormatRule[] {
+  const p = c.subscribe.presets;
+  const names = p === 'all' ? PRESET_NAMES : p === 'none' ? [] : p;
+  return [
+    ...c.subscribe.formats.map((f) => ({ ...f, source: 'config' })),
+    ...presetRules(names).map((r) => ({ ...r })),
+  ];
+}
+
 export function decodeSettings(c: Config): DecodeSettings {
   return {
     template: c.subscribe.template,
-    formats: c.subscribe.formats.map((f) => ({ ...f })),
+    formats: effectiveRules(c),
+    stateWords: { on: [...c.subscribe.stateWords.on], off: [...c.subscribe.stateWords.off] },
+    timeZone: c.timestamps.zone,
     maxPayloadBytes: c.limits.maxPayloadBytes,
     maxJsonDepth: c.limits.maxJsonDepth,
     maxReadingsPerMessage: c.limits.maxReadingsPerMessage,
@@ -24,6 +40,7 @@ export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
     synchronous: c.db.synchronous,
     busyTimeoutMs: c.db.busyTimeoutMs,
     deadLetterPayloadBytes: c.limits.deadLetterPayloadBytes,
+    redelivery: { windowMs: c.redelivery.windowMs, lookback: c.redelivery.lookback },
     ...(c.db.maxPageCount === undefined ? {} : { maxPageCount: c.db.maxPageCount }),
     decode,
   };

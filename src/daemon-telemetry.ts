@@ -29,7 +29,13 @@ export function connectHint(message: string): string | undefined {
   return undefined;
 }
 
+/** At most one warning about recognised duplicates per this interval; the summary counts them all. */
+const DUPLICATE_WARN_INTERVAL_MS = 10 * 60_000;
+
 export class Telemetry {
+  private duplicateCount = 0;
+  private duplicatesSinceWarn = 0;
+  private lastDuplicateWarn = Number.NEGATIVE_INFINITY;
   private receivedCount = 0;
   private committedCount = 0;
   private deadLetterCount = 0;
@@ -95,7 +101,7 @@ export class Telemetry {
 
   writerHooks(log: Logger, onStuck: () => void): WriterHooks {
     return {
-      onCommitted: (batch, result) => this.committed(batch, result),
+      onCommitted: (batch, result) => this.committed(batch, result, log),
       onCommitError: (err, attempt) => {
         this.commitErrorCount++;
         this.metrics.commitErrors.inc({ code: errorCode(err) ?? 'unknown' });
@@ -112,12 +118,29 @@ export class Telemetry {
     };
   }
 
-  private committed(batch: readonly InboundMessage[], r: BatchResult): void {
+  private committed(batch: readonly InboundMessage[], r: BatchResult, log: Logger): void {
     const m = this.metrics;
     this.committedCount += batch.length;
     m.messagesWritten.inc(r.stored);
-    if (r.duplicates > 0) m.messagesDuplicate.inc(r.duplicates);
+    if (r.duplicates > 0) {
+      m.messagesDuplicate.inc(r.duplicates);
+      this.duplicateCount += r.duplicates;
+      this.duplicatesSinceWarn += r.duplicates;
+      const now = performance.now();
+      // Redeliveries are expected after a crash or a reconnect; a steady stream of them is not
+      // (a device resending, or identical messages being merged): say so once in a while, with a topic.
+      if (now - this.lastDuplicateWarn >= DUPLICATE_WARN_INTERVAL_MS) {
+        log.warn(
+          { topic: r.duplicateTopic, duplicates: this.duplicatesSinceWarn },
+          'redelivered messages recognised and not stored again (next such line in 10 min at the earliest)',
+        );
+        this.lastDuplicateWarn = now;
+        this.duplicatesSinceWarn = 0;
+      }
+    }
     m.readingsWritten.inc(r.readings);
+    if ((r.readingsCapped ?? 0) > 0) m.readingsDropped.inc({ reason: 'over_cap' }, r.readingsCapped);
+    if ((r.nonFinite ?? 0) > 0) m.readingsDropped.inc({ reason: 'non_finite' }, r.nonFinite);
     for (const [reason, n] of Object.entries(r.deadLetters)) {
       this.deadLetterCount += n;
       m.deadLetters.inc({ reason }, n);
@@ -147,6 +170,7 @@ export class Telemetry {
       queueBytes: queue.bytes,
       heldAcks: source?.heldAcks ?? 0,
       deadLetters: this.deadLetterCount,
+      duplicates: this.duplicateCount,
       dropped: this.droppedCount,
       commitErrors: this.commitErrorCount,
     };

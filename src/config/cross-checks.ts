@@ -74,11 +74,54 @@ export function crossChecks(c: Config, v: StageValidators): ConfigProblem[] {
       expected: `≥ batch.retryBaseMs (${c.batch.retryBaseMs})`,
     });
   }
+  problems.push(...decodeChecks(c, v));
   if (c.queue.maxMessages < c.batch.maxBatch) {
     problems.push({
       key: 'queue.maxMessages',
       value: c.queue.maxMessages,
       expected: `≥ batch.maxBatch (${c.batch.maxBatch}), or batches can never fill`,
+    });
+  }
+  return problems;
+}
+
+/** Format rules, presets, state words and the time zone: what the decoder would refuse at start. */
+function decodeChecks(c: Config, v: StageValidators): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const s = c.subscribe;
+  for (const [i, rule] of s.formats.entries()) {
+    const problem = v.formatRule?.(rule, `subscribe.formats.${i}`);
+    if (problem !== undefined) {
+      const at = problem.indexOf(': ');
+      problems.push({ key: problem.slice(0, at), value: rule, expected: problem.slice(at + 2) });
+    }
+  }
+  if (Array.isArray(s.presets) && v.presetNames !== undefined) {
+    for (const [i, name] of s.presets.entries()) {
+      if (!v.presetNames.includes(name)) {
+        problems.push({
+          key: `subscribe.presets.${i}`,
+          value: name,
+          expected: `one of ${v.presetNames.join(', ')} (or presets: all / none)`,
+        });
+      }
+    }
+  }
+  const on = new Set(s.stateWords.on.map((w) => w.trim().toLowerCase()));
+  for (const [i, w] of s.stateWords.off.entries()) {
+    if (on.has(w.trim().toLowerCase())) {
+      problems.push({
+        key: `subscribe.stateWords.off.${i}`,
+        value: w,
+        expected: 'a word not also in stateWords.on',
+      });
+    }
+  }
+  if (v.timeZone !== undefined && !v.timeZone(c.timestamps.zone)) {
+    problems.push({
+      key: 'timestamps.zone',
+      value: c.timestamps.zone,
+      expected: 'an IANA time zone like "Europe/Berlin", "UTC", or "local" (the host\'s zone)',
     });
   }
   return problems;

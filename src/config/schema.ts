@@ -36,7 +36,19 @@ export interface StageValidators {
   readonly filter?: (f: string) => string | undefined;
   /** Whether a string has the shape of an embedded-broker password hash. */
   readonly passwordHash?: (h: string) => boolean;
+  /** Why a format rule is unusable as a whole (captures its template lacks, unknown zone), or undefined. */
+  readonly formatRule?: (rule: FormatRule, at: string) => string | undefined;
+  /** The presets the decoder ships, for subscribe.presets. */
+  readonly presetNames?: readonly string[];
+  /** Whether a time zone name is known ('local' or IANA). */
+  readonly timeZone?: (zone: string) => boolean;
 }
+
+/** Words stored as 1 / 0 (case-insensitive). Kept equal to decode/formats/text.ts by a unit test. */
+export const DEFAULT_STATE_WORDS = {
+  on: ['on', 'true', 'yes', 'online', 'open', 'home', 'detected', 'connected', 'active'],
+  off: ['off', 'false', 'no', 'offline', 'closed', 'not_home', 'clear', 'disconnected', 'inactive'],
+};
 
 const checked = (check: ((s: string) => string | undefined) | undefined) =>
   z
@@ -51,13 +63,24 @@ export function buildConfigSchema(v: StageValidators = {}) {
   const formatRule = z.strictObject({
     /** Topic filter (MQTT wildcards) this rule applies to; first match wins. */
     filter: checked(v.filter),
-    format: z.enum(['json', 'raw']).default('json'),
+    /** auto: JSON, numbers, state words or text; json: JSON only; text; document: no readings; raw. */
+    format: z.enum(['auto', 'json', 'text', 'document', 'raw']).default('auto'),
     /** Dot path of the timestamp in the payload. */
     tsField: z.string().min(1).default('ts'),
     /** auto: seconds below 1e11, else milliseconds; strings parse as ISO-8601. */
     tsUnit: z.enum(['auto', 's', 'ms', 'iso']).default('auto'),
-    /** Dot path of a message id; when set, it (with the device) identifies redeliveries. */
+    /** Dot path of a message id; a message carrying one is deduplicated on its bytes forever. */
     idField: z.string().min(1).optional(),
+    /** Zone for timestamp strings without an offset; default timestamps.zone. */
+    tsZone: z.string().min(1).optional(),
+    /** This rule's topic template (the rule applies only where it matches); default subscribe.template. */
+    template: checked(v.template).optional(),
+    /** Device name from the template's captures, e.g. '{user}/{device}'. */
+    device: z.string().min(1).optional(),
+    /** Metric name (bare values) or prefix (JSON readings) from the captures, e.g. '{object}'. */
+    metric: z.string().min(1).optional(),
+    /** Dot path of the part of the JSON that holds the readings. */
+    readingsField: z.string().min(1).optional(),
   });
 
   return z.strictObject({
@@ -116,6 +139,15 @@ export function buildConfigSchema(v: StageValidators = {}) {
         qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'a QoS of 0, 1 or 2' }).default(1),
         template: checked(v.template).default('+/{device}/#'),
         formats: z.array(formatRule).default([]),
+        /** Device ecosystems recognised by topic shape, after formats: 'all', 'none' or a list of names. */
+        presets: z.union([z.literal('all'), z.literal('none'), z.array(z.string().min(1))]).default('all'),
+        /** Text (payloads and JSON string fields) stored as 1 / 0 readings, case-insensitive. */
+        stateWords: z
+          .strictObject({
+            on: z.array(z.string().min(1)).default(DEFAULT_STATE_WORDS.on),
+            off: z.array(z.string().min(1)).default(DEFAULT_STATE_WORDS.off),
+          })
+          .prefault({}),
       })
       .prefault({}),
     queue: z
@@ -161,6 +193,16 @@ export function buildConfigSchema(v: StageValidators = {}) {
         maxPastMs: int(0).default(365 * 24 * 3600_000),
         /** What to do with a payload timestamp outside [received - maxPast, received + maxFuture]. */
         outOfRange: z.enum(['clamp', 'keep', 'dead-letter']).default('clamp'),
+        /** Time zone of timestamp strings without an offset (Tasmota `Time`): 'local' (the host's) or IANA. */
+        zone: z.string().min(1).default('local'),
+      })
+      .prefault({}),
+    redelivery: z
+      .strictObject({
+        /** How far back a DUP/retained copy of a message without timestamp or id is looked for. */
+        windowMs: int(0, 30 * 24 * 3600_000).default(3600_000),
+        /** At most this many of the device's latest messages are compared (bounds the lookup). */
+        lookback: int(0, 100_000).default(1000),
       })
       .prefault({}),
     http: z

@@ -3,12 +3,13 @@
  * thread once per message: everything that can be prepared (template, rule matchers, the UTF-8
  * decoder, regexes) is prepared once in createDecoder, and the returned function never throws.
  */
-import { flattenInto, type Located, locate } from './flatten.js';
+import { type FlattenRun, flattenInto, type Located, locate } from './flatten.js';
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
+import { classifyText, compileStateWords, DEFAULT_STATE_WORDS } from './formats/text.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import { isKnownZone } from './time-zone.js';
 import { describeBadTimestamp, timestampMs } from './timestamp.js';
-import { compileTemplate } from './topic-template.js';
-import type { DeadLetterReason, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
+import type { DeadLetterReason, Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
 
 const MAX_DETAIL_CHARS = 200;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what we strip
@@ -35,9 +36,11 @@ function checkSettings(s: DecodeSettings): void {
   whole('maxReadingsPerMessage', s.maxReadingsPerMessage, 1);
   whole('maxFutureMs', s.maxFutureMs, 0);
   whole('maxPastMs', s.maxPastMs, 0);
+  if (s.timeZone !== undefined && !isKnownZone(s.timeZone))
+    throw new RangeError(`decode settings: unknown time zone "${s.timeZone}"`);
 }
 
-/** Metric for a bare number payload: the topic levels after the device, joined with '.'. */
+/** Metric for a bare value when the rule names none: the topic levels after the device, joined with '.'. */
 function scalarMetric(topic: string, deviceEnd: number): string {
   if (deviceEnd < 0 || deviceEnd >= topic.length) return 'value';
   const levels = topic.slice(deviceEnd + 1).split('/');
@@ -56,8 +59,9 @@ function showMs(ms: number): string {
 /** Build the per-message decode function for these settings. Throws here, at startup, on bad settings. */
 export function createDecoder(settings: DecodeSettings): DecodeFn {
   checkSettings(settings);
-  const matchTemplate = compileTemplate(settings.template);
-  const selectRule = createRuleSelector(settings.formats);
+  const selectRule = createRuleSelector(settings.formats, settings.template);
+  const stateOf = compileStateWords(settings.stateWords ?? DEFAULT_STATE_WORDS);
+  const defaultZone = settings.timeZone ?? 'local';
   // fatal: invalid UTF-8 is reported, not replaced with U+FFFD. ignoreBOM: keep a BOM in the
   // stored text, so TEXT holds exactly what was sent; it is skipped for JSON.parse below.
   const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -72,6 +76,96 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     }
   };
 
+  /** Payload timestamp → [ts, fromPayload], or a rejection. */
+  const timestampOf = (
+    rule: CompiledRule,
+    tsAt: Located,
+    receivedAt: number,
+  ): { ts: number; fromPayload: boolean } | Rejected => {
+    const ms = timestampMs(tsAt.value, rule.tsUnit, rule.tsZone ?? defaultZone);
+    if (Number.isNaN(ms)) {
+      return reject('invalid_timestamp', describeBadTimestamp(rule.tsField, tsAt.value, rule.tsUnit));
+    }
+    if (ms >= receivedAt - maxPastMs && ms <= receivedAt + maxFutureMs) return { ts: ms, fromPayload: true };
+    // 'clamp' is the default because a Raspberry Pi has no RTC: until NTP syncs it stamps
+    // readings in 1970, and those readings are still worth keeping at their receive time.
+    if (outOfRange === 'dead-letter') {
+      return reject(
+        'timestamp_out_of_range',
+        `${rule.tsField} ${showMs(ms)} is outside [received − ${maxPastMs} ms, received + ${maxFutureMs} ms] (received ${showMs(receivedAt)})`,
+      );
+    }
+    return outOfRange === 'keep' ? { ts: ms, fromPayload: true } : { ts: receivedAt, fromPayload: false };
+  };
+
+  /** A message without a payload timestamp: ts is the receive time, no identity (see sink/redelivery.ts). */
+  const plain = (
+    device: string | null,
+    text: string | null,
+    receivedAt: number,
+    readings: Reading[],
+  ): Decoded => ({
+    ok: true,
+    device,
+    text,
+    ts: receivedAt,
+    tsFromPayload: false,
+    identity: null,
+    readings,
+  });
+
+  /** One reading from a bare value (text payload or JSON scalar), or none. */
+  const scalar = (name: () => string, value: number | undefined): Reading[] =>
+    value === undefined ? [] : [{ metric: name(), value }];
+
+  const decodeJsonObject = (
+    rule: CompiledRule,
+    topic: string,
+    device: string | null,
+    prefix: string | undefined,
+    text: string,
+    root: object,
+    receivedAt: number,
+    withReadings: boolean,
+  ): DecodeResult => {
+    let ts = receivedAt;
+    let tsFromPayload = false;
+    const tsAt = locate(root, rule.tsPath);
+    if (tsAt !== undefined) {
+      const t = timestampOf(rule, tsAt, receivedAt);
+      if ('ok' in t) return t;
+      ts = t.ts;
+      tsFromPayload = t.fromPayload;
+    }
+    const idAt: Located | undefined = rule.idPath === undefined ? undefined : locate(root, rule.idPath);
+    const readings: Reading[] = [];
+    const run: FlattenRun = {
+      out: readings,
+      max: maxReadingsPerMessage,
+      stateOf,
+      capped: 0,
+      nonFinite: 0,
+      skipHolderA: tsAt?.holder,
+      skipKeyA: tsAt?.key ?? '',
+      skipHolderB: idAt?.holder,
+      skipKeyB: idAt?.key ?? '',
+    };
+    if (withReadings) {
+      const from = rule.readingsPath === undefined ? root : locate(root, rule.readingsPath)?.value;
+      if (typeof from === 'object' && from !== null) flattenInto(run, from, prefix);
+    }
+    const id = idAt?.value;
+    // An empty id would make every such message a "redelivery" of the first: treat it as absent.
+    const hasId = (typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id));
+    // The identity is the topic and the exact payload: two messages that differ in any byte are
+    // never one, and a redelivery (same bytes) carries the same ts, so (ts, identity) finds it.
+    const identity = tsFromPayload || hasId ? `p:${topic}\u0000${text}` : null;
+    const out: Decoded = { ok: true, device, text, ts, tsFromPayload, identity, readings };
+    if (run.capped > 0) out.readingsCapped = run.capped;
+    if (run.nonFinite > 0) out.nonFinite = run.nonFinite;
+    return out;
+  };
+
   const decodeOne: DecodeFn = (topic, payload, receivedAt) => {
     const size = payload.byteLength;
     if (size > maxPayloadBytes) {
@@ -81,87 +175,61 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       );
     }
     const rule: CompiledRule = selectRule(topic);
-    const { device, deviceEnd } = matchTemplate(topic);
+    const match = rule.matchTemplate(topic);
+    const device = rule.deviceOf(match);
+    const named = rule.metricOf(match);
+    const metricName = (): string => named ?? scalarMetric(topic, match.deviceEnd);
+    const format = rule.format;
 
-    if (rule.format === 'raw') {
-      const text = decodeText(payload);
-      return { ok: true, device, text, ts: receivedAt, tsFromPayload: false, identity: null, readings: [] };
-    }
-    if (size === 0) return reject('empty_payload', 'the payload is empty and the format is json');
+    if (format === 'raw') return plain(device, decodeText(payload), receivedAt, []);
     const text = decodeText(payload);
-    if (text === null) return reject('invalid_utf8', `the ${size}-byte payload is not valid UTF-8`);
+    if (format === 'document') {
+      // Kept whole, without readings; a JSON document's timestamp still dates it.
+      if (text === null || jsonDepthExceeds(payload, maxJsonDepth))
+        return plain(device, text, receivedAt, []);
+      const root = parseJson(text);
+      if (typeof root !== 'object' || root === null) return plain(device, text, receivedAt, []);
+      return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, false);
+    }
+    if (format === 'json' && size === 0)
+      return reject('empty_payload', 'the payload is empty and the format is json');
+    if (text === null) {
+      // auto stores what it cannot read as a BLOB: binary is a payload too, not an error.
+      if (format === 'auto') return plain(device, null, receivedAt, []);
+      return reject('invalid_utf8', `the ${size}-byte payload is not valid UTF-8 (format ${format})`);
+    }
+    if (format === 'text' || (format === 'auto' && !looksLikeJson(text))) {
+      const v = classifyText(text, stateOf);
+      const d = plain(
+        device,
+        text,
+        receivedAt,
+        v.kind === 'number' || v.kind === 'state' ? scalar(metricName, v.value) : [],
+      );
+      if (v.kind === 'nonFinite') d.nonFinite = 1;
+      return d;
+    }
     // Counted on the bytes before parsing, so deep nesting never reaches JSON.parse.
     if (jsonDepthExceeds(payload, maxJsonDepth)) {
       return reject('json_too_deep', `JSON is nested more than ${maxJsonDepth} levels deep`);
     }
-
     let root: unknown;
     try {
       root = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
     } catch (err) {
       return reject('invalid_json', err instanceof Error ? err.message : String(err));
     }
-
-    const readings: Reading[] = [];
     if (typeof root !== 'object' || root === null) {
       // A bare value: `23.5` on home/kitchen/temperature is one reading named 'temperature'.
-      if (typeof root === 'number' ? Number.isFinite(root) : typeof root === 'boolean') {
-        readings.push({ metric: scalarMetric(topic, deviceEnd), value: root === true ? 1 : Number(root) });
-      }
-      return { ok: true, device, text, ts: receivedAt, tsFromPayload: false, identity: null, readings };
+      let value: number | undefined;
+      if (typeof root === 'number') value = Number.isFinite(root) ? root : undefined;
+      else if (typeof root === 'boolean') value = root ? 1 : 0;
+      else if (typeof root === 'string') value = stateOf(root);
+      const d = plain(device, text, receivedAt, scalar(metricName, value));
+      if (typeof root === 'number' && !Number.isFinite(root)) d.nonFinite = 1;
+      return d;
     }
-
-    let ts = receivedAt;
-    let tsFromPayload = false;
-    const tsAt: Located | undefined = locate(root, rule.tsPath);
-    if (tsAt !== undefined) {
-      const ms = timestampMs(tsAt.value, rule.tsUnit);
-      if (Number.isNaN(ms)) {
-        return reject('invalid_timestamp', describeBadTimestamp(rule.tsField, tsAt.value, rule.tsUnit));
-      }
-      if (ms < receivedAt - maxPastMs || ms > receivedAt + maxFutureMs) {
-        // 'clamp' is the default because a Raspberry Pi has no RTC: until NTP syncs it stamps
-        // readings in 1970, and those readings are still worth keeping at their receive time.
-        if (outOfRange === 'dead-letter') {
-          return reject(
-            'timestamp_out_of_range',
-            `${rule.tsField} ${showMs(ms)} is outside [received − ${maxPastMs} ms, received + ${maxFutureMs} ms] (received ${showMs(receivedAt)})`,
-          );
-        }
-        if (outOfRange === 'keep') {
-          ts = ms;
-          tsFromPayload = true;
-        }
-      } else {
-        ts = ms;
-        tsFromPayload = true;
-      }
-    }
-
-    const idAt: Located | undefined = rule.idPath === undefined ? undefined : locate(root, rule.idPath);
-    const ok = flattenInto(
-      {
-        out: readings,
-        max: maxReadingsPerMessage,
-        skipHolderA: tsAt?.holder,
-        skipKeyA: tsAt?.key ?? '',
-        skipHolderB: idAt?.holder,
-        skipKeyB: idAt?.key ?? '',
-      },
-      root,
-      undefined,
-    );
-    if (!ok) return reject('too_many_readings', `more than ${maxReadingsPerMessage} readings in one message`);
-
-    let identity: string | null = null;
-    const id = idAt?.value;
-    // An empty id would make every such message a "redelivery" of the first: treat it as absent.
-    if ((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id))) {
-      identity = `id:${device ?? topic}\u0000${id}`;
-    } else if (tsFromPayload) {
-      identity = `ts:${topic}\u0000${ts}`;
-    }
-    return { ok: true, device, text, ts, tsFromPayload, identity, readings };
+    return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, true);
   };
 
   return (topic, payload, receivedAt) => {
@@ -173,4 +241,28 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       return reject('invalid_json', `decoder error: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
+}
+
+/**
+ * For format auto: whether the text is meant as JSON. An object, an array or a quoted string;
+ * bare numbers and words are read as text (the same readings, and `ON` is not JSON at all).
+ * Broken JSON that starts like JSON is dead-lettered as invalid_json: it is a fault to see.
+ */
+function looksLikeJson(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // BOM and JSON whitespace
+    if (c === 0xfeff || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c === 0x7b /* { */ || c === 0x5b /* [ */ || c === 0x22 /* " */;
+  }
+  return false;
+}
+
+/** JSON.parse that answers undefined instead of throwing (documents need not be JSON). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,9 @@
 /**
  * Parsed JSON → readings. Numeric leaves become readings named by their key path joined with
- * '.', booleans become 1/0, array indexes are path segments (`a.0`), strings and null are not
- * readings, and non-finite numbers (JSON.parse turns 1e400 into Infinity) are skipped.
+ * '.', booleans become 1/0, array indexes are path segments (`a.0`), strings that are state words
+ * ("ON", "online", …) become 1/0 and other strings and null are not readings. Non-finite numbers
+ * (JSON.parse turns 1e400 into Infinity; SQLite REAL cannot hold them usefully) are skipped and
+ * counted, and readings beyond the cap are counted, not stored.
  * Recursion is safe here: the decoder has already bounded the depth (json-depth.ts).
  * Duplicate keys in the text: JSON.parse keeps the last value (ECMA-262 §25.5.1), and so do we.
  */
@@ -36,6 +38,12 @@ export function locate(root: unknown, path: readonly string[]): Located | undefi
 export interface FlattenRun {
   readonly out: Reading[];
   readonly max: number;
+  /** 1 or 0 for a string that is a state word, else undefined. Absent: strings are never readings. */
+  readonly stateOf?: ((s: string) => number | undefined) | undefined;
+  /** Readings past `max`, counted and not stored. */
+  capped: number;
+  /** Non-finite numbers skipped. */
+  nonFinite: number;
   readonly skipHolderA: object | undefined;
   readonly skipKeyA: string;
   readonly skipHolderB: object | undefined;
@@ -44,20 +52,16 @@ export interface FlattenRun {
 
 /**
  * Append the readings of container `node` (object or array) under `prefix` (undefined at the root).
- * Returns false as soon as more than `run.max` readings would be produced.
+ * Readings beyond `run.max` are counted in `run.capped`; returns false when there were any.
  */
 export function flattenInto(run: FlattenRun, node: object, prefix: string | undefined): boolean {
   if (Array.isArray(node)) {
-    for (let i = 0; i < node.length; i++) {
-      if (!leaf(run, node, String(i), node[i], prefix)) return false;
-    }
-    return true;
+    for (let i = 0; i < node.length; i++) leaf(run, node, String(i), node[i], prefix);
+  } else {
+    const rec = node as Record<string, unknown>;
+    for (const key of Object.keys(rec)) leaf(run, node, key, rec[key], prefix);
   }
-  const rec = node as Record<string, unknown>;
-  for (const key of Object.keys(rec)) {
-    if (!leaf(run, node, key, rec[key], prefix)) return false;
-  }
-  return true;
+  return run.capped === 0;
 }
 
 function leaf(
@@ -66,29 +70,41 @@ function leaf(
   key: string,
   value: unknown,
   prefix: string | undefined,
-): boolean {
+): void {
   if (
     (holder === run.skipHolderA && key === run.skipKeyA) ||
     (holder === run.skipHolderB && key === run.skipKeyB)
   ) {
-    return true;
+    return;
   }
   let n: number;
   switch (typeof value) {
     case 'number':
-      if (!Number.isFinite(value)) return true;
+      if (!Number.isFinite(value)) {
+        run.nonFinite++;
+        return;
+      }
       n = value;
       break;
     case 'boolean':
       n = value ? 1 : 0;
       break;
     case 'object':
-      if (value === null) return true;
-      return flattenInto(run, value, prefix === undefined ? key : `${prefix}.${key}`);
+      if (value === null) return;
+      flattenInto(run, value, prefix === undefined ? key : `${prefix}.${key}`);
+      return;
+    case 'string': {
+      const state = run.stateOf?.(value);
+      if (state === undefined) return; // other strings: a reading is a number
+      n = state;
+      break;
+    }
     default:
-      return true; // strings: a reading is a number
+      return;
   }
-  if (run.out.length >= run.max) return false;
+  if (run.out.length >= run.max) {
+    run.capped++;
+    return;
+  }
   run.out.push({ metric: prefix === undefined ? key : `${prefix}.${key}`, value: n });
-  return true;
 }

@@ -2,6 +2,7 @@
  * Payload timestamps → ms since epoch. Invalid input gives NaN rather than throwing or
  * allocating a result object: this runs once per message.
  */
+import { wallClockToMs } from './time-zone.js';
 import type { FormatRule } from './types.js';
 
 export type TsUnit = FormatRule['tsUnit'];
@@ -35,14 +36,21 @@ function fromNumber(n: number, unit: TsUnit): number {
   return Number.isFinite(ms) ? ms : Number.NaN;
 }
 
-/** ms since epoch, or NaN when `value` is not a timestamp in `unit`. Never throws. */
-export function timestampMs(value: unknown, unit: TsUnit): number {
+/**
+ * ms since epoch, or NaN when `value` is not a timestamp in `unit`. Never throws. An ISO string
+ * without an offset is wall-clock time in `zone` ('local', the default: the host's zone).
+ */
+export function timestampMs(value: unknown, unit: TsUnit, zone = 'local'): number {
   if (typeof value === 'number') return fromNumber(value, unit);
   if (typeof value !== 'string') return Number.NaN;
   if (unit === 's' || unit === 'ms') {
     return NUMERIC_TEXT.test(value) ? fromNumber(Number(value), unit) : Number.NaN;
   }
   if (value.length > MAX_ISO_CHARS || !ISO_START.test(value)) return Number.NaN;
+  if (zone !== 'local') {
+    const wall = wallClockToMs(value, zone);
+    if (wall !== undefined) return wall;
+  }
   const ms = Date.parse(value);
   return Number.isFinite(ms) ? ms : Number.NaN;
 }

@@ -22,16 +22,50 @@ export const DEAD_LETTER_REASONS = [
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
+/**
+ * auto: JSON → readings, a bare number → one reading, a state word → 0/1, other text → a message
+ * without readings (binary: stored as a BLOB). json: JSON only, anything else is dead-lettered.
+ * text: a number or a state word → one reading, else no readings. document: stored as is (JSON
+ * timestamp honoured), no readings: configuration and inventory documents. raw: stored as is.
+ */
+export const FORMATS = ['auto', 'json', 'text', 'document', 'raw'] as const;
+export type Format = (typeof FORMATS)[number];
+
 export interface FormatRule {
-  /** MQTT topic filter; the first rule whose filter matches the topic applies. */
+  /** MQTT topic filter; the first rule whose filter matches the topic (and template, if set) applies. */
   filter: string;
-  format: 'json' | 'raw';
+  format: Format;
   /** Dot path of the timestamp in the payload (`ts`, `meta.time`, `samples.0.t`). */
   tsField: string;
   /** auto: a number below 1e11 is seconds, else milliseconds; a string is ISO-8601. */
   tsUnit: 'auto' | 's' | 'ms' | 'iso';
   /** Dot path of a message id that identifies redeliveries. */
   idField?: string | undefined;
+  /**
+   * IANA time zone for timestamp strings without an offset (Tasmota `Time` is the device's local
+   * time); 'local' is the host's zone. Default: DecodeSettings.timeZone.
+   */
+  tsZone?: string | undefined;
+  /** Topic template for this rule; the rule applies only to topics it matches. Default: the global one. */
+  template?: string | undefined;
+  /** Device name from the template's captures, e.g. '{user}/{device}'. Default: the '{device}' capture. */
+  device?: string | undefined;
+  /**
+   * Metric name from the captures, e.g. '{object}': names a bare value, and prefixes JSON readings
+   * ('{component}' → 'switch:0.apower'). Default: a bare value is named by the levels after the
+   * device, JSON readings by their paths.
+   */
+  metric?: string | undefined;
+  /** Dot path of the part of a JSON payload that holds the readings (Shelly Gen2 'params'). */
+  readingsField?: string | undefined;
+  /** Where the rule comes from, for check-config and logs: 'config' or a preset name. */
+  source?: string | undefined;
+}
+
+/** Text values that are states: matched case-insensitively, stored as 1 (on) or 0 (off). */
+export interface StateWords {
+  on: readonly string[];
+  off: readonly string[];
 }
 
 export interface DecodeSettings {
@@ -45,6 +79,10 @@ export interface DecodeSettings {
   maxFutureMs: number;
   maxPastMs: number;
   outOfRange: 'clamp' | 'keep' | 'dead-letter';
+  /** Words stored as 0/1 readings; default DEFAULT_STATE_WORDS. */
+  stateWords?: StateWords | undefined;
+  /** Zone for timestamp strings without an offset when the rule sets none; default 'local'. */
+  timeZone?: string | undefined;
 }
 
 export interface Reading {
@@ -61,9 +99,17 @@ export interface Decoded {
   /** ms since epoch: the payload timestamp (after the out-of-range rule), else receivedAt. */
   ts: number;
   tsFromPayload: boolean;
-  /** Redelivery identity (`id:<device ?? topic>\0<id>` or `ts:<topic>\0<ts>`), or null. */
+  /**
+   * Redelivery identity: the topic and the payload's bytes (`p:<topic>\0<payload>`) when the
+   * payload has a timestamp or the rule an idField present in it; null otherwise (see
+   * sink/redelivery.ts for how those are recognised).
+   */
   identity: string | null;
   readings: Reading[];
+  /** Readings beyond maxReadingsPerMessage, not stored (counted). Absent when none. */
+  readingsCapped?: number;
+  /** Numbers that are not finite (1e400 parses as Infinity), not stored (counted). Absent when none. */
+  nonFinite?: number;
 }
 
 export interface Rejected {

@@ -38,9 +38,11 @@ export interface BatchObservation {
 export interface Metrics {
   readonly messagesReceived: Counter<'qos'>;
   readonly messagesWritten: Counter;
-  /** Redeliveries recognised (same device + message id) and not stored twice. */
+  /** Redeliveries recognised (same topic + payload, see sink/redelivery.ts) and not stored twice. */
   readonly messagesDuplicate: Counter;
   readonly readingsWritten: Counter;
+  /** Readings of stored messages left out: over limits.maxReadingsPerMessage, or not finite (1e400). */
+  readonly readingsDropped: Counter<'reason'>;
   readonly deadLetters: Counter<'reason'>;
   readonly dropped: Counter<'reason'>;
   /** Held acks lost because their connection closed before the commit released them. */
@@ -141,9 +143,14 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
     ),
     messagesDuplicate: counter(
       'mqlite_messages_duplicate_total',
-      'Redeliveries recognised by message id and skipped (already stored)',
+      'Redeliveries recognised (same topic and payload bytes; see README "Delivery guarantees") and skipped',
     ),
     readingsWritten: counter('mqlite_readings_written_total', 'Reading rows committed'),
+    readingsDropped: counter(
+      'mqlite_readings_dropped_total',
+      'Readings of stored messages left out, by reason: over_cap (limits.maxReadingsPerMessage), non_finite (1e400)',
+      ['reason'],
+    ),
     deadLetters: counter('mqlite_dead_letters_total', 'Messages committed to dead_letters, by reason', [
       'reason',
     ]),

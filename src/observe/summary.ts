@@ -14,6 +14,8 @@ export interface SummarySnapshot {
   readonly queueBytes: number;
   readonly heldAcks: number;
   readonly deadLetters: number;
+  /** Redeliveries recognised and not stored again. */
+  readonly duplicates: number;
   readonly dropped: number;
   readonly commitErrors: number;
 }
@@ -94,11 +96,12 @@ export function summarize(prev: SummarySnapshot, next: SummarySnapshot, seconds:
   const inPerSec = round1(rate(prev.received, next.received));
   const outPerSec = round1(rate(prev.committed, next.committed));
   const deadLetters = next.deadLetters - prev.deadLetters;
+  const duplicates = next.duplicates - prev.duplicates;
   const dropped = next.dropped - prev.dropped;
   const commitErrors = next.commitErrors - prev.commitErrors;
   const message =
     `summary: in ${inPerSec}/s, out ${outPerSec}/s, queue ${next.queueMessages} msgs (${formatBytes(next.queueBytes)}), ` +
-    `held acks ${next.heldAcks}, dead letters +${deadLetters}, drops +${dropped}, commit errors +${commitErrors}`;
+    `held acks ${next.heldAcks}, dead letters +${deadLetters}, duplicates +${duplicates}, drops +${dropped}, commit errors +${commitErrors}`;
   return {
     message,
     fields: {
@@ -109,6 +112,7 @@ export function summarize(prev: SummarySnapshot, next: SummarySnapshot, seconds:
       queueBytes: next.queueBytes,
       heldAcks: next.heldAcks,
       deadLetters,
+      duplicates,
       dropped,
       commitErrors,
       receivedTotal: next.received,

@@ -176,6 +176,7 @@ export class SqliteSink {
       busyTimeoutMs: s.busyTimeoutMs,
       deadLetterPayloadBytes: s.deadLetterPayloadBytes,
       ...(s.maxPageCount === undefined ? {} : { maxPageCount: s.maxPageCount }),
+      ...(s.redelivery === undefined ? {} : { redelivery: s.redelivery }),
     };
     const init: WorkerInit = { store, decode: s.decode };
     // A small young generation: the thread's garbage is per batch (decode results, bound strings)

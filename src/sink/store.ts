@@ -8,6 +8,7 @@ import { errorMessage } from '../lib/errors.js';
 import { identityKey } from './identity-hash.js';
 import { migrate } from './migrations.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
+import { DEFAULT_REDELIVERY, RedeliveryCheck } from './redelivery.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
 import type { BatchResult, DecodeFn, SinkDecodeResult, StoreSettings } from './types.js';
 
@@ -27,8 +28,14 @@ const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 /** What storing one message did; counted only once its transaction or savepoint committed. */
 type Outcome =
-  | { readonly kind: 'stored'; readonly readings: number; readonly ts: number }
-  | { readonly kind: 'duplicate' }
+  | {
+      readonly kind: 'stored';
+      readonly readings: number;
+      readonly ts: number;
+      readonly capped: number;
+      readonly nonFinite: number;
+    }
+  | { readonly kind: 'duplicate'; readonly topic: string }
   | { readonly kind: 'dead'; readonly reason: string };
 
 export class SinkStore {
@@ -42,6 +49,7 @@ export class SinkStore {
   private readonly writeAll: (b: PackedBatch, decoded: readonly SinkDecodeResult[]) => Outcome[];
   private readonly writeSplit: (b: PackedBatch, decoded: readonly SinkDecodeResult[]) => Outcome[];
   private readonly writeOne: (b: PackedBatch, i: number, d: SinkDecodeResult) => Outcome;
+  private readonly redelivery: RedeliveryCheck;
   private closed = false;
 
   private constructor(
@@ -63,6 +71,7 @@ export class SinkStore {
     // `IS`, not `=`: device may be NULL, and UNIQUE(device, metric) treats NULLs as distinct.
     this.selectSeries = db.prepare('SELECT id FROM series WHERE device IS ? AND metric = ?');
     this.insertSeries = db.prepare('INSERT INTO series (device, metric) VALUES (?, ?)');
+    this.redelivery = new RedeliveryCheck(db, settings.redelivery ?? DEFAULT_REDELIVERY);
 
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies; a deferred transaction
     // upgrading its lock mid-way can fail with SQLITE_BUSY without waiting.
@@ -169,10 +178,27 @@ export class SinkStore {
     const raw = payloadAt(b, i);
     const flags = b.flags[i] as number;
     const ts = Math.round(d.ts);
+    const topic = b.topics[i] as string;
+    const payload = d.text ?? asBuffer(raw);
+    // No identity: only a DUP or retained copy of a stored message is a redelivery (redelivery.ts).
+    if (
+      d.identity === null &&
+      (flags & (FLAG_DUP | FLAG_RETAIN)) !== 0 &&
+      this.redelivery.isCopy(
+        d.device,
+        topic,
+        payload,
+        b.receivedAt[i] as number,
+        (flags & FLAG_DUP) !== 0,
+        (flags & FLAG_RETAIN) !== 0,
+      )
+    ) {
+      return { kind: 'duplicate', topic };
+    }
     const info = this.insertMessage.run(
-      b.topics[i],
+      topic,
       d.device,
-      d.text ?? asBuffer(raw),
+      payload,
       b.qos[i],
       flags & FLAG_RETAIN ? 1 : 0,
       flags & FLAG_DUP ? 1 : 0,
@@ -181,10 +207,16 @@ export class SinkStore {
       d.identity === null ? null : identityKey(d.identity, d.tsFromPayload),
     );
     // Nothing inserted: this identity is already stored, so this is a redelivery.
-    if (info.changes === 0) return { kind: 'duplicate' };
+    if (info.changes === 0) return { kind: 'duplicate', topic };
     const messageId = Number(info.lastInsertRowid);
     for (const r of d.readings) this.insertSample.run(messageId, this.seriesId(d.device, r.metric), r.value);
-    return { kind: 'stored', readings: d.readings.length, ts };
+    return {
+      kind: 'stored',
+      readings: d.readings.length,
+      ts,
+      capped: d.readingsCapped ?? 0,
+      nonFinite: d.nonFinite ?? 0,
+    };
   }
 
   private deadLetter(b: PackedBatch, i: number, reason: string, detail: string): void {
@@ -223,6 +255,9 @@ function tally(outcomes: readonly Outcome[], commitSeconds: number): BatchResult
   let stored = 0;
   let duplicates = 0;
   let readings = 0;
+  let readingsCapped = 0;
+  let nonFinite = 0;
+  let duplicateTopic: string | undefined;
   // No prototype: a reason is data from the decoder, never a key like __proto__.
   const deadLetters: Record<string, number> = Object.create(null);
   const ts = new Float64Array(outcomes.length);
@@ -231,14 +266,27 @@ function tally(outcomes: readonly Outcome[], commitSeconds: number): BatchResult
       case 'stored':
         ts[stored++] = o.ts;
         readings += o.readings;
+        readingsCapped += o.capped;
+        nonFinite += o.nonFinite;
         break;
       case 'duplicate':
         duplicates++;
+        duplicateTopic ??= o.topic;
         break;
       case 'dead':
         deadLetters[o.reason] = (deadLetters[o.reason] ?? 0) + 1;
         break;
     }
   }
-  return { stored, duplicates, readings, deadLetters, commitSeconds, payloadTs: ts.slice(0, stored) };
+  return {
+    stored,
+    duplicates,
+    readings,
+    deadLetters,
+    commitSeconds,
+    payloadTs: ts.slice(0, stored),
+    readingsCapped,
+    nonFinite,
+    ...(duplicateTopic === undefined ? {} : { duplicateTopic }),
+  };
 }

@@ -16,6 +16,8 @@ export interface StoreSettings {
   readonly deadLetterPayloadBytes: number;
   /** Test only: `PRAGMA max_page_count` on the writer connection, to provoke SQLITE_FULL. */
   readonly maxPageCount?: number;
+  /** Recognising copies of messages without identity (sink/redelivery.ts); default 1 h, 1000 rows. */
+  readonly redelivery?: { readonly windowMs: number; readonly lookback: number };
 }
 
 export interface SinkSettings extends StoreSettings {
@@ -41,6 +43,10 @@ export type SinkDecodeResult =
       readonly tsFromPayload: boolean;
       readonly identity: string | null;
       readonly readings: readonly Reading[];
+      /** Readings beyond the per-message cap, not stored. */
+      readonly readingsCapped?: number;
+      /** Non-finite numbers, not stored. */
+      readonly nonFinite?: number;
     }
   | { readonly ok: false; readonly reason: string; readonly detail: string };
 
@@ -62,4 +68,10 @@ export interface BatchResult {
   readonly commitSeconds: number;
   /** `ts` (ms) of each stored message, in batch order: feeds the end-to-end latency histogram. */
   readonly payloadTs: Float64Array;
+  /** Readings not stored because their message had more than the cap. */
+  readonly readingsCapped?: number;
+  /** Non-finite numbers (1e400) not stored. */
+  readonly nonFinite?: number;
+  /** Topic of the first duplicate in the batch, for the log. */
+  readonly duplicateTopic?: string;
 }

@@ -35,6 +35,7 @@ describe('createDecoder, a typical message', () => {
         { metric: 'temperature', value: 21.5 },
         { metric: 'humidity', value: 40 },
         { metric: 'battery', value: 97 },
+        { metric: 'state', value: 1 },
       ],
     });
   });
@@ -52,11 +53,44 @@ describe('createDecoder, a typical message', () => {
     expect(ok(decode('home/kitchen/t', '1e400')).readings).toEqual([]);
   });
 
-  it('stores bare strings and null with no readings', () => {
+  it('stores state words as 0/1 and other strings and null with no readings', () => {
     const r = ok(decode('home/kitchen/state', '"ON"'));
-    expect(r.readings).toEqual([]);
+    expect(r.readings).toEqual([{ metric: 'state', value: 1 }]);
     expect(r.text).toBe('"ON"');
+    expect(ok(decode('home/kitchen/state', '"Online"')).readings).toEqual([{ metric: 'state', value: 1 }]);
+    expect(ok(decode('home/kitchen/state', '"closed"')).readings).toEqual([{ metric: 'state', value: 0 }]);
+    expect(ok(decode('home/kitchen/state', '"cooking"')).readings).toEqual([]);
     expect(ok(decode('home/kitchen/state', 'null')).readings).toEqual([]);
+  });
+
+  it('stores plain text: numbers and state words as one reading, other text without readings', () => {
+    expect(ok(decode('stat/plug/POWER', 'ON')).readings).toEqual([{ metric: 'POWER', value: 1 }]);
+    expect(ok(decode('tele/plug/LWT', 'Offline')).readings).toEqual([{ metric: 'LWT', value: 0 }]);
+    expect(ok(decode('home/kitchen/temperature', ' 21.5\n')).readings).toEqual([
+      { metric: 'temperature', value: 21.5 },
+    ]);
+    const t = ok(decode('home/kitchen/song', 'Bohemian Rhapsody'));
+    expect(t).toMatchObject({ text: 'Bohemian Rhapsody', readings: [], identity: null });
+    expect(ok(decode('cmnd/plug/POWER', '')).readings).toEqual([]);
+  });
+
+  it('lets the state words be configured', () => {
+    const stateWords = { on: ['heat'], off: ['idle'] };
+    expect(ok(decode('a/b/mode', 'HEAT', { stateWords })).readings).toEqual([{ metric: 'mode', value: 1 }]);
+    expect(ok(decode('a/b/mode', 'on', { stateWords })).readings).toEqual([]);
+    expect(() => createDecoder(settings({ stateWords: { on: ['x'], off: ['X'] } }))).toThrow(/both/);
+  });
+
+  it('stores binary payloads as bytes without readings', () => {
+    const r = ok(createDecoder(settings())('cam/door', new Uint8Array([0xff, 0xd8, 0xff]), RECEIVED));
+    expect(r).toMatchObject({ text: null, readings: [], device: 'door' });
+  });
+
+  it('counts non-finite numbers instead of storing them', () => {
+    const r = ok(decode('a/b', '{"a":1e400,"b":-1e400,"c":1}'));
+    expect(r.readings).toEqual([{ metric: 'c', value: 1 }]);
+    expect(r.nonFinite).toBe(2);
+    expect(ok(decode('a/b/t', '1e400')).nonFinite).toBe(1);
   });
 
   it('keeps a device null but still decodes when the topic misses the template', () => {
@@ -80,7 +114,37 @@ describe('createDecoder, timestamps', () => {
     expect(r.ts).toBe(RECEIVED - 60_000);
     expect(r.tsFromPayload).toBe(true);
     expect(r.readings).toEqual([{ metric: 'v', value: 1 }]);
-    expect(r.identity).toBe(`ts:a/dev\u0000${RECEIVED - 60_000}`);
+    expect(r.identity).toBe(`p:a/dev\u0000{"ts":${secs - 60},"v":1}`);
+  });
+
+  it('never gives two different payloads with the same timestamp one identity', () => {
+    // Whole-second clocks (Tasmota Time, Shelly params.ts) stamp several messages alike.
+    const a = ok(decode('a/dev', `{"ts":${secs},"temperature":21}`));
+    const b = ok(decode('a/dev', `{"ts":${secs},"temperature":22}`));
+    expect(a.ts).toBe(b.ts);
+    expect(a.identity).not.toBe(b.identity);
+    // A redelivery is the same bytes: the same identity.
+    expect(ok(decode('a/dev', `{"ts":${secs},"temperature":21}`)).identity).toBe(a.identity);
+    // The same bytes on another topic are another message.
+    expect(ok(decode('a/other', `{"ts":${secs},"temperature":21}`)).identity).not.toBe(a.identity);
+  });
+
+  it('reads wall-clock strings in the configured zone', () => {
+    const formats = [rule({ filter: 'tele/+/SENSOR', tsField: 'Time', tsUnit: 'iso' })];
+    const payload = '{"Time":"2023-11-14T23:12:20","ENERGY":{"Power":5}}';
+    // Europe/Berlin is UTC+1 in November: 23:12:20 there is 22:12:20Z.
+    const berlin = ok(decode('tele/plug1/SENSOR', payload, { formats, timeZone: 'Europe/Berlin' }));
+    expect(berlin.ts).toBe(RECEIVED - 60_000);
+    const utc = ok(
+      decode('tele/plug1/SENSOR', payload.replace('23:12', '22:12'), { formats, timeZone: 'UTC' }),
+    );
+    expect(utc.ts).toBe(RECEIVED - 60_000);
+    // An explicit offset wins over the zone.
+    const z = ok(
+      decode('tele/plug1/SENSOR', '{"Time":"2023-11-14T22:12:20Z"}', { formats, timeZone: 'Asia/Tokyo' }),
+    );
+    expect(z.ts).toBe(RECEIVED - 60_000);
+    expect(() => createDecoder(settings({ timeZone: 'Nowhere/Land' }))).toThrow(/time zone/);
   });
 
   it('reads the rule’s field and unit', () => {
@@ -155,25 +219,18 @@ describe('createDecoder, timestamps', () => {
 describe('createDecoder, identity', () => {
   const formats = [rule({ idField: 'seq' })];
 
-  it('uses the id field with the device, and the id is not a reading', () => {
+  it('gives a message with an id an identity of its topic and bytes; the id is not a reading', () => {
     const r = ok(decode('a/dev', '{"seq":42,"v":1}', { formats }));
-    expect(r.identity).toBe('id:dev\u000042');
+    expect(r.identity).toBe('p:a/dev\u0000{"seq":42,"v":1}');
+    expect(r.tsFromPayload).toBe(false);
     expect(r.readings).toEqual([{ metric: 'v', value: 1 }]);
-    expect(ok(decode('a/dev', '{"seq":"m-1"}', { formats })).identity).toBe('id:dev\u0000m-1');
+    expect(ok(decode('solo', '{"seq":"m-1"}', { formats })).identity).toBe('p:solo\u0000{"seq":"m-1"}');
   });
 
-  it('uses the topic when there is no device', () => {
-    expect(ok(decode('solo', '{"seq":42}', { formats })).identity).toBe('id:solo\u000042');
-  });
-
-  it('prefers the id over the timestamp', () => {
-    expect(ok(decode('a/dev', `{"seq":1,"ts":${RECEIVED}}`, { formats })).identity).toBe('id:dev\u00001');
-  });
-
-  it('falls back to the timestamp, or null, when the id is unusable', () => {
+  it('has no identity without a usable id or a payload timestamp', () => {
     for (const id of ['null', 'true', '""', '{}', '[1]', '1e400']) {
-      const r = ok(decode('a/dev', `{"seq":${id},"ts":${RECEIVED}}`, { formats }));
-      expect(r.identity, id).toBe(`ts:a/dev\u0000${RECEIVED}`);
+      expect(ok(decode('a/dev', `{"seq":${id}}`, { formats })).identity, id).toBeNull();
+      expect(ok(decode('a/dev', `{"seq":${id},"ts":${RECEIVED}}`, { formats })).identity, id).not.toBeNull();
     }
     expect(ok(decode('a/dev', '{"v":1}', { formats })).identity).toBeNull();
   });
@@ -205,13 +262,14 @@ describe('createDecoder, raw format and limits', () => {
     });
   });
 
-  it('limits readings per message', () => {
-    expect(decode('a/b', '[1,2,3]', { maxReadingsPerMessage: 3 }).ok).toBe(true);
-    expect(decode('a/b', '[1,2,3,4]', { maxReadingsPerMessage: 3 })).toMatchObject({
-      reason: 'too_many_readings',
-    });
+  it('caps readings per message, keeping the message and counting what was left out', () => {
+    expect(ok(decode('a/b', '[1,2,3]', { maxReadingsPerMessage: 3 })).readingsCapped).toBeUndefined();
+    const r = ok(decode('a/b', '[1,2,3,4,5]', { maxReadingsPerMessage: 3 }));
+    expect(r.readings.map((x) => x.value)).toEqual([1, 2, 3]);
+    expect(r.readingsCapped).toBe(2);
     // the timestamp does not count as a reading
-    expect(decode('a/b', `{"ts":${RECEIVED},"a":1,"b":2,"c":3}`, { maxReadingsPerMessage: 3 }).ok).toBe(true);
+    const t = ok(decode('a/b', `{"ts":${RECEIVED},"a":1,"b":2,"c":3}`, { maxReadingsPerMessage: 3 }));
+    expect(t.readingsCapped).toBeUndefined();
   });
 
   it('limits depth', () => {

@@ -17,6 +17,8 @@ function flatten(
     skipKeyA: a?.key ?? '',
     skipHolderB: b?.holder,
     skipKeyB: b?.key ?? '',
+    capped: 0,
+    nonFinite: 0,
   };
   return flattenInto(run, root, undefined) ? run.out : 'too many';
 }
@@ -95,7 +97,7 @@ describe('flattenInto', () => {
     ]);
   });
 
-  it('stops as soon as there are more than max readings', () => {
+  it('reports when there are more than max readings, keeping the first max', () => {
     expect(flatten('[1,2,3]', 3)).toHaveLength(3);
     expect(flatten('[1,2,3,4]', 3)).toBe('too many');
     expect(flatten('{"a":[1,2],"b":{"c":3,"d":4}}', 3)).toBe('too many');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRuleSelector, DEFAULT_RULE, validateRules } from '../../../src/decode/format-rules.js';
+import { createRuleSelector, defaultRule, validateRules } from '../../../src/decode/format-rules.js';
 import type { FormatRule } from '../../../src/decode/types.js';
 
 const rule = (over: Partial<FormatRule> & { filter: string }): FormatRule => ({
@@ -10,11 +10,38 @@ const rule = (over: Partial<FormatRule> & { filter: string }): FormatRule => ({
 });
 
 describe('createRuleSelector', () => {
-  it('uses the default json rule when there are no rules or none match', () => {
-    expect(createRuleSelector([])('a/b')).toBe(DEFAULT_RULE);
+  it('uses the default auto rule when there are no rules or none match', () => {
+    expect(createRuleSelector([])('a/b').source).toBe('default');
     const select = createRuleSelector([rule({ filter: 'cam/#', format: 'raw' })]);
-    expect(select('a/b')).toBe(DEFAULT_RULE);
-    expect(DEFAULT_RULE).toMatchObject({ format: 'json', tsField: 'ts', tsUnit: 'auto', idField: undefined });
+    expect(select('a/b').source).toBe('default');
+    expect(defaultRule()).toMatchObject({
+      format: 'auto',
+      tsField: 'ts',
+      tsUnit: 'auto',
+      idField: undefined,
+    });
+  });
+
+  it('applies a rule with its own template only where that template matches', () => {
+    const select = createRuleSelector([
+      rule({ filter: 'z/#', template: 'z/{device#}/availability', format: 'text' }),
+      rule({ filter: 'z/#', template: 'z/{device#}' }),
+    ]);
+    const a = select('z/kitchen/lamp/availability');
+    expect(a.format).toBe('text');
+    expect(a.deviceOf(a.matchTemplate('z/kitchen/lamp/availability'))).toBe('kitchen/lamp');
+    const s = select('z/kitchen/lamp');
+    expect(s.format).toBe('json');
+    expect(s.deviceOf(s.matchTemplate('z/kitchen/lamp'))).toBe('kitchen/lamp');
+  });
+
+  it('names devices and metrics from the captures', () => {
+    const r = createRuleSelector([
+      rule({ filter: 'o/+/+', template: 'o/{user}/{phone}', device: '{user}/{phone}', metric: 'x.{phone}' }),
+    ])('o/jane/pixel');
+    const m = r.matchTemplate('o/jane/pixel');
+    expect(r.deviceOf(m)).toBe('jane/pixel');
+    expect(r.metricOf(m)).toBe('x.pixel');
   });
 
   it('picks the first matching rule and splits its paths once', () => {
@@ -31,7 +58,7 @@ describe('createRuleSelector', () => {
       idPath: ['meta', 'seq'],
     });
     // '#' does not match $-topics [MQTT-4.7.2-1]
-    expect(select('$SYS/broker')).toBe(DEFAULT_RULE);
+    expect(select('$SYS/broker').source).toBe('default');
   });
 
   it('answers the same from its cache, past the cache bound, and for long topics', () => {
@@ -42,7 +69,7 @@ describe('createRuleSelector', () => {
     }
     expect([...formats]).toEqual(['raw']);
     expect(select(`a/${'x'.repeat(70_000)}`).format).toBe('raw');
-    expect(select(`b/${'x'.repeat(70_000)}`)).toBe(DEFAULT_RULE);
+    expect(select(`b/${'x'.repeat(70_000)}`).source).toBe('default');
   });
 
   it('throws at startup on an invalid filter', () => {
@@ -56,5 +83,10 @@ describe('validateRules', () => {
     expect(validateRules([rule({ filter: '#' }), rule({ filter: 'x+' })])).toMatch(/^formats\.1\.filter/);
     expect(validateRules([rule({ filter: '#', tsField: '' })])).toMatch(/^formats\.0\.tsField/);
     expect(validateRules([rule({ filter: '#', idField: '' })])).toMatch(/^formats\.0\.idField/);
+    expect(validateRules([rule({ filter: '#', template: 'a/{x}', device: '{y}' })])).toMatch(
+      /^formats\.0\.device: "\{y\}" is not a capture/,
+    );
+    expect(validateRules([rule({ filter: '#', tsZone: 'Mars/Olympus' })])).toMatch(/^formats\.0\.tsZone/);
+    expect(validateRules([rule({ filter: '#', template: 'a/{d#}/#' })])).toMatch(/^formats\.0\.template/);
   });
 });

@@ -8,7 +8,10 @@ import type { DeadLetterReason, Reading } from '../../../src/decode/types.js';
 import { bytes, RECEIVED, settings } from './settings.js';
 
 // 1 MiB rather than the 256 KiB default, so the 100k-deep payloads (600 KB) reach the depth check.
-const decode = createDecoder(settings({ maxPayloadBytes: 1024 * 1024 }));
+// format json, explicitly: under the default (auto) text, binary and empty payloads are stored.
+const JSON_ONLY = [{ filter: '#', format: 'json', tsField: 'ts', tsUnit: 'auto' } as const];
+const decode = createDecoder(settings({ maxPayloadBytes: 1024 * 1024, formats: JSON_ONLY }));
+const auto = createDecoder(settings({ maxPayloadBytes: 1024 * 1024 }));
 const nested = (n: number): string => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
 
 const rejected: Array<[string, DeadLetterReason, Uint8Array]> = [
@@ -34,16 +37,36 @@ const rejected: Array<[string, DeadLetterReason, Uint8Array]> = [
   ['JSON nested 100k deep (objects)', 'json_too_deep', bytes(nested(100_000))],
   ['unclosed 100k deep', 'json_too_deep', bytes('['.repeat(100_000))],
   ['nested 33 deep', 'json_too_deep', bytes(nested(33))],
-  [
-    'too many readings',
-    'too_many_readings',
-    bytes(JSON.stringify(Array.from({ length: 1001 }, (_, i) => i))),
-  ],
   ['timestamp a string', 'invalid_timestamp', bytes('{"ts":"yesterday","v":1}')],
   ['timestamp an object', 'invalid_timestamp', bytes('{"ts":{"s":1},"v":1}')],
   ['timestamp 1e400', 'invalid_timestamp', bytes('{"ts":1e400}')],
   ['timestamp numeric string in auto', 'invalid_timestamp', bytes('{"ts":"1700000000"}')],
 ];
+
+/** Under format auto: what is stored rather than dead-lettered, and what is still refused. */
+describe('format auto keeps what it can', () => {
+  it.each([
+    ['empty payload', new Uint8Array(0), null],
+    ['0xFF byte', new Uint8Array([0xff]), null],
+    ['not JSON', bytes('hello'), null],
+    ['whitespace only', bytes('   '), null],
+    ['bare NaN', bytes('NaN'), null],
+    ['1001 readings', bytes(JSON.stringify(Array.from({ length: 1001 }, (_, i) => i))), 1],
+  ])('%s is stored', (_name, payload, capped) => {
+    const r = auto('zigbee2mqtt/kitchen', payload, RECEIVED);
+    expect(r.ok).toBe(true);
+    if (r.ok && capped !== null) expect(r).toMatchObject({ readingsCapped: capped });
+  });
+
+  it.each([
+    ['truncated object', '{"a":1', 'invalid_json'],
+    ['NaN literal', '{"a":NaN}', 'invalid_json'],
+    ['nested 33 deep', nested(33), 'json_too_deep'],
+    ['timestamp a string', '{"ts":"yesterday","v":1}', 'invalid_timestamp'],
+  ])('%s is still refused', (_name, payload, reason) => {
+    expect(auto('a/b', bytes(payload), RECEIVED)).toMatchObject({ ok: false, reason });
+  });
+});
 
 describe('malformed payloads are rejected with the right reason', () => {
   it.each(rejected)('%s → %s', (_name, reason, payload) => {
@@ -58,7 +81,9 @@ describe('malformed payloads are rejected with the right reason', () => {
   });
 
   it('refuses 1M levels even when the size limit allows them', () => {
-    const big = createDecoder(settings({ maxPayloadBytes: 16 * 1024 * 1024, maxJsonDepth: 1000 }));
+    const big = createDecoder(
+      settings({ maxPayloadBytes: 16 * 1024 * 1024, maxJsonDepth: 1000, formats: JSON_ONLY }),
+    );
     const r = big('a/b', bytes(nested(1_000_000)), RECEIVED);
     expect(r).toMatchObject({ ok: false, reason: 'json_too_deep' });
   });

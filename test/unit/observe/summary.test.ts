@@ -8,6 +8,7 @@ const zero: SummarySnapshot = {
   queueBytes: 0,
   heldAcks: 0,
   deadLetters: 0,
+  duplicates: 0,
   dropped: 0,
   commitErrors: 0,
 };
@@ -25,14 +26,21 @@ describe('summarize', () => {
       queueBytes: 3 * 1024 * 1024,
       heldAcks: 40,
       deadLetters: 3,
+      duplicates: 4,
       dropped: 2,
       commitErrors: 1,
     };
     const line = summarize(zero, next, 10);
     expect(line.message).toBe(
-      'summary: in 120/s, out 110/s, queue 100 msgs (3.0 MiB), held acks 40, dead letters +3, drops +2, commit errors +1',
+      'summary: in 120/s, out 110/s, queue 100 msgs (3.0 MiB), held acks 40, dead letters +3, duplicates +4, drops +2, commit errors +1',
     );
-    expect(line.fields).toMatchObject({ inPerSec: 120, outPerSec: 110, deadLetters: 3, receivedTotal: 1200 });
+    expect(line.fields).toMatchObject({
+      inPerSec: 120,
+      outPerSec: 110,
+      deadLetters: 3,
+      duplicates: 4,
+      receivedTotal: 1200,
+    });
   });
 
   it('reports zero rates for a zero-length interval instead of dividing by zero', () => {
@@ -61,7 +69,7 @@ describe('Summary', () => {
     vi.advanceTimersByTime(60_000);
     expect(logger.info).toHaveBeenCalledTimes(1);
     expect(logger.info.mock.calls[0]?.[1]).toBe(
-      'summary: in 10/s, out 9/s, queue 60 msgs (600 B), held acks 6, dead letters +0, drops +0, commit errors +0',
+      'summary: in 10/s, out 9/s, queue 60 msgs (600 B), held acks 6, dead letters +0, duplicates +0, drops +0, commit errors +0',
     );
     snap = {
       ...snap,
