@@ -19,6 +19,8 @@ export interface FormatDecoded {
   device: string | null;
   /** True when readings were dropped at the cap (`maxReadings`); the message itself is still stored. */
   capped: boolean;
+  /** The message's own time in ms (line protocol: the first line's timestamp), if the payload has one. */
+  ts: number | undefined;
 }
 
 export interface FormatRejected {

@@ -152,7 +152,8 @@ function toReadings(lines: Line[], opts: LineProtocolOptions): FormatResult {
       readings.push(line.ts === undefined ? { metric, value } : { metric, value, ts: line.ts });
     }
   }
-  return { ok: true, readings, device, capped };
+  const ts = lines.find((l) => l.ts !== undefined)?.ts;
+  return { ok: true, readings, device, capped, ts };
 }
 
 function metricPrefix(line: Line, dropTag: string | undefined): string {

@@ -25,6 +25,7 @@ describe('line protocol, the reference examples (fixtures)', () => {
       ok: true,
       device: null,
       capped: false,
+      ts: 1465839830100,
       readings: [{ metric: 'weather.location=us-midwest.temperature', value: 82, ts: 1465839830100 }],
     });
   });
