@@ -142,25 +142,31 @@ function settle(
   policy: TimePolicy,
   what: string,
 ): Reading[] | Rejected {
-  let dropped = false;
+  // The format already kept one reading per (metric, own time). Readings now stored at the
+  // message's time can collide only if they came from different times: some without one, some
+  // with the message's, some clamped to it from elsewhere.
+  let untimed = false;
+  let movedFrom: number | undefined;
+  let mixed = false;
   const out: Reading[] = new Array(found.length);
   for (let i = 0; i < found.length; i++) {
     const r = found[i]!;
-    if (r.ts === undefined || r.ts === ts) {
-      dropped ||= r.ts !== undefined;
-      out[i] = { metric: r.metric, value: r.value };
+    if (r.ts === undefined) {
+      untimed = true;
+      out[i] = r;
       continue;
     }
-    const t = policy(r.ts, receivedAt, what);
-    if ('ok' in t) return t;
-    if (!t.fromPayload || t.ts === ts) {
-      dropped = true;
+    const t = r.ts === ts ? undefined : policy(r.ts, receivedAt, what);
+    if (t !== undefined && 'ok' in t) return t;
+    if (t === undefined || !t.fromPayload || t.ts === ts) {
+      if (movedFrom !== undefined && movedFrom !== r.ts) mixed = true;
+      movedFrom = r.ts;
       out[i] = { metric: r.metric, value: r.value };
     } else {
-      out[i] = { metric: r.metric, value: r.value, ts: t.ts };
+      out[i] = t.ts === r.ts ? r : { metric: r.metric, value: r.value, ts: t.ts };
     }
   }
-  if (!dropped) return out;
+  if (!mixed && !(untimed && movedFrom !== undefined)) return out;
   const last = new Map<string, number>();
   for (let i = 0; i < out.length; i++) last.set(`${out[i]!.metric}\u0000${out[i]!.ts ?? ''}`, i);
   return out.filter((r, i) => last.get(`${r.metric}\u0000${r.ts ?? ''}`) === i);

@@ -53,7 +53,6 @@ const HASH = 35;
 
 const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INTEGER = /^[+-]?\d+$/;
-const UNSIGNED = /^\d+$/;
 const BOOLEANS: ReadonlyMap<string, number> = new Map([
   ['t', 1],
   ['T', 1],
@@ -102,7 +101,15 @@ export function createLineProtocolParser(opts: LineProtocolOptions): (text: stri
 function msConverter(precision: LineProtocolPrecision): (digits: string) => number {
   const perMs = precision === 'ns' ? 1_000_000n : precision === 'us' ? 1000n : 1n;
   const scale = precision === 's' ? 1000n : 1n;
+  const dropDigits = precision === 'ns' ? 6 : precision === 'us' ? 3 : 0;
   return (digits) => {
+    // Fast path, exact: a non-negative decimal floored to ms is its leading digits; up to 16 of
+    // them are exact in a double (< 2^53) and within the date range check below.
+    if (digits.charCodeAt(0) !== 45 /* - */ && precision !== 's') {
+      const head = digits.length - dropDigits;
+      const ms = head <= 0 ? 0 : Number(dropDigits === 0 ? digits : digits.slice(0, head));
+      if (head <= 15) return ms;
+    }
     const raw = BigInt(digits);
     let ms = (raw * scale) / perMs;
     // BigInt division truncates toward zero; a time before 1970 with a sub-ms part floors one lower.
@@ -130,30 +137,49 @@ function toReadings(lines: Line[], opts: LineProtocolOptions): FormatResult {
   const dropTag = device === null ? undefined : deviceTag;
 
   const readings: FormatReading[] = [];
-  // metric + time → index in readings, so a repeat overwrites (last wins) instead of doubling.
-  const seen = new Map<string, number>();
   let capped = false;
   for (const line of lines) {
     const prefix = metricPrefix(line, dropTag);
     for (const [field, value] of line.fields) {
       if (value === null) continue;
-      const metric = `${prefix}.${field}`;
-      const key = line.ts === undefined ? metric : `${metric}\u0000${line.ts}`;
-      const at = seen.get(key);
-      if (at !== undefined) {
-        readings[at]!.value = value;
-        continue;
-      }
       if (readings.length >= maxReadings) {
         capped = true;
         continue;
       }
-      seen.set(key, readings.length);
+      const metric = `${prefix}.${field}`;
       readings.push(line.ts === undefined ? { metric, value } : { metric, value, ts: line.ts });
     }
   }
   const ts = lines.find((l) => l.ts !== undefined)?.ts;
-  return { ok: true, readings, device, capped, ts };
+  // One line with distinct field keys (the common case) cannot repeat a metric: skip the check.
+  const unique = lines.length === 1 && distinctKeys(lines[0]!.fields);
+  return { ok: true, readings: unique ? readings : lastWins(readings), device, capped, ts };
+}
+
+/** Whether no field key repeats (pairwise: a line has a handful of fields). */
+function distinctKeys(fields: [string, number | null][]): boolean {
+  if (fields.length > 16) return false;
+  for (let i = 1; i < fields.length; i++) {
+    for (let j = 0; j < i; j++) if (fields[i]![0] === fields[j]![0]) return false;
+  }
+  return true;
+}
+
+/** The same metric at the same time twice: keep the last value, in the first one's place. */
+function lastWins(readings: FormatReading[]): FormatReading[] {
+  const at = new Map<string, number>();
+  const out: FormatReading[] = [];
+  for (const r of readings) {
+    const key = r.ts === undefined ? r.metric : `${r.metric}\u0000${r.ts}`;
+    const i = at.get(key);
+    if (i === undefined) {
+      at.set(key, out.length);
+      out.push(r);
+    } else {
+      out[i]!.value = r.value;
+    }
+  }
+  return out;
 }
 
 function metricPrefix(line: Line, dropTag: string | undefined): string {
@@ -294,7 +320,7 @@ class Scanner {
     if (last === 105 /* i */ || last === 117 /* u */) {
       const body = token.slice(0, -1);
       const unsigned = last === 117;
-      if (!(unsigned ? UNSIGNED : INTEGER).test(body)) this.fail(badValue(key, token));
+      if (!digitsOnly(body, !unsigned)) this.fail(badValue(key, token));
       const digits = body.length - (body.charCodeAt(0) === 45 || body.charCodeAt(0) === 43 ? 1 : 0);
       if (digits > SAFE_DIGITS) {
         const big = BigInt(body);
@@ -350,6 +376,19 @@ function unescapeName(raw: string, inTag: boolean): string {
     out += raw[i];
   }
   return out;
+}
+
+/** `[+-]?\d+` (sign only when `signed`), without a regex: this runs for every integer field. */
+function digitsOnly(s: string, signed: boolean): boolean {
+  let i = 0;
+  const c0 = s.charCodeAt(0);
+  if (signed && (c0 === 45 || c0 === 43)) i = 1;
+  if (i >= s.length) return false;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 function badValue(key: string, token: string): string {
