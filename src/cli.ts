@@ -8,6 +8,7 @@ import { hashPassword } from './broker/password.js';
 import { type Config, loadConfig, redact } from './config/index.js';
 import { Daemon } from './daemon.js';
 import { stageValidators } from './daemon-checks.js';
+import { effectiveFormats } from './daemon-settings.js';
 import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
@@ -87,7 +88,9 @@ async function run(flags: Flags): Promise<number> {
 
 function checkConfig(flags: Flags): number {
   const config = configFrom(flags);
-  process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
+  // effectiveFormats: the user's rules, then the presets', then the default, in the order tried.
+  const shown = { ...(redact(config) as object), effectiveFormats: effectiveFormats(config) };
+  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
   return EXIT_OK;
 }
 

@@ -19,6 +19,21 @@ export function effectiveRules(c: Config): FormatRule[] {
   ];
 }
 
+/** What `check-config` shows: every rule in the order tried, ending with the default. */
+export function effectiveFormats(c: Config): FormatRule[] {
+  return [
+    ...effectiveRules(c),
+    {
+      filter: '#',
+      format: 'auto',
+      tsField: 'ts',
+      tsUnit: 'auto',
+      template: c.subscribe.template,
+      source: 'default',
+    },
+  ];
+}
+
 export function decodeSettings(c: Config): DecodeSettings {
   return {
     template: c.subscribe.template,

@@ -46,8 +46,8 @@ export interface StageValidators {
 
 /** Words stored as 1 / 0 (case-insensitive). Kept equal to decode/formats/text.ts by a unit test. */
 export const DEFAULT_STATE_WORDS = {
-  on: ['on', 'true', 'yes', 'online', 'open', 'home', 'detected', 'connected', 'active'],
-  off: ['off', 'false', 'no', 'offline', 'closed', 'not_home', 'clear', 'disconnected', 'inactive'],
+  on: ['on', 'true', 'yes', 'online', 'open', 'connected'],
+  off: ['off', 'false', 'no', 'offline', 'closed', 'disconnected'],
 };
 
 const checked = (check: ((s: string) => string | undefined) | undefined) =>

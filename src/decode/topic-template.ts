@@ -102,31 +102,20 @@ export function compileTemplate(template: string): (topic: string) => TemplateMa
     deviceEnd: -1,
   });
 
+  // No closures inside the matcher: it runs once per message, and a closure per call is an allocation.
+  const emptyFields = (): Record<string, string> => Object.create(null) as Record<string, string>;
+  const literalAt = (p: Part, topic: string, pos: number, end: number): boolean =>
+    end - pos === p.text.length && topic.startsWith(p.text, pos);
+
   return (topic: string): TemplateMatch => {
     let device: string | null = null;
     let deviceEnd = -1;
     // Created lazily: a miss needs none.
     let fields: Record<string, string> | undefined;
-    const capture = (name: string, value: string, end: number): void => {
-      fields ??= Object.create(null) as Record<string, string>;
-      fields[name] = value;
-      if (name === 'device') {
-        // An empty level names no device; storing '' would group unrelated topics.
-        device = value === '' ? null : value;
-        deviceEnd = device === null ? -1 : end;
-      }
-    };
-    /** One level [pos, end) against a part; false when a literal differs. */
-    const level = (p: Part, pos: number, end: number): boolean => {
-      if (p.kind === CAPTURE) capture(p.text, topic.slice(pos, end), end);
-      else if (p.kind === LITERAL) {
-        if (end - pos !== p.text.length || !topic.startsWith(p.text, pos)) return false;
-      }
-      return true;
-    };
     let pos = 0;
     let rest = false; // reached '#': the remaining levels, if any, all match
-    for (const p of head) {
+    for (let i = 0; i < head.length; i++) {
+      const p = head[i]!;
       if (p.kind === HASH) {
         rest = true;
         break;
@@ -134,7 +123,16 @@ export function compileTemplate(template: string): (topic: string) => TemplateMa
       if (pos > topic.length) return noMatch;
       let end = topic.indexOf('/', pos);
       if (end === -1) end = topic.length;
-      if (!level(p, pos, end)) return noMatch;
+      if (p.kind === CAPTURE) {
+        const value = topic.slice(pos, end);
+        fields ??= emptyFields();
+        fields[p.text] = value;
+        if (p.text === 'device') {
+          // An empty level names no device; storing '' would group unrelated topics.
+          device = value === '' ? null : value;
+          deviceEnd = device === null ? -1 : end;
+        }
+      } else if (p.kind === LITERAL && !literalAt(p, topic, pos, end)) return noMatch;
       pos = end + 1;
     }
     if (multi !== undefined) {
@@ -142,27 +140,25 @@ export function compileTemplate(template: string): (topic: string) => TemplateMa
       // The tail's levels are the topic's last ones: walk back from the end.
       let stop = topic.length; // end of the level being matched
       for (let i = tail.length - 1; i >= 0; i--) {
+        const p = tail[i]!;
         const start = topic.lastIndexOf('/', stop - 1) + 1;
         // The multi-level capture needs at least one level of its own before the tail.
         if (start <= pos) return noMatch;
-        if (!level(tail[i]!, start, stop)) return noMatch;
+        if (p.kind === CAPTURE) {
+          fields ??= emptyFields();
+          fields[p.text] = topic.slice(start, stop);
+        } else if (p.kind === LITERAL && !literalAt(p, topic, start, stop)) return noMatch;
         stop = start - 1;
       }
       if (stop < pos) return noMatch;
-      capture(multi.text, topic.slice(pos, stop), stop);
-      return {
-        matched: true,
-        device,
-        fields: fields ?? (Object.create(null) as Record<string, string>),
-        deviceEnd,
-      };
-    }
-    if (!rest && pos !== topic.length + 1) return noMatch;
-    return {
-      matched: true,
-      device,
-      fields: fields ?? (Object.create(null) as Record<string, string>),
-      deviceEnd,
-    };
+      const value = topic.slice(pos, stop);
+      fields ??= emptyFields();
+      fields[multi.text] = value;
+      if (multi.text === 'device') {
+        device = value === '' ? null : value;
+        deviceEnd = device === null ? -1 : stop;
+      }
+    } else if (!rest && pos !== topic.length + 1) return noMatch;
+    return { matched: true, device, fields: fields ?? emptyFields(), deviceEnd };
   };
 }

@@ -8,6 +8,14 @@
  * The function is part of the stored data: a redelivery after an upgrade must hash the same, so
  * never change it without a migration that rewrites `messages.identity`.
  *
+ * Its input changed once, without a migration, and on purpose: identities used to be
+ * `ts:<topic>\0<ts>` / `id:<device>\0<id>`, which merged distinct messages sharing a timestamp;
+ * they are now `p:<topic>\0<payload>` (decode/decoder.ts). Old rows keep their old hashes, which
+ * nothing new can collide with. The one casualty: a message committed by the old version whose
+ * PUBACK was lost, redelivered to the new one, is stored a second time. Rewriting old rows would
+ * need every stored payload re-decoded under the config of the day; one possible duplicate per
+ * in-flight message at the upgrade is the better trade.
+ *
  * The lowest bit is not hash: it says whether the message's `ts` came from its payload (see
  * migrations.ts: such identities are indexed by (ts, identity), which appends instead of inserting at
  * random). That leaves 63 bits of hash, ~2^31.5 identities before a collision is likely.

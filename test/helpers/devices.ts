@@ -20,8 +20,22 @@ export interface DeviceRun {
   persistent?: boolean;
 }
 
-export function payloadFor(device: number, seq: number, baseTs: number): string {
-  return JSON.stringify({ ts: baseTs + seq, temp: 20 + (seq % 10) / 10, hum: 40 + (device % 5), seq });
+/**
+ * How a payload carries its time. ms: `ts` = baseTs + seq, unique per message. s: whole seconds, as
+ * Tasmota `Time` or OwnTracks `tst`: 250 consecutive messages of a device share one `ts`. none: no
+ * timestamp at all (ESPHome, most plain sensors): the message has no identity in mqlite.
+ */
+export type Stamp = 'ms' | 's' | 'none';
+
+/** Messages of one device that share a whole-second timestamp under stamp 's'. */
+export const PER_SECOND = 250;
+
+export function payloadFor(device: number, seq: number, baseTs: number, stamp: Stamp = 'ms'): string {
+  const temp = 20 + (seq % 10) / 10;
+  const hum = 40 + (device % 5);
+  if (stamp === 'none') return JSON.stringify({ temp, hum, seq });
+  const ts = stamp === 's' ? Math.floor(baseTs / 1000) + Math.floor(seq / PER_SECOND) : baseTs + seq;
+  return JSON.stringify({ ts, temp, hum, seq });
 }
 
 export function deviceName(i: number): string {

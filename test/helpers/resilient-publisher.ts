@@ -16,7 +16,7 @@
  * stream is still flowing. Payloads come from devices.ts: unique (device, seq) and ts.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { deviceName, payloadFor } from './devices.js';
+import { deviceName, payloadFor, type Stamp } from './devices.js';
 
 export interface PublisherRun {
   url: string;
@@ -31,6 +31,8 @@ export interface PublisherRun {
   baseTs?: number;
   /** MQTT.js reconnectPeriod (default 100 ms). */
   reconnectMs?: number;
+  /** How payloads carry their time (devices.ts); default ms. */
+  stamp?: Stamp;
 }
 
 export interface RunningPublisher {
@@ -135,7 +137,7 @@ export async function startPublisher(run: PublisherRun): Promise<RunningPublishe
         if (next < run.perDevice) schedule(TICK_MS);
       };
       const send = (seq: number): void => {
-        client.publish(topic, payloadFor(i, seq, baseTs), { qos: 1 }, (err) => {
+        client.publish(topic, payloadFor(i, seq, baseTs, run.stamp), { qos: 1 }, (err) => {
           if (stopping) return; // end(true) fails what is still in flight
           if (err?.message === 'Connection closed') {
             // Queued behind the store replay and dropped unsent when the connection closed

@@ -107,3 +107,16 @@ export function exactlyOnceSummary(dbPath: string, devices: readonly string[], p
 export function allOnce(total: number): ReturnType<typeof exactlyOnceSummary> {
   return { total, distinct: total, duplicates: [], missing: [], withoutSeq: 0, deadLetters: 0 };
 }
+
+/**
+ * The readings stored with one message, metric → value. The one place the corpus tests read the
+ * readings' physical layout (schema 1: samples + series): change it here when that layout changes.
+ */
+export function readingsOfMessage(db: Database.Database, messageId: number): Record<string, number> {
+  const rows = db
+    .prepare(
+      'SELECT r.metric, s.value FROM samples s JOIN series r ON r.id = s.series_id WHERE s.message_id = ?',
+    )
+    .all(messageId) as { metric: string; value: number }[];
+  return Object.fromEntries(rows.map((r) => [r.metric, r.value]));
+}

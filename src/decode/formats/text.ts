@@ -7,22 +7,13 @@
 import type { StateWords } from '../types.js';
 
 /**
- * Default state words, matched case-insensitively. On the left what means "on / present / open",
- * as Home Assistant's binary sensors read them (`on` = detected, open, home).
+ * Default state words, matched case-insensitively: 1 for on / present / open, as Home Assistant's
+ * binary sensors read them. Words that are also ordinary names are left out (`home` is an OwnTracks
+ * region's `desc`, `clear` a weather condition); add them in subscribe.stateWords if you want them.
  */
 export const DEFAULT_STATE_WORDS: StateWords = Object.freeze({
-  on: Object.freeze(['on', 'true', 'yes', 'online', 'open', 'home', 'detected', 'connected', 'active']),
-  off: Object.freeze([
-    'off',
-    'false',
-    'no',
-    'offline',
-    'closed',
-    'not_home',
-    'clear',
-    'disconnected',
-    'inactive',
-  ]),
+  on: Object.freeze(['on', 'true', 'yes', 'online', 'open', 'connected']),
+  off: Object.freeze(['off', 'false', 'no', 'offline', 'closed', 'disconnected']),
 });
 
 /** A plain decimal number, what firmware prints: no hex, no 'Infinity', no thousands separators. */

@@ -103,3 +103,34 @@ describe('validateTemplate', () => {
     expect(validateTemplate(t)).toContain(mention);
   });
 });
+
+describe('compileTemplate with a multi-level capture', () => {
+  it('takes every level between the head and the tail', () => {
+    const m = compileTemplate('zigbee2mqtt/{device#}/availability');
+    expect(m('zigbee2mqtt/kitchen/floor_light/availability')).toMatchObject({
+      matched: true,
+      device: 'kitchen/floor_light',
+      deviceEnd: 'zigbee2mqtt/kitchen/floor_light'.length,
+    });
+    expect(m('zigbee2mqtt/lamp/availability').device).toBe('lamp');
+    expect(m('zigbee2mqtt/availability').matched).toBe(false);
+    expect(m('zigbee2mqtt/lamp').matched).toBe(false);
+    expect(m('other/lamp/availability').matched).toBe(false);
+  });
+
+  it('captures to the end without a tail, and matches tail wildcards and captures from the end', () => {
+    expect(compileTemplate('z/{device#}')('z/a/b/c').device).toBe('a/b/c');
+    expect(compileTemplate('z/{device#}')('z').matched).toBe(false);
+    const m = compileTemplate('z/{device#}/set/{attr}');
+    const r = m('z/a/b/set/brightness');
+    expect(r.device).toBe('a/b');
+    expect({ ...r.fields }).toEqual({ device: 'a/b', attr: 'brightness' });
+    expect(compileTemplate('{device#}/+')('a/b/c').device).toBe('a/b');
+  });
+
+  it('is validated', () => {
+    expect(validateTemplate('a/{d#}/{e#}')).toMatch(/only one/);
+    expect(validateTemplate('a/{d#}/#')).toMatch(/cannot also end/);
+    expect(validateTemplate('a/{device#}/b')).toBeUndefined();
+  });
+});
