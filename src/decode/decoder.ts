@@ -20,7 +20,11 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
 /** ±8.64e15 ms is the range of a JS Date (ECMA-262 §21.4.1.1); toISOString throws outside it. */
 const MAX_DATE_MS = 8.64e15;
 
-type DecodeFn = (topic: string, payload: Uint8Array, receivedAt: number) => DecodeResult;
+interface DecodeFn {
+  (topic: string, payload: Uint8Array, receivedAt: number): DecodeResult;
+  /** Stored messages the decoder rebuilds its state from at start (see sink/types.ts DecoderRestore). */
+  restore?: { glob: string; feed: (topic: string, payload: Uint8Array) => void };
+}
 
 function reject(reason: DeadLetterReason, detail: string): Rejected {
   // Parser messages quote the payload, which may hold control characters or be long.
@@ -269,7 +273,7 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, true, payload);
   };
 
-  return (topic, payload, receivedAt) => {
+  const decode: DecodeFn = (topic, payload, receivedAt) => {
     try {
       return decodeOne(topic, payload, receivedAt);
     } catch (err) {
@@ -278,6 +282,9 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       return reject('invalid_json', `decoder error: ${err instanceof Error ? err.message : String(err)}`);
     }
   };
+  // Sparkplug alias tables come back from the stored BIRTHs at start (sink/restore-decoder.ts).
+  const usesSparkplug = settings.formats.some((r) => r.format === 'sparkplug');
+  return usesSparkplug ? Object.assign(decode, { restore: readingFormats.restore }) : decode;
 }
 
 /**

@@ -7,7 +7,7 @@
 import type { FormatReading } from './formats/format-types.js';
 import { createLineProtocolParser } from './formats/line-protocol.js';
 import { SparkplugHost } from './formats/sparkplug/host.js';
-import { parseSparkplugTopic } from './formats/sparkplug/topic.js';
+import { parseSparkplugTopic, SPARKPLUG_NAMESPACE } from './formats/sparkplug/topic.js';
 import type { CompiledRule } from './format-rules.js';
 import type { DeadLetterReason, Decoded, DecodeResult, Reading, Rejected } from './types.js';
 
@@ -127,7 +127,16 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
     return finish(topic, r.device, text, body, r.ts, r.readings, r.capped, receivedAt, 'Sparkplug timestamp');
   };
 
-  return { lineProtocol, sparkplug: sparkplugB, sparkplugCounts: sparkplug.counts };
+  /** The last NBIRTH/DBIRTH per topic, replayed at start: alias tables without readings. */
+  const restore = {
+    glob: `${SPARKPLUG_NAMESPACE}/*/[ND]BIRTH/*`,
+    feed: (topic: string, payload: Uint8Array): void => {
+      const t = parseSparkplugTopic(topic);
+      if (typeof t !== 'string') sparkplug.handle(t, payload, 0, true);
+    },
+  };
+
+  return { lineProtocol, sparkplug: sparkplugB, sparkplugCounts: sparkplug.counts, restore };
 }
 
 /**

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
 import { identityKey } from './identity-hash.js';
 import { migrate } from './migrations.js';
+import { restoreDecoderState } from './restore-decoder.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { DEFAULT_REDELIVERY, RedeliveryCheck } from './redelivery.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
@@ -103,6 +104,7 @@ export class SinkStore {
       if (settings.maxPageCount !== undefined)
         db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
       migrate(db);
+      if (decode.restore !== undefined) restoreDecoderState(db, decode.restore);
       return new SinkStore(db, decode, settings);
     } catch (err) {
       db.close();
