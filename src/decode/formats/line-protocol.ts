@@ -51,8 +51,6 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 const HASH = 35;
 
-const FLOAT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const INTEGER = /^[+-]?\d+$/;
 const BOOLEANS: ReadonlyMap<string, number> = new Map([
   ['t', 1],
   ['T', 1],
@@ -258,10 +256,16 @@ class Scanner {
     let ts: number | undefined;
     this.skipBlanks();
     if (!this.atEndOfLine()) {
+      const { s } = this;
       const start = this.i;
-      while (!this.atEndOfLine() && !this.atBlank()) this.i++;
-      const digits = this.s.slice(start, this.i);
-      if (!INTEGER.test(digits)) this.fail(`timestamp "${clip(digits)}" is not an integer`);
+      let i = start;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c === LF || c === CR || c === SPACE || c === TAB) break;
+      }
+      this.i = i;
+      const digits = s.slice(start, i);
+      if (!digitsOnly(digits, true)) this.fail(`timestamp "${clip(digits)}" is not an integer`);
       ts = this.toMs(digits);
       this.skipBlanks();
       if (!this.atEndOfLine()) this.fail('unexpected text after the timestamp');
@@ -274,23 +278,24 @@ class Scanner {
   private name(inTag: boolean, what: string): string {
     const { s } = this;
     const start = this.i;
+    const n = s.length;
+    let i = start; // a local index: this loop runs once per character
     let escaped = false;
-    for (;;) {
-      const c = s.charCodeAt(this.i);
-      if (Number.isNaN(c) || c === LF || c === CR || c === SPACE || c === COMMA) break;
-      if (c === EQUALS && inTag) break;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c === LF || c === CR || c === SPACE || c === COMMA || (c === EQUALS && inTag)) break;
       // A backslash takes the next character with it (so `\\,` ends the name at the comma), but
       // never a line end: escapes do not continue a line.
-      if (c === BACKSLASH && this.i + 1 < s.length) {
-        const next = s.charCodeAt(this.i + 1);
+      if (c === BACKSLASH && i + 1 < n) {
+        const next = s.charCodeAt(i + 1);
         if (next !== LF && next !== CR) {
           escaped = true;
-          this.i++;
+          i++;
         }
       }
-      this.i++;
     }
-    const raw = s.slice(start, this.i);
+    this.i = i;
+    const raw = s.slice(start, i);
     if (raw === '') this.fail(`empty ${what}`);
     return escaped ? unescapeName(raw, inTag) : raw;
   }
@@ -310,12 +315,14 @@ class Scanner {
       this.fail(`string field "${key}" has no closing quote`);
     }
     const start = this.i;
-    for (;;) {
-      const c = s.charCodeAt(this.i);
-      if (Number.isNaN(c) || c === LF || c === CR || c === SPACE || c === COMMA) break;
-      this.i++;
+    const n = s.length;
+    let i = start;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c === LF || c === CR || c === SPACE || c === COMMA) break;
     }
-    const token = s.slice(start, this.i);
+    this.i = i;
+    const token = s.slice(start, i);
     const last = token.charCodeAt(token.length - 1);
     if (last === 105 /* i */ || last === 117 /* u */) {
       const body = token.slice(0, -1);
@@ -330,12 +337,18 @@ class Scanner {
       }
       return Number(body);
     }
-    const bool = BOOLEANS.get(token);
-    if (bool !== undefined) return bool;
-    if (!FLOAT.test(token)) this.fail(badValue(key, token));
-    const n = Number(token);
-    if (!Number.isFinite(n)) this.fail(`field "${key}": ${clip(token)} is beyond the range of a double`);
-    return n;
+    // Numbers start with a digit, a sign or a dot; only other tokens can be booleans.
+    const first = token.charCodeAt(0);
+    const numeric = (first >= 48 && first <= 57) || first === 45 || first === 43 || first === 46;
+    if (!numeric) {
+      const bool = BOOLEANS.get(token);
+      if (bool !== undefined) return bool;
+      this.fail(badValue(key, token));
+    }
+    if (!isFloat(token)) this.fail(badValue(key, token));
+    const value = Number(token);
+    if (!Number.isFinite(value)) this.fail(`field "${key}": ${clip(token)} is beyond the range of a double`);
+    return value;
   }
 
   private skipBlanks(): void {
@@ -376,6 +389,38 @@ function unescapeName(raw: string, inTag: boolean): string {
     out += raw[i];
   }
   return out;
+}
+
+/** `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?` without a regex: this runs for every float field. */
+function isFloat(s: string): boolean {
+  const n = s.length;
+  let i = 0;
+  let c = s.charCodeAt(0);
+  if (c === 45 || c === 43) c = s.charCodeAt(++i);
+  let digits = 0;
+  while (c >= 48 && c <= 57) {
+    digits++;
+    c = s.charCodeAt(++i);
+  }
+  if (c === 46) {
+    c = s.charCodeAt(++i);
+    while (c >= 48 && c <= 57) {
+      digits++;
+      c = s.charCodeAt(++i);
+    }
+  }
+  if (digits === 0) return false;
+  if (c === 101 || c === 69) {
+    c = s.charCodeAt(++i);
+    if (c === 45 || c === 43) c = s.charCodeAt(++i);
+    let exp = 0;
+    while (c >= 48 && c <= 57) {
+      exp++;
+      c = s.charCodeAt(++i);
+    }
+    if (exp === 0) return false;
+  }
+  return i === n;
 }
 
 /** `[+-]?\d+` (sign only when `signed`), without a regex: this runs for every integer field. */
