@@ -55,7 +55,12 @@ export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
     synchronous: c.db.synchronous,
     busyTimeoutMs: c.db.busyTimeoutMs,
     deadLetterPayloadBytes: c.limits.deadLetterPayloadBytes,
-    redelivery: { windowMs: c.redelivery.windowMs, lookback: c.redelivery.lookback },
+    // Retained deliveries are copies only when a broker re-sends them to our subscription.
+    redelivery: {
+      windowMs: c.redelivery.windowMs,
+      lookback: c.redelivery.lookback,
+      retainedCopies: c.broker.url !== undefined,
+    },
     ...(c.db.maxPageCount === undefined ? {} : { maxPageCount: c.db.maxPageCount }),
     decode,
   };

@@ -208,7 +208,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
       .prefault({}),
     redelivery: z
       .strictObject({
-        /** How far back a DUP/retained copy of a message without timestamp or id is looked for. */
+        /** How far back a DUP copy of a message without timestamp or id is looked for. */
         windowMs: int(0, 30 * 24 * 3600_000).default(3600_000),
         /** At most this many of the device's latest messages are compared (bounds the lookup). */
         lookback: int(0, 100_000).default(1000),

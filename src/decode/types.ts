@@ -10,7 +10,6 @@ export const DEAD_LETTER_REASONS = [
   'invalid_utf8',
   'invalid_json',
   'json_too_deep',
-  'too_many_readings',
   'invalid_timestamp',
   'timestamp_out_of_range',
   'invalid_line_protocol',

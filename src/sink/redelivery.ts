@@ -6,8 +6,10 @@
  * - DUP=1 ([MQTT-3.3.1-1]: a sender re-delivering a PUBLISH sets DUP) and an identical message
  *   (same device, topic and payload bytes) is among the device's latest `lookback` messages stored
  *   within `windowMs` before this one arrived;
- * - RETAIN=1 (a retained message is re-sent on every new subscription) and an identical message
- *   is among the device's latest `lookback` messages, however old.
+ * - RETAIN=1, in subscriber mode only (a broker re-sends its retained message on each new
+ *   subscription, and flags only those copies: live deliveries carry RETAIN=0 [MQTT-3.3.1-9]), and
+ *   the latest message stored on that topic, among the device's latest `lookback`, is identical.
+ *   In embedded mode RETAIN=1 is the device asking the broker to keep the message, not a copy.
  *
  * The lookup walks messages(device, ts) backwards from the newest row, reading at most `lookback`
  * rows, and only for those flagged messages: the common case (DUP=0, RETAIN=0) costs nothing, and
@@ -27,12 +29,19 @@ export interface RedeliverySettings {
   readonly windowMs: number;
   /** How many of the device's latest messages are compared, at most. */
   readonly lookback: number;
+  /** Whether RETAIN=1 marks a copy: true when subscribed to a broker, false for the embedded one. */
+  readonly retainedCopies: boolean;
 }
 
-export const DEFAULT_REDELIVERY: RedeliverySettings = { windowMs: 3_600_000, lookback: 1000 };
+export const DEFAULT_REDELIVERY: RedeliverySettings = {
+  windowMs: 3_600_000,
+  lookback: 1000,
+  retainedCopies: true,
+};
 
 export class RedeliveryCheck {
   private readonly find: Database.Statement<unknown[], unknown>;
+  private readonly latestOnTopic: Database.Statement<unknown[], unknown>;
 
   constructor(
     db: Database.Database,
@@ -47,6 +56,13 @@ export class RedeliveryCheck {
           WHERE topic = ? AND payload = ? LIMIT 1`,
       )
       .pluck();
+    this.latestOnTopic = db
+      .prepare(
+        `SELECT payload FROM (SELECT id, topic, payload, ts FROM messages
+                               WHERE device IS ? ORDER BY ts DESC LIMIT ?)
+          WHERE topic = ? ORDER BY ts DESC, id DESC LIMIT 1`,
+      )
+      .pluck();
   }
 
   /** Whether this DUP or retained message is a copy of one already stored. */
@@ -59,9 +75,19 @@ export class RedeliveryCheck {
     retain: boolean,
   ): boolean {
     if (this.settings.lookback === 0) return false;
-    // A retained copy can be any age: it is re-sent on each subscription, not within a window.
-    const since = retain ? Number.MIN_SAFE_INTEGER : dup ? receivedAt - this.settings.windowMs : undefined;
-    if (since === undefined) return false;
-    return this.find.get(device, since, this.settings.lookback, topic, payload) !== undefined;
+    if (
+      dup &&
+      this.find.get(device, receivedAt - this.settings.windowMs, this.settings.lookback, topic, payload) !==
+        undefined
+    ) {
+      return true;
+    }
+    if (!retain || !this.settings.retainedCopies) return false;
+    // A retained copy repeats the topic's last state, however old: compare with that one only.
+    const latest = this.latestOnTopic.get(device, this.settings.lookback, topic);
+    if (latest === undefined) return false;
+    return typeof payload === 'string'
+      ? latest === payload
+      : Buffer.isBuffer(latest) && Buffer.compare(latest, payload) === 0;
   }
 }

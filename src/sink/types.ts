@@ -17,7 +17,11 @@ export interface StoreSettings {
   /** Test only: `PRAGMA max_page_count` on the writer connection, to provoke SQLITE_FULL. */
   readonly maxPageCount?: number;
   /** Recognising copies of messages without identity (sink/redelivery.ts); default 1 h, 1000 rows. */
-  readonly redelivery?: { readonly windowMs: number; readonly lookback: number };
+  readonly redelivery?: {
+    readonly windowMs: number;
+    readonly lookback: number;
+    readonly retainedCopies: boolean;
+  };
 }
 
 export interface SinkSettings extends StoreSettings {

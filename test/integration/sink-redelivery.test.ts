@@ -18,7 +18,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 let dir: { dir: string; cleanup: () => void };
 let store: SinkStore;
 
-function open(redelivery = { windowMs: 3_600_000, lookback: 1000 }): SinkStore {
+function open(redelivery = { windowMs: 3_600_000, lookback: 1000, retainedCopies: true }): SinkStore {
   const decode = createDecoder(
     settings({ formats: presetRules(PRESET_NAMES), maxPastMs: 10 * 365 * 86_400_000 }),
   );
@@ -115,7 +115,7 @@ describe('messages without timestamp or id', () => {
 
   it('stores a DUP copy again once the original is outside the window or the lookback', () => {
     store.close();
-    store = open({ windowMs: 1000, lookback: 2 });
+    store = open({ windowMs: 1000, lookback: 2, retainedCopies: true });
     write(['livingroom/sensor/temperature/state', '21.5', { receivedAt: T0 }]);
     expect(
       write(['livingroom/sensor/temperature/state', '21.5', { receivedAt: T0 + 5000, dup: true }]),
@@ -133,25 +133,36 @@ describe('messages without timestamp or id', () => {
     });
   });
 
-  it('recognises a retained copy of the stored message however old, but stores a changed one', () => {
+  it('recognises a retained copy of the topic’s latest message however old, but stores a changed one', () => {
     const doc = '{"state":"online"}';
-    expect(write(['zigbee2mqtt/bridge/state', doc, { receivedAt: T0, retain: true }])).toMatchObject({
-      stored: 1,
-    });
+    const off = '{"state":"offline"}';
+    expect(write(['zigbee2mqtt/bridge/state', doc, { receivedAt: T0 }])).toMatchObject({ stored: 1 });
     expect(
       write(['zigbee2mqtt/bridge/state', doc, { receivedAt: T0 + 86_400_000, retain: true }]),
     ).toMatchObject({
       duplicates: 1,
     });
     expect(
-      write([
-        'zigbee2mqtt/bridge/state',
-        '{"state":"offline"}',
-        { receivedAt: T0 + 86_400_001, retain: true },
-      ]),
+      write(['zigbee2mqtt/bridge/state', off, { receivedAt: T0 + 86_400_001, retain: true }]),
     ).toMatchObject({
       stored: 1,
     });
+    // online again: an older row has these bytes, but the latest state was offline, so it is news.
+    expect(
+      write(['zigbee2mqtt/bridge/state', doc, { receivedAt: T0 + 86_400_002, retain: true }]),
+    ).toMatchObject({
+      stored: 1,
+    });
+  });
+
+  it('in embedded mode, RETAIN is a device asking the broker to keep the message, not a copy', () => {
+    store.close();
+    store = open({ windowMs: 3_600_000, lookback: 1000, retainedCopies: false });
+    const r = write(
+      ['tele/plug/LWT', 'Online', { receivedAt: T0, retain: true }],
+      ['tele/plug/LWT', 'Online', { receivedAt: T0 + 1, retain: true }],
+    );
+    expect(r).toMatchObject({ stored: 2, duplicates: 0 });
   });
 
   it('holds across a restart: the lookup reads the database, not memory', () => {

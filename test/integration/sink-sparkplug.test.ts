@@ -28,7 +28,7 @@ function open(): SinkStore {
       synchronous: 'NORMAL',
       busyTimeoutMs: 1000,
       deadLetterPayloadBytes: 64,
-      redelivery: { windowMs: 3_600_000, lookback: 1000 },
+      redelivery: { windowMs: 3_600_000, lookback: 1000, retainedCopies: true },
     },
     decode as DecodeFn,
   );

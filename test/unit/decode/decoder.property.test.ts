@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../../src/decode/decoder.js';
+import { PRESET_NAMES, presetRules } from '../../../src/decode/presets/index.js';
 import { DEAD_LETTER_REASONS, type DecodeResult, type FormatRule } from '../../../src/decode/types.js';
 import { bytes, RECEIVED, settings } from './settings.js';
 
@@ -39,6 +40,17 @@ const rules: FormatRule[] = [
   { filter: 'cbor/#', format: 'cbor', tsField: 'ts', tsUnit: 'auto', idField: 'id' },
   { filter: 'mp/#', format: 'msgpack', tsField: 'ts', tsUnit: 'auto' },
   { filter: 'spBv1.0/#', format: 'sparkplug', tsField: 'ts', tsUnit: 'auto' },
+  { filter: 'doc/#', format: 'document', tsField: 'ts', tsUnit: 'auto' },
+  { filter: 'txt/#', format: 'text', tsField: 'ts', tsUnit: 'auto' },
+  {
+    filter: 'z/#',
+    format: 'auto',
+    tsField: 'ts',
+    tsUnit: 'auto',
+    template: 'z/{device#}/x',
+    metric: '{device}',
+  },
+  ...presetRules(PRESET_NAMES),
 ];
 
 const decoders = (['clamp', 'keep', 'dead-letter'] as const).map((outOfRange) =>
@@ -68,6 +80,14 @@ const topic = fc.oneof(
       'mp/',
       'spBv1.0/G/NDATA/',
       'spBv1.0/',
+      'doc/',
+      'txt/',
+      'z/',
+      'zigbee2mqtt/',
+      'owntracks/u/',
+      'homeassistant/sensor/',
+      'tele/',
+      'shellies/',
     )
     .chain((p) => fc.string({ maxLength: 30 }).map((s) => p + s)),
 );
