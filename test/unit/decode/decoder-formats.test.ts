@@ -63,6 +63,19 @@ describe('format line-protocol', () => {
     });
   });
 
+  it('clamps lines dated outside the range to the message time, keeping the last value per metric', () => {
+    const clamp = createDecoder(
+      settings({ formats: [rule({ filter: '#', format: 'line-protocol', precision: 'ms' })] }),
+    );
+    // Two lines from 1970 (a device without RTC): both land at the receive time, the last one wins.
+    const r = ok(clamp('x/y', bytes('t v=1 1000\nt v=2 2000\nt w=3 3000'), RECEIVED));
+    expect(r).toMatchObject({ ts: RECEIVED, tsFromPayload: false, identity: null });
+    expect(r.readings).toEqual([
+      { metric: 't.v', value: 2 },
+      { metric: 't.w', value: 3 },
+    ]);
+  });
+
   it('uses the rule precision and device tag', () => {
     const d = createDecoder(
       settings({
