@@ -74,8 +74,13 @@ export function buildConfigSchema(v: StageValidators = {}) {
   const formatRule = z.strictObject({
     /** Topic filter (MQTT wildcards) this rule applies to; first match wins. */
     filter: checked(v.filter),
-    /** auto: JSON, numbers, state words or text; json: JSON only; text; document: no readings; raw. */
-    format: z.enum(['auto', 'json', 'text', 'document', 'raw']).default('auto'),
+    /**
+     * auto: JSON, numbers, state words or text; json: JSON only; text; document: no readings; raw;
+     * line-protocol (InfluxDB); cbor; msgpack; sparkplug (Sparkplug B, spBv1.0/… by default).
+     */
+    format: z
+      .enum(['auto', 'json', 'text', 'document', 'raw', 'line-protocol', 'cbor', 'msgpack', 'sparkplug'])
+      .default('auto'),
     /** Dot path of the timestamp in the payload. */
     tsField: z.string().min(1).default('ts'),
     /** auto: seconds below 1e11, else milliseconds; strings parse as ISO-8601. */
@@ -92,6 +97,10 @@ export function buildConfigSchema(v: StageValidators = {}) {
     metric: z.string().min(1).optional(),
     /** Dot path of the part of the JSON that holds the readings. */
     readingsField: z.string().min(1).optional(),
+    /** line-protocol: unit of the timestamps (default ns, as InfluxDB). */
+    precision: z.enum(['ns', 'us', 'ms', 's']).optional(),
+    /** line-protocol: the tag naming the device (default host, as Telegraf). */
+    deviceTag: z.string().min(1).optional(),
   });
 
   // --- hardening (issue 10): embedded broker topic permissions (broker/topic-acl.ts) ---

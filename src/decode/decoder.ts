@@ -5,8 +5,11 @@
  */
 import { type FlattenRun, flattenInto, type Located, locate } from './flatten.js';
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
+import { createCborDecoder } from './formats/cbor.js';
+import { createMsgpackDecoder } from './formats/msgpack.js';
 import { classifyText, compileStateWords, DEFAULT_STATE_WORDS } from './formats/text.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import { createReadingFormats, type TimePolicy } from './reading-formats.js';
 import { isKnownZone } from './time-zone.js';
 import { describeBadTimestamp, timestampMs } from './timestamp.js';
 import type { DeadLetterReason, Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
@@ -17,7 +20,11 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
 /** ±8.64e15 ms is the range of a JS Date (ECMA-262 §21.4.1.1); toISOString throws outside it. */
 const MAX_DATE_MS = 8.64e15;
 
-type DecodeFn = (topic: string, payload: Uint8Array, receivedAt: number) => DecodeResult;
+interface DecodeFn {
+  (topic: string, payload: Uint8Array, receivedAt: number): DecodeResult;
+  /** Stored messages the decoder rebuilds its state from at start (see sink/types.ts DecoderRestore). */
+  restore?: { glob: string; feed: (topic: string, payload: Uint8Array) => void };
+}
 
 function reject(reason: DeadLetterReason, detail: string): Rejected {
   // Parser messages quote the payload, which may hold control characters or be long.
@@ -76,6 +83,20 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     }
   };
 
+  /** A payload time in ms under the range policy (`what` names it in a dead letter's detail). */
+  const inRange: TimePolicy = (ms, receivedAt, what) => {
+    if (ms >= receivedAt - maxPastMs && ms <= receivedAt + maxFutureMs) return { ts: ms, fromPayload: true };
+    // 'clamp' is the default because a Raspberry Pi has no RTC: until NTP syncs it stamps
+    // readings in 1970, and those readings are still worth keeping at their receive time.
+    if (outOfRange === 'dead-letter') {
+      return reject(
+        'timestamp_out_of_range',
+        `${what} ${showMs(ms)} is outside [received − ${maxPastMs} ms, received + ${maxFutureMs} ms] (received ${showMs(receivedAt)})`,
+      );
+    }
+    return outOfRange === 'keep' ? { ts: ms, fromPayload: true } : { ts: receivedAt, fromPayload: false };
+  };
+
   /** Payload timestamp → [ts, fromPayload], or a rejection. */
   const timestampOf = (
     rule: CompiledRule,
@@ -86,17 +107,18 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     if (Number.isNaN(ms)) {
       return reject('invalid_timestamp', describeBadTimestamp(rule.tsField, tsAt.value, rule.tsUnit));
     }
-    if (ms >= receivedAt - maxPastMs && ms <= receivedAt + maxFutureMs) return { ts: ms, fromPayload: true };
-    // 'clamp' is the default because a Raspberry Pi has no RTC: until NTP syncs it stamps
-    // readings in 1970, and those readings are still worth keeping at their receive time.
-    if (outOfRange === 'dead-letter') {
-      return reject(
-        'timestamp_out_of_range',
-        `${rule.tsField} ${showMs(ms)} is outside [received − ${maxPastMs} ms, received + ${maxFutureMs} ms] (received ${showMs(receivedAt)})`,
-      );
-    }
-    return outOfRange === 'keep' ? { ts: ms, fromPayload: true } : { ts: receivedAt, fromPayload: false };
+    return inRange(ms, receivedAt, rule.tsField);
   };
+
+  // decode/formats/: built once; Sparkplug's host state lives as long as this decoder.
+  const cbor = createCborDecoder({ maxDepth: maxJsonDepth });
+  const msgpack = createMsgpackDecoder({ maxDepth: maxJsonDepth });
+  const readingFormats = createReadingFormats({
+    maxReadings: maxReadingsPerMessage,
+    policy: inRange,
+    reject,
+    decodeText,
+  });
 
   /** A message without a payload timestamp: ts is the receive time, no identity (see sink/redelivery.ts). */
   const plain = (
@@ -123,10 +145,11 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     topic: string,
     device: string | null,
     prefix: string | undefined,
-    text: string,
+    text: string | null,
     root: object,
     receivedAt: number,
     withReadings: boolean,
+    payloadOf: Uint8Array,
   ): DecodeResult => {
     let ts = receivedAt;
     let tsFromPayload = false;
@@ -159,7 +182,8 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     const hasId = (typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id));
     // The identity is the topic and the exact payload: two messages that differ in any byte are
     // never one, and a redelivery (same bytes) carries the same ts, so (ts, identity) finds it.
-    const identity = tsFromPayload || hasId ? `p:${topic}\u0000${text}` : null;
+    // A binary document (CBOR, MessagePack) is stored as a BLOB: its bytes, as latin1, stand in for the text.
+    const identity = tsFromPayload || hasId ? `p:${topic}\u0000${text ?? latin1(payloadOf)}` : null;
     const out: Decoded = { ok: true, device, text, ts, tsFromPayload, identity, readings };
     if (run.capped > 0) out.readingsCapped = run.capped;
     if (run.nonFinite > 0) out.nonFinite = run.nonFinite;
@@ -182,6 +206,23 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     const format = rule.format;
 
     if (format === 'raw') return plain(device, decodeText(payload), receivedAt, []);
+    if (format === 'line-protocol')
+      return readingFormats.lineProtocol(rule, topic, payload, receivedAt, device);
+    if (format === 'sparkplug') return readingFormats.sparkplug(topic, payload, receivedAt);
+    if (format === 'cbor' || format === 'msgpack') {
+      const doc = (format === 'cbor' ? cbor : msgpack)(payload);
+      if (!doc.ok) return reject(doc.reason, doc.detail);
+      const root = doc.value;
+      if (typeof root === 'object' && root !== null) {
+        return decodeJsonObject(rule, topic, device, named, null, root, receivedAt, true, payload);
+      }
+      // A bare value, as a bare JSON value: a number, a boolean or a state word is one reading.
+      let value: number | undefined;
+      if (typeof root === 'number') value = Number.isFinite(root) ? root : undefined;
+      else if (typeof root === 'boolean') value = root ? 1 : 0;
+      else if (typeof root === 'string') value = stateOf(root);
+      return plain(device, null, receivedAt, scalar(metricName, value));
+    }
     const text = decodeText(payload);
     if (format === 'document') {
       // Kept whole, without readings; a JSON document's timestamp still dates it.
@@ -189,7 +230,7 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
         return plain(device, text, receivedAt, []);
       const root = parseJson(text);
       if (typeof root !== 'object' || root === null) return plain(device, text, receivedAt, []);
-      return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, false);
+      return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, false, payload);
     }
     if (format === 'json' && size === 0)
       return reject('empty_payload', 'the payload is empty and the format is json');
@@ -229,12 +270,14 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       if (typeof root === 'number' && !Number.isFinite(root)) d.nonFinite = 1;
       return d;
     }
-    return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, true);
+    return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, true, payload);
   };
 
   // Throwing is a bug (the property test looks for one); the store's one safety net turns it
   // into a `decoder_error` dead letter, so it is not mistaken for bad input (sink/store.ts).
-  return decodeOne;
+  // Sparkplug alias tables come back from the stored BIRTHs at start (sink/restore-decoder.ts).
+  const usesSparkplug = settings.formats.some((r) => r.format === 'sparkplug');
+  return usesSparkplug ? Object.assign(decodeOne, { restore: readingFormats.restore }) : decodeOne;
 }
 
 /**
@@ -250,6 +293,11 @@ function looksLikeJson(text: string): boolean {
     return c === 0x7b /* { */ || c === 0x5b /* [ */ || c === 0x22 /* " */;
   }
   return false;
+}
+
+/** Bytes as a string of the same length (one char per byte): a cheap, exact identity for binary payloads. */
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
 /** JSON.parse that answers undefined instead of throwing (documents need not be JSON). */

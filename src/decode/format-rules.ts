@@ -20,6 +20,9 @@ export interface CompiledRule {
   readonly idField: string | undefined;
   readonly idPath: readonly string[] | undefined;
   readonly readingsPath: readonly string[] | undefined;
+  /** line-protocol: timestamp unit and device tag. */
+  readonly precision: NonNullable<FormatRule['precision']>;
+  readonly deviceTag: string;
   /** Where the rule comes from: 'config', a preset name, or 'default'. */
   readonly source: string;
   readonly matchTemplate: (topic: string) => TemplateMatch;
@@ -78,6 +81,8 @@ function compileRule(rule: FormatRule | undefined, globalTemplate: string): Comp
     idPath: rule?.idField === undefined ? undefined : Object.freeze(rule.idField.split('.')),
     readingsPath:
       rule?.readingsField === undefined ? undefined : Object.freeze(rule.readingsField.split('.')),
+    precision: rule?.precision ?? 'ns',
+    deviceTag: rule?.deviceTag ?? 'host',
     source: rule?.source ?? (rule === undefined ? 'default' : 'config'),
     matchTemplate: compileTemplate(template),
     deviceOf: device === undefined ? (m: TemplateMatch) => m.device : (m: TemplateMatch) => device(m) ?? null,
@@ -97,6 +102,7 @@ export function validateRule(rule: FormatRule, at: string): string | undefined {
   if (rule.tsField === '') return `${at}.tsField: must not be empty`;
   if (rule.idField === '') return `${at}.idField: must not be empty`;
   if (rule.readingsField === '') return `${at}.readingsField: must not be empty`;
+  if (rule.deviceTag === '') return `${at}.deviceTag: must not be empty`;
   if (rule.tsZone !== undefined && !isKnownZone(rule.tsZone)) {
     return `${at}.tsZone: expected an IANA time zone like "Europe/Berlin" or "local", got "${rule.tsZone}"`;
   }

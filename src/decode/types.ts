@@ -12,6 +12,11 @@ export const DEAD_LETTER_REASONS = [
   'json_too_deep',
   'invalid_timestamp',
   'timestamp_out_of_range',
+  'invalid_line_protocol',
+  'invalid_cbor',
+  'invalid_msgpack',
+  'payload_too_deep',
+  'invalid_sparkplug',
 ] as const;
 
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
@@ -21,8 +26,19 @@ export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
  * without readings (binary: stored as a BLOB). json: JSON only, anything else is dead-lettered.
  * text: a number or a state word → one reading, else no readings. document: stored as is (JSON
  * timestamp honoured), no readings: configuration and inventory documents. raw: stored as is.
+ * line-protocol (InfluxDB), cbor, msgpack, sparkplug (Sparkplug B): see decode/formats/.
  */
-export const FORMATS = ['auto', 'json', 'text', 'document', 'raw'] as const;
+export const FORMATS = [
+  'auto',
+  'json',
+  'text',
+  'document',
+  'raw',
+  'line-protocol',
+  'cbor',
+  'msgpack',
+  'sparkplug',
+] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface FormatRule {
@@ -54,6 +70,10 @@ export interface FormatRule {
   readingsField?: string | undefined;
   /** Where the rule comes from, for check-config and logs: 'config' or a preset name. */
   source?: string | undefined;
+  /** line-protocol: the unit of timestamps; default 'ns', as InfluxDB. */
+  precision?: 'ns' | 'us' | 'ms' | 's' | undefined;
+  /** line-protocol: the tag that names the device; default 'host', as Telegraf sets it. */
+  deviceTag?: string | undefined;
 }
 
 /** Text values that are states: matched case-insensitively, stored as 1 (on) or 0 (off). */
@@ -82,6 +102,11 @@ export interface DecodeSettings {
 export interface Reading {
   metric: string;
   value: number;
+  /**
+   * ms since epoch, only when the payload gave this reading a time other than its message's:
+   * Sparkplug is_historical metrics, line protocol lines with different timestamps.
+   */
+  ts?: number;
 }
 
 export interface Decoded {

@@ -10,6 +10,7 @@ import { type MigrationProgressFn, migrate } from './migrations/index.js';
 import { incrementalVacuumIfNew } from './migrations/v3-retention.js';
 import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
 import { SqlitePurge } from './sqlite-purge.js';
+import { restoreDecoderState } from './restore-decoder.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { DEFAULT_REDELIVERY, RedeliveryCheck } from './redelivery.js';
 import { readingsJson } from './readings-json.js';
@@ -120,6 +121,7 @@ export class SinkStore {
       if (settings.maxPageCount !== undefined)
         db.pragma(`max_page_count = ${Math.trunc(settings.maxPageCount)}`);
       migrate(db, onMigration);
+      if (decode.restore !== undefined) restoreDecoderState(db, decode.restore);
       return new SinkStore(db, decode, settings);
     } catch (err) {
       db.close();

@@ -69,7 +69,20 @@ export type SinkDecodeResult =
     }
   | { readonly ok: false; readonly reason: string; readonly detail: string };
 
-export type DecodeFn = (topic: string, payload: Uint8Array, receivedAt: number) => SinkDecodeResult;
+/**
+ * State a decoder rebuilds at open from messages already stored (Sparkplug alias tables from the
+ * last BIRTH per topic): the store feeds it the newest message of each topic matching `glob`.
+ */
+export interface DecoderRestore {
+  /** SQLite GLOB over messages.topic. */
+  readonly glob: string;
+  readonly feed: (topic: string, payload: Uint8Array) => void;
+}
+
+export interface DecodeFn {
+  (topic: string, payload: Uint8Array, receivedAt: number): SinkDecodeResult;
+  readonly restore?: DecoderRestore | undefined;
+}
 
 /** Builds the decode function inside the worker from the opaque settings. */
 export type DecoderFactory = (settings: unknown) => DecodeFn;

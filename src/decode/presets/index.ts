@@ -11,12 +11,14 @@ import { homeAssistant } from './home-assistant.js';
 import { owntracks } from './owntracks.js';
 import type { Preset } from './preset.js';
 import { shelly } from './shelly.js';
+import { sparkplug } from './sparkplug.js';
 import { tasmota } from './tasmota.js';
 import { zigbee2mqtt } from './zigbee2mqtt.js';
 
 export type { Preset } from './preset.js';
 
 export const PRESETS: readonly Preset[] = [
+  sparkplug,
   zigbee2mqtt,
   homeAssistant,
   owntracks,

@@ -1,5 +1,7 @@
 /** For any topic and any bytes, the decoder returns a well-formed result and never throws. */
+import { Encoder } from 'cbor-x';
 import fc from 'fast-check';
+import { pack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { createDecoder } from '../../../src/decode/decoder.js';
 import { PRESET_NAMES, presetRules } from '../../../src/decode/presets/index.js';
@@ -26,6 +28,7 @@ function assertWellFormed(r: DecodeResult): void {
   for (const reading of r.readings) {
     expect(typeof reading.metric).toBe('string');
     expect(Number.isFinite(reading.value)).toBe(true);
+    if (reading.ts !== undefined) expect(Number.isFinite(reading.ts)).toBe(true);
   }
 }
 
@@ -33,6 +36,10 @@ const rules: FormatRule[] = [
   { filter: 'raw/#', format: 'raw', tsField: 'ts', tsUnit: 'auto' },
   { filter: 'iso/#', format: 'json', tsField: 'time', tsUnit: 'iso', idField: 'id' },
   { filter: 'ms/+/#', format: 'json', tsField: 'meta.t', tsUnit: 'ms', idField: 'meta.id' },
+  { filter: 'lp/#', format: 'line-protocol', tsField: 'ts', tsUnit: 'auto', precision: 'ms' },
+  { filter: 'cbor/#', format: 'cbor', tsField: 'ts', tsUnit: 'auto', idField: 'id' },
+  { filter: 'mp/#', format: 'msgpack', tsField: 'ts', tsUnit: 'auto' },
+  { filter: 'spBv1.0/#', format: 'sparkplug', tsField: 'ts', tsUnit: 'auto' },
   { filter: 'doc/#', format: 'document', tsField: 'ts', tsUnit: 'auto' },
   { filter: 'txt/#', format: 'text', tsField: 'ts', tsUnit: 'auto' },
   {
@@ -68,6 +75,11 @@ const topic = fc.oneof(
       'a/',
       '$SYS/',
       '',
+      'lp/',
+      'cbor/',
+      'mp/',
+      'spBv1.0/G/NDATA/',
+      'spBv1.0/',
       'doc/',
       'txt/',
       'z/',
@@ -111,7 +123,21 @@ const jsonish = fc
   .chain((s) => fc.constantFrom(s, s.replace(/\d{3}/, '1e400'), s.slice(0, Math.floor(s.length / 2))))
   .map(bytes);
 
-const payload = fc.oneof(fc.uint8Array({ maxLength: 5000 }), jsonish);
+/** Line protocol-ish text: the characters that matter to its grammar. */
+const lineish = fc
+  .string({
+    maxLength: 200,
+    unit: fc.constantFrom('m', ',', '=', ' ', '"', '\\', '\n', '1', 'i', 'u', 't', '.', '-', '#', '9'),
+  })
+  .map(bytes);
+
+/** JSON values as CBOR and MessagePack (the binary formats read them as documents). */
+const cborEncoder = new Encoder({ useRecords: false });
+const binaryDocs = fc
+  .tuple(fc.jsonValue({ maxDepth: 10 }), fc.boolean())
+  .map(([v, asCbor]) => new Uint8Array(asCbor ? cborEncoder.encode(v) : pack(v)));
+
+const payload = fc.oneof(fc.uint8Array({ maxLength: 5000 }), jsonish, lineish, binaryDocs);
 
 const receivedAt = fc.oneof(fc.constant(RECEIVED), fc.integer({ min: 0, max: 8.64e15 }));
 

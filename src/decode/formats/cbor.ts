@@ -1,0 +1,85 @@
+/**
+ * CBOR (RFC 8949) → a JSON-shaped tree (document-tree.ts), through cbor-x: maintained, MIT, the
+ * fastest JS decoder, with an optional native string extractor (cbor-extract, pinned in package.json
+ * `overrides`; cbor-x falls back to pure JS when it is absent).
+ *
+ * Maps are decoded as objects, or as Maps when needed (see document-tree.ts). cbor-x's own extensions (records, packed
+ * values, shared structures) are off; a payload using them is rejected like any malformed one.
+ * Trailing bytes after the first item are rejected: a payload is one CBOR item.
+ */
+import { Decoder, Tag } from 'cbor-x';
+import { toDocument, type Unwrap } from './document-tree.js';
+import { type DocumentResult, rejected } from './format-types.js';
+
+export interface BinaryDocumentOptions {
+  maxDepth: number;
+}
+
+/** Builds the CBOR decoder once; the returned function never throws. */
+export function createCborDecoder(opts: BinaryDocumentOptions): (payload: Uint8Array) => DocumentResult {
+  const base = { useRecords: false, structuredClone: false } as const;
+  const asObjects = new Decoder({ ...base, mapsAsObjects: true });
+  const asMaps = new Decoder({ ...base, mapsAsObjects: false });
+  const unwrapTag = (v: object) => (v instanceof Tag ? { value: (v as Tag).value } : undefined);
+  return (payload) => {
+    if (payload.byteLength === 0)
+      return rejected('empty_payload', 'the payload is empty and the format is cbor');
+    return twoPass(
+      payload,
+      (p) => asObjects.decode(p),
+      (p) => asMaps.decode(p),
+      'cbor',
+      opts.maxDepth,
+      unwrapTag,
+    );
+  };
+}
+
+const PROTO = Buffer.from('__proto__');
+
+/**
+ * Decode to plain objects (fast); when that fails or the tree needs Maps (a `__proto__` key, a key
+ * that is not a string or number: see document-tree.ts), decode again to Maps. Exported for msgpack.ts.
+ */
+export function twoPass(
+  payload: Uint8Array,
+  fast: (p: Uint8Array) => unknown,
+  safe: (p: Uint8Array) => unknown,
+  format: 'cbor' | 'msgpack',
+  maxDepth: number,
+  unwrapTag?: Unwrap,
+): DocumentResult {
+  // msgpackr renames a `__proto__` key and cbor-x lets it replace the prototype: such payloads
+  // (rare, and found by a native byte search) go straight to Maps.
+  const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  if (bytes.indexOf(PROTO) < 0) {
+    try {
+      const doc = toDocument(fast(payload), maxDepth, unwrapTag);
+      if (doc !== 'retry') return doc;
+    } catch {
+      // Retried below with Maps, which accept any key; a real fault fails there too, and is reported.
+    }
+  }
+  let root: unknown;
+  try {
+    root = safe(payload);
+  } catch (err) {
+    return failure(format, err, maxDepth);
+  }
+  const doc = toDocument(root, maxDepth, unwrapTag);
+  // Maps never need a retry; a class instance the walk does not know is then simply not a reading.
+  return doc === 'retry'
+    ? rejected(format === 'cbor' ? 'invalid_cbor' : 'invalid_msgpack', 'unsupported value')
+    : doc;
+}
+
+/** A decoder's exception → a rejection. Exported for msgpack.ts. */
+export function failure(format: 'cbor' | 'msgpack', err: unknown, maxDepth: number): DocumentResult {
+  // The libraries recurse per nesting level: a payload of thousands of one-byte array headers
+  // overflows the stack before anything is built. V8 reports that as a catchable RangeError.
+  if (err instanceof RangeError && /call stack/i.test(err.message)) {
+    return rejected('payload_too_deep', `nested more than ${maxDepth} levels deep`);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return rejected(format === 'cbor' ? 'invalid_cbor' : 'invalid_msgpack', message);
+}

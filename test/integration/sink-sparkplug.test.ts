@@ -1,0 +1,94 @@
+/**
+ * Sparkplug B through the store on a temp SQLite file, with the real decoder and its preset:
+ * BIRTH/DATA/DEATH become rows, and alias tables come back from the stored BIRTHs after a restart.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createDecoder } from '../../src/decode/decoder.js';
+import { presetRules } from '../../src/decode/presets/index.js';
+import { packBatch } from '../../src/sink/protocol.js';
+import { SinkStore } from '../../src/sink/store.js';
+import type { BatchResult, DecodeFn } from '../../src/sink/types.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { encodeSparkplug } from '../unit/decode/formats/sparkplug-encode.js';
+import { settings } from '../unit/decode/settings.js';
+import { message } from './sink-fixture.js';
+
+const T0 = 1_700_000_000_000;
+let dir: { dir: string; cleanup: () => void };
+let store: SinkStore;
+const path = () => join(dir.dir, 'sp.db');
+
+function open(): SinkStore {
+  const decode = createDecoder(settings({ formats: presetRules(['sparkplug']) }));
+  return SinkStore.open(
+    {
+      path: path(),
+      synchronous: 'NORMAL',
+      busyTimeoutMs: 1000,
+      deadLetterPayloadBytes: 64,
+      redelivery: { windowMs: 3_600_000, lookback: 1000, retainedCopies: true },
+    },
+    decode as DecodeFn,
+  );
+}
+
+const write = (topic: string, payload: Uint8Array, receivedAt: number): BatchResult =>
+  store.writeBatch(packBatch([message(topic, Buffer.from(payload), { qos: 0, receivedAt })]).packed);
+
+const readings = (): { device: string; metric: string; value: number }[] => {
+  const db = new Database(path(), { readonly: true });
+  try {
+    return db.prepare('SELECT device, metric, value FROM readings ORDER BY ts, metric').all() as never;
+  } finally {
+    db.close();
+  }
+};
+
+beforeEach(() => {
+  dir = tmpDir('mqlite-sparkplug-');
+  store = open();
+});
+afterEach(() => {
+  store.close();
+  dir.cleanup();
+});
+
+describe('Sparkplug B in the store', () => {
+  it('names DATA by the aliases of a BIRTH stored before a restart', () => {
+    const birth = encodeSparkplug({
+      timestamp: T0,
+      seq: 0,
+      metrics: [
+        { name: 'bdSeq', datatype: 4, value: { long: '3' } },
+        { name: 'Temperature', alias: 1, datatype: 3, value: { int: 4294967284 } },
+      ],
+    });
+    expect(write('spBv1.0/Plant1/NBIRTH/Edge1', birth, T0 + 1)).toMatchObject({ stored: 1 });
+    store.close();
+    store = open();
+    const data = encodeSparkplug({
+      timestamp: T0 + 1000,
+      seq: 7,
+      metrics: [{ alias: 1, value: { int: 4294967295 } }],
+    });
+    expect(write('spBv1.0/Plant1/NDATA/Edge1', data, T0 + 1001)).toMatchObject({ stored: 1 });
+    const death = encodeSparkplug({ metrics: [{ name: 'bdSeq', datatype: 4, value: { long: '3' } }] });
+    expect(write('spBv1.0/Plant1/NDEATH/Edge1', death, T0 + 2000)).toMatchObject({ stored: 1 });
+    expect(readings()).toEqual([
+      { device: 'Plant1/Edge1', metric: 'Temperature', value: -12 },
+      { device: 'Plant1/Edge1', metric: 'bdSeq', value: 3 },
+      { device: 'Plant1/Edge1', metric: 'sparkplug.online', value: 1 },
+      { device: 'Plant1/Edge1', metric: 'Temperature', value: -1 },
+      { device: 'Plant1/Edge1', metric: 'sparkplug.online', value: 0 },
+    ]);
+  });
+
+  it('dead-letters a payload that is not Sparkplug, with its reason', () => {
+    expect(write('spBv1.0/Plant1/NDATA/Edge1', new Uint8Array([0x0a, 0xff]), T0)).toMatchObject({
+      stored: 0,
+      deadLetters: { invalid_sparkplug: 1 },
+    });
+  });
+});
