@@ -8,7 +8,9 @@ import { hashPassword } from './broker/password.js';
 import { type Config, loadConfig, redact } from './config/index.js';
 import { Daemon } from './daemon.js';
 import { stageValidators } from './daemon-checks.js';
-import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
+import { flagUsage } from './daemon-preflight.js';
+import { readPassword } from './cli-prompt.js';
+import { MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
 import { type ExportFlags, runExport } from './query/export-command.js';
@@ -51,13 +53,23 @@ function configFrom(flags: Flags): Readonly<Config> {
 async function run(flags: Flags): Promise<number> {
   const config = configFrom(flags);
   const logger = createLogger({ level: config.log.level });
-  const daemon = new Daemon(config, { logger, version: packageVersion() });
-
-  let signals = 0;
+  let exitCode = EXIT_OK;
   let requestStop: () => void = () => {};
   const stopRequested = new Promise<void>((resolve) => {
     requestStop = resolve;
   });
+  const daemon = new Daemon(config, {
+    logger,
+    version: packageVersion(),
+    usage: flagUsage(process.env),
+    // A dead pipeline stops the process with a failure code: the supervisor restarts it.
+    onFatal: () => {
+      exitCode = EXIT_FATAL;
+      requestStop();
+    },
+  });
+
+  let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
     if (signals > 1) {
@@ -76,28 +88,23 @@ async function run(flags: Flags): Promise<number> {
   process.on('SIGINT', onSignal);
 
   try {
-    await daemon.start();
+    // A signal during start (a slow database open, say) stops at once instead of after it.
+    await Promise.race([daemon.start(), stopRequested]);
   } catch (err) {
+    // The reason first, then the log of what was undone.
+    const code = exitCodeFor(err);
     await daemon.stop();
-    throw err;
+    return code;
   }
   await stopRequested;
   await daemon.stop();
-  return EXIT_OK;
+  return exitCode;
 }
 
 function checkConfig(flags: Flags): number {
   const config = configFrom(flags);
   process.stdout.write(`${JSON.stringify(redact(config), null, 2)}\n`);
   return EXIT_OK;
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks)
-    .toString('utf8')
-    .replace(/\r?\n$/, '');
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -108,11 +115,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  addSettingOptions(program.command('run', { isDefault: true }).description('start the daemon (default)'))
-    .exitOverride()
-    .action((opts: Flags) => {
-      result = run(opts);
-    });
+  const runCommand = addSettingOptions(
+    program.command('run', { isDefault: true }).description('start the daemon (default)'),
+  );
+  // `mqlite --help` is where a new user looks: show the run flags there too, not only under run --help.
+  program.addHelpText('after', () => `\n${runCommand.helpInformation()}`);
+  runCommand.exitOverride().action((opts: Flags) => {
+    result = run(opts);
+  });
   addSettingOptions(
     program.command('check-config').description('validate and print the effective config, secrets redacted'),
   )
@@ -122,11 +132,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   program
     .command('hash-password')
-    .description('read a password on stdin, print a hash for embedded.users[].passwordHash')
+    .description('read a password (prompted on a terminal, else stdin), print a hash for embedded.users')
     .exitOverride()
     .action(() => {
-      result = readStdin().then((pw) => {
-        if (pw === '') throw new MqliteError('MQLITE_USAGE', 'hash-password: empty password on stdin');
+      result = readPassword().then((pw) => {
+        if (pw === '') throw new MqliteError('MQLITE_USAGE', 'hash-password: empty password');
         process.stdout.write(`${hashPassword(pw)}\n`);
         return EXIT_OK;
       });
@@ -168,13 +178,10 @@ function exitCodeFor(err: unknown): number {
     // help and version end with exitCode 0 and have already printed.
     return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
   }
-  if (err instanceof ConfigError) {
-    process.stderr.write(`mqlite: ${err.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (err instanceof MqliteError && err.code === 'MQLITE_USAGE') {
-    process.stderr.write(`mqlite: ${err.message}\n`);
-    return EXIT_USAGE;
+  // The code is stable (scripts match on it; README lists them), the message says what to do.
+  if (err instanceof MqliteError) {
+    process.stderr.write(`mqlite: ${err.code}: ${err.message}\n`);
+    return err.code === 'MQLITE_CONFIG_INVALID' || err.code === 'MQLITE_USAGE' ? EXIT_USAGE : EXIT_FATAL;
   }
   process.stderr.write(`mqlite: ${errorMessage(err)}\n`);
   return EXIT_FATAL;

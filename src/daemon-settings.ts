@@ -1,5 +1,7 @@
 /** Config → the small settings object each stage declares. Stages never see Config itself. */
-import type { Config } from './config/index.js';
+import type { EmbeddedBrokerSettings } from './broker/embedded-broker.js';
+import { type Config, parseHostPort } from './config/index.js';
+import type { IntakeSettings } from './daemon-intake.js';
 import type { DecodeSettings } from './decode/types.js';
 import { flushAtFor } from './sink/batch-policy.js';
 import type { SinkSettings } from './sink/sqlite-sink.js';
@@ -29,12 +31,39 @@ export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
   };
 }
 
-export function sourceSettings(c: Config): SourceSettings {
+/** broker.url set: subscriber; absent: embedded broker. The YAML keys stay flat. */
+export function intakeSettings(c: Config): IntakeSettings {
+  const url = c.broker.url;
+  return url === undefined
+    ? { mode: 'embedded', broker: embeddedSettings(c) }
+    : { mode: 'subscriber', source: sourceSettings(c, url) };
+}
+
+function embeddedSettings(c: Config): EmbeddedBrokerSettings {
+  const { host, port } = listener(c.embedded.listen);
+  return {
+    host,
+    port,
+    allowAnonymous: c.embedded.allowAnonymous,
+    users: c.embedded.users.map((u) => ({ ...u })),
+    maxPayloadBytes: c.limits.maxPayloadBytes,
+  };
+}
+
+/** The schema accepted this address (hostPort); parsing it again cannot fail. */
+export function listener(text: string): { host: string; port: number } {
+  const hp = parseHostPort(text);
+  if (hp === undefined) throw new Error(`bug: the schema let through the address "${text}"`);
+  return hp;
+}
+
+function sourceSettings(c: Config, url: string): SourceSettings {
   const b = c.broker;
   return {
-    url: b.url as string,
+    url,
     protocolVersion: b.protocolVersion,
-    clientId: b.clientId as string,
+    // The loader derives one when none is set (config/load.ts).
+    clientId: b.clientId ?? '',
     ...(b.username !== undefined ? { username: b.username } : {}),
     ...(b.password !== undefined ? { password: b.password } : {}),
     tls: {
@@ -59,7 +88,8 @@ export function sourceSettings(c: Config): SourceSettings {
 /** How many commits in a row may fail before the source reconnects to get redeliveries. */
 const STUCK_AFTER_ATTEMPTS = 10;
 
-export function writerSettings(c: Config, embedded: boolean) {
+export function writerSettings(c: Config, mode: IntakeSettings['mode']) {
+  const embedded = mode === 'embedded';
   // [research §2] In subscriber mode the broker stops at receiveMaximum unacked messages:
   // once that many are pending nothing more can arrive, so waiting for the timer only adds
   // latency. MQTT 3.1.1 has no window we can set; the broker's inflight limit applies.

@@ -6,9 +6,9 @@
 import type { Logger } from 'pino';
 import type { BrokerHooks } from './broker/embedded-broker.js';
 import type { DropReason, InboundMessage } from './lib/message.js';
-import { errorCode } from './lib/errors.js';
 import type { Metrics } from './observe/metrics.js';
 import type { SummarySnapshot } from './observe/summary.js';
+import { commitErrorCode } from './sink/sqlite-errors.js';
 import type { BatchResult } from './sink/sqlite-sink.js';
 import type { WriterHooks } from './sink/batch-writer.js';
 import type { SourceHooks } from './source/mqtt-source.js';
@@ -27,6 +27,48 @@ export function connectHint(message: string): string | undefined {
   if (/identifier rejected|client identifier not valid/i.test(message))
     return 'the broker rejects the client id: set --client-id';
   return undefined;
+}
+
+/** MQTT 5 DISCONNECT reason 0x8E (MQTT 5.0 §3.14.2.1), as the source reports it. */
+const SESSION_TAKEN_OVER = /session taken over|reason code 142\b/i;
+/** What the source reports when the connection closed without DISCONNECT or error. */
+const PLAIN_CLOSE = 'connection closed';
+const TAKEOVER_MESSAGE =
+  'session taken over: another client connected with the same client id; set a unique --client-id';
+
+/**
+ * Without a reason on the wire (MQTT 3.1.1, and brokers such as Mosquitto 2.0.11 that close the
+ * older connection of a client id without DISCONNECT 0x8E even under MQTT 5), a takeover shows
+ * as a pattern: two clients with one id knock each other off, so each of our connections is
+ * accepted and then closed by the broker, plainly (no DISCONNECT, no error), before it got old,
+ * and each reconnect succeeds at once. A broker restart differs (refused reconnects, an error);
+ * so does a flaky link (resets, keepalive timeouts: errors).
+ */
+export class TakeoverDetector {
+  static readonly SUSPECT_AFTER = 3;
+  private connectedAt: number | undefined;
+  private run = 0;
+
+  /** @param youngMs a connection closed sooner than this counts (the backoff's stableMs) */
+  constructor(private readonly youngMs: number) {}
+
+  connected(nowMs: number): void {
+    this.connectedAt = nowMs;
+  }
+
+  /** A connection error or a refused reconnect: not a takeover pattern. */
+  error(): void {
+    this.run = 0;
+  }
+
+  /** How many plain closes of young connections in a row, this one included (0 if this one was not). */
+  closed(nowMs: number, plain: boolean): number {
+    const at = this.connectedAt;
+    this.connectedAt = undefined;
+    if (plain && at !== undefined && nowMs - at < this.youngMs) this.run++;
+    else this.run = 0;
+    return this.run;
+  }
 }
 
 export class Telemetry {
@@ -52,17 +94,38 @@ export class Telemetry {
     this.metrics.dropped.inc({ reason });
   }
 
-  sourceHooks(log: Logger): SourceHooks {
+  sourceHooks(
+    log: Logger,
+    ctx: { clientId: string; stableMs: number; stopping: () => boolean },
+  ): SourceHooks {
     let connections = 0;
     let failures = 0;
+    const takeover = new TakeoverDetector(ctx.stableMs);
     return {
       onConnect: ({ sessionPresent }) => {
         connections++;
         failures = 0;
+        takeover.connected(performance.now());
         if (connections > 1) this.metrics.reconnects.inc();
         log.info({ sessionPresent }, connections > 1 ? 'reconnected to broker' : 'connected to broker');
       },
-      onDisconnect: (reason) => log.warn({ reason }, 'disconnected from broker'),
+      onDisconnect: (reason) => {
+        // Our own DISCONNECT at shutdown is the plan, not a problem.
+        if (ctx.stopping()) {
+          log.info('disconnected from broker');
+          return;
+        }
+        if (SESSION_TAKEN_OVER.test(reason)) {
+          log.warn({ reason, clientId: ctx.clientId }, TAKEOVER_MESSAGE);
+          return;
+        }
+        const closes = takeover.closed(performance.now(), reason === PLAIN_CLOSE);
+        if (closes >= TakeoverDetector.SUSPECT_AFTER && isPowerOfTwo(closes)) {
+          log.warn({ reason, clientId: ctx.clientId, closes }, `${TAKEOVER_MESSAGE} (probably)`);
+          return;
+        }
+        log.warn({ reason }, 'disconnected from broker');
+      },
       onReconnectScheduled: (delayMs, attempt) => {
         const level = isPowerOfTwo(attempt) ? 'info' : 'debug';
         log[level]({ delayMs, attempt }, 'reconnect scheduled');
@@ -70,6 +133,7 @@ export class Telemetry {
       onSubscribed: (granted) => log.info({ granted }, 'subscribed'),
       onError: (err) => {
         failures++;
+        takeover.error();
         if (isPowerOfTwo(failures)) {
           const hint = connectHint(err.message);
           log.warn({ err: err.message, failures, ...(hint ? { hint } : {}) }, 'broker connection error');
@@ -93,22 +157,29 @@ export class Telemetry {
     };
   }
 
-  writerHooks(log: Logger, onStuck: () => void): WriterHooks {
+  writerHooks(log: Logger, on: { onStuck: () => void; onFatal: (err: unknown) => void }): WriterHooks {
     return {
       onCommitted: (batch, result) => this.committed(batch, result),
       onCommitError: (err, attempt) => {
         this.commitErrorCount++;
-        this.metrics.commitErrors.inc({ code: errorCode(err) ?? 'unknown' });
+        this.metrics.commitErrors.inc({ code: commitErrorCode(err) });
         // One clear line per failure episode; the counter shows how long it lasted.
         if (attempt === 1)
           log.error({ err }, 'commit failed: retrying with backoff, nothing is acknowledged meanwhile');
-        else log.debug({ attempt, code: errorCode(err) }, 'commit retry failed');
+        else log.debug({ attempt, code: commitErrorCode(err) }, 'commit retry failed');
       },
       onStuck: () => {
         log.warn('commits keep failing: reconnecting so the broker redelivers what is held');
-        onStuck();
+        on.onStuck();
       },
       onRecovered: () => log.info('commits succeed again'),
+      onFatal: (err) => {
+        log.fatal(
+          { err },
+          'the batch writer stopped: nothing more can be stored; exiting so a supervisor restarts mqlite',
+        );
+        on.onFatal(err);
+      },
     };
   }
 
@@ -136,16 +207,13 @@ export class Telemetry {
     });
   }
 
-  snapshot(
-    queue: { length: number; bytes: number },
-    source: { heldAcks: number } | undefined,
-  ): SummarySnapshot {
+  snapshot(queue: { length: number; bytes: number }, heldAcks: number): SummarySnapshot {
     return {
       received: this.receivedCount,
       committed: this.committedCount,
       queueMessages: queue.length,
       queueBytes: queue.bytes,
-      heldAcks: source?.heldAcks ?? 0,
+      heldAcks,
       deadLetters: this.deadLetterCount,
       dropped: this.droppedCount,
       commitErrors: this.commitErrorCount,

@@ -2,26 +2,28 @@
  * Composition root: builds the stages, starts them in pipeline order and stops them in
  * reverse. The only file that knows every stage; stages know only lib/ and their own deps.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Mutex } from 'async-mutex';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { EmbeddedBroker } from './broker/embedded-broker.js';
 import type { Config } from './config/index.js';
-import { parseHostPort } from './config/index.js';
-import { decodeSettings, sinkSettings, sourceSettings, writerSettings } from './daemon-settings.js';
-import { MqliteError } from './lib/errors.js';
+import { hideUrlPassword } from './config/index.js';
+import { createIntake, type Intake } from './daemon-intake.js';
+import { checkEmbeddedPort, checkHttpPort } from './daemon-preflight.js';
+import { decodeSettings, intakeSettings, listener, sinkSettings, writerSettings } from './daemon-settings.js';
+import { Telemetry } from './daemon-telemetry.js';
 import type { InboundMessage } from './lib/message.js';
 import { withTimeout } from './lib/timeout.js';
-import { createMetrics, type Metrics } from './observe/metrics.js';
 import { HttpServer } from './observe/http-server.js';
 import { stageLogger } from './observe/logger.js';
+import { createMetrics, type Metrics } from './observe/metrics.js';
 import { Summary } from './observe/summary.js';
 import { SystemdNotifier } from './observe/systemd-notify.js';
 import { BoundedQueue } from './queue/bounded-queue.js';
-import { MqttSource } from './source/mqtt-source.js';
 import { BatchWriter } from './sink/batch-writer.js';
+import { DbLock } from './sink/db-lock.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
-import { Telemetry } from './daemon-telemetry.js';
 import { buildQueryService } from './daemon-query.js';
 import type { QueryService } from './query/index.js';
 
@@ -30,9 +32,26 @@ export interface DaemonOptions {
   readonly version: string;
   /** Where the compiled SQLite worker lives; tests running from src/ point at dist/. */
   readonly workerUrl?: URL;
+  /** How flags are written in hints (`npm start -- --broker …` when run through npm). */
+  readonly usage?: (flags: string) => string;
+  /**
+   * The pipeline died (the batch writer stopped): the process must stop and exit non-zero so
+   * a supervisor restarts it, rather than stay up, unready, forever.
+   */
+  readonly onFatal?: (err: unknown) => void;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * Of shutdown.graceMs, what the steps after the drain (close intake, checkpoint and close
+ * SQLite, close HTTP) are guaranteed: the drain gets the rest. All of it ends by one deadline.
+ */
+const CLOSE_SHARE = 0.3;
+/** Whatever the deadline says, each closing step gets this long to try. */
+const MIN_STEP_MS = 250;
+/** Closing SQLite after the write in progress gave up: checkpoint of a WAL bounded by autocheckpoint. */
+const SINK_CLOSE_MS = 1000;
 
 export class Daemon {
   readonly registry = new Registry();
@@ -41,15 +60,16 @@ export class Daemon {
   private readonly queue: BoundedQueue;
   private readonly sink: SqliteSink;
   private readonly writer: BatchWriter;
-  private readonly source: MqttSource | undefined;
-  private readonly broker: EmbeddedBroker | undefined;
+  private readonly intake: Intake;
   private readonly http: HttpServer | undefined;
   private readonly query: QueryService | undefined;
   private readonly summary: Summary;
   private readonly notifier: SystemdNotifier;
   private state: State = 'new';
   private dbOpen = false;
+  private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private lock: DbLock | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -71,100 +91,129 @@ export class Daemon {
       },
       opts.workerUrl ?? defaultWorkerUrl(),
     );
-    const embedded = config.broker.url === undefined;
-    if (embedded) {
-      const hp = parseHostPort(config.embedded.listen);
-      if (!hp)
-        throw new MqliteError(
-          'MQLITE_CONFIG_INVALID',
-          `embedded.listen: bad address ${config.embedded.listen}`,
-        );
-      this.broker = new EmbeddedBroker(
-        {
-          host: hp.host,
-          port: hp.port,
-          allowAnonymous: config.embedded.allowAnonymous,
-          users: config.embedded.users.map((u) => ({ ...u })),
-          maxPayloadBytes: config.limits.maxPayloadBytes,
-        },
-        { accept, hooks: this.telemetry.brokerHooks(stageLogger(log, 'broker')) },
-      );
-    } else {
-      this.source = new MqttSource(sourceSettings(config), {
-        accept,
-        hooks: this.telemetry.sourceHooks(stageLogger(log, 'source')),
-      });
-    }
+    const intake = intakeSettings(config);
+    this.intake = createIntake(intake, {
+      accept,
+      brokerHooks: () => this.telemetry.brokerHooks(stageLogger(log, 'broker')),
+      sourceHooks: () =>
+        this.telemetry.sourceHooks(stageLogger(log, 'source'), {
+          clientId: intake.mode === 'subscriber' ? intake.source.clientId : '',
+          stableMs: config.broker.reconnect.stableMs,
+          stopping: () => this.state === 'stopping' || this.state === 'stopped',
+        }),
+      shownUrl: hideUrlPassword,
+    });
     this.writer = new BatchWriter({
       queue: this.queue,
       sink: this.sink,
       mutex: new Mutex(),
-      settings: writerSettings(config, embedded),
-      hooks: this.telemetry.writerHooks(stageLogger(log, 'sink'), () =>
-        this.source?.forceReconnect('commits are failing: reconnecting so the broker redelivers'),
-      ),
+      settings: writerSettings(config, intake.mode),
+      hooks: this.telemetry.writerHooks(stageLogger(log, 'sink'), {
+        onStuck: () =>
+          this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
+        onFatal: (err) => opts.onFatal?.(err),
+      }),
     });
     this.metrics.bindGauges({
       queueMessages: () => this.queue.length,
       queueBytes: () => this.queue.bytes,
       queueCapacityMessages: () => this.queue.capacity.messages,
       queueCapacityBytes: () => this.queue.capacity.bytes,
-      heldAcks: () => this.source?.heldAcks ?? 0,
-      connected: () => (this.source ? this.source.connected : this.state === 'running'),
-      subscribed: () => (this.source ? this.source.subscribed : this.state === 'running'),
+      heldAcks: () => this.intake.heldAcks(),
+      connected: () => this.intake.health().connected,
+      subscribed: () => this.intake.health().subscribed,
       dbBytes: () => (this.dbOpen ? this.sink.fileSizes().dbBytes : 0),
       walBytes: () => (this.dbOpen ? this.sink.fileSizes().walBytes : 0),
     });
-    const http = config.http.listen === 'off' ? undefined : parseHostPort(config.http.listen);
     this.query = buildQueryService(config, this.registry, opts.version);
-    this.http = http
-      ? new HttpServer(http, {
-          registry: this.registry,
-          readiness: () => this.readiness(),
-          routes: this.query?.routes ?? [],
-        })
-      : undefined;
+    this.http =
+      config.http.listen === 'off'
+        ? undefined
+        : new HttpServer(listener(config.http.listen), {
+            registry: this.registry,
+            readiness: () => this.readiness(),
+            routes: this.query?.routes ?? [],
+          });
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },
       {
         logger: stageLogger(log, 'summary'),
-        snapshot: () => this.telemetry.snapshot(this.queue, this.source),
+        snapshot: () => this.telemetry.snapshot(this.queue, this.intake.heldAcks()),
       },
     );
-    this.notifier = new SystemdNotifier({ logger: stageLogger(log, 'systemd') });
+    this.notifier = new SystemdNotifier({
+      logger: stageLogger(log, 'systemd'),
+      alive: () => this.writer.alive,
+    });
   }
 
   /** What /readyz reports: every condition that must hold for data to flow and be stored. */
   readiness(): { ready: boolean; checks: Record<string, boolean> } {
+    const running = this.state === 'running';
+    const intake = this.intake.health();
     const checks: Record<string, boolean> = {
-      started: this.state === 'running',
-      connected: this.source ? this.source.connected : this.state === 'running',
-      subscribed: this.source ? this.source.subscribed : this.state === 'running',
+      started: running,
+      connected: running && intake.connected,
+      subscribed: running && intake.subscribed,
       database: this.dbOpen,
       writer: this.writer.healthy,
     };
     return { ready: Object.values(checks).every(Boolean), checks };
   }
 
-  /** Start in pipeline order: storage first, then HTTP, then intake. */
-  async start(): Promise<void> {
+  /**
+   * Start in pipeline order: what can fail without side effects (ports), the database lock,
+   * storage, HTTP, then intake. A stop() meanwhile ends it at the next step.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
     if (this.state !== 'new') return;
     this.state = 'starting';
     const log = this.opts.logger;
-    await this.sink.start();
-    this.dbOpen = true;
-    await this.writer.start();
-    await this.query?.start();
-    await this.http?.start();
-    if (this.broker) await this.broker.start();
-    if (this.source) await this.source.start();
+    const usage = this.opts.usage ?? ((flags: string) => flags);
+    const dbPath = resolve(this.config.db.path);
+    const intake = intakeSettings(this.config);
+    const steps: (() => Promise<void> | void)[] = [
+      () => (intake.mode === 'embedded' ? checkEmbeddedPort(intake.broker, usage) : undefined),
+      () =>
+        this.config.http.listen === 'off'
+          ? undefined
+          : checkHttpPort(listener(this.config.http.listen), usage),
+      // The folder for the lock file; a folder that cannot be made is reported by the sink, naming it.
+      () =>
+        mkdir(dirname(dbPath), { recursive: true }).then(
+          () => undefined,
+          () => undefined,
+        ),
+      () => {
+        this.lock = DbLock.acquire(dbPath, {
+          onHeartbeatError: (err) =>
+            log.warn({ err, path: `${dbPath}.lock` }, 'cannot refresh the database lock file'),
+        });
+      },
+      async () => {
+        await this.sink.start();
+        this.dbOpen = true;
+      },
+      () => this.writer.start(),
+      () => this.query?.start(),
+      () => this.http?.start(),
+      () => this.intake.start(),
+    ];
+    for (const step of steps) {
+      await step();
+      if (this.state !== 'starting') return; // stop() came in: it undoes what was done
+    }
     this.state = 'running';
     await this.summary.start();
     this.notifier.ready();
     log.info(
       {
-        mode: this.broker ? 'embedded' : 'subscriber',
-        broker: this.broker ? this.broker.address() : this.config.broker.url,
+        ...this.intake.describe(),
         db: this.config.db.path,
         http: this.http?.address(),
         version: this.opts.version,
@@ -173,17 +222,10 @@ export class Daemon {
     );
   }
 
-  /** Addresses actually bound (port 0 in tests). */
-  addresses(): { broker?: { host: string; port: number }; http?: { host: string; port: number } } {
-    return {
-      ...(this.broker ? { broker: this.broker.address() } : {}),
-      ...(this.http ? { http: this.http.address() } : {}),
-    };
-  }
-
   /**
    * Stop intake, drain and commit (which releases the held acks), then close the database
-   * and HTTP. Past the grace period, what is left is abandoned: never acked, so redelivered.
+   * and HTTP, all by one deadline, shutdown.graceMs from now. What is left then is abandoned:
+   * never acked, so redelivered.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -192,41 +234,47 @@ export class Daemon {
 
   private async doStop(): Promise<void> {
     const log = this.opts.logger;
-    const started = this.state !== 'new';
+    const grace = this.config.shutdown.graceMs;
+    const deadline = performance.now() + grace;
+    const left = (): number => Math.max(MIN_STEP_MS, deadline - performance.now());
     this.state = 'stopping';
     this.notifier.stopping();
-    this.source?.pause();
+    this.intake.pause();
     this.queue.close();
-    const grace = this.config.shutdown.graceMs;
-    if (started) {
-      try {
-        await withTimeout(this.writer.stop(), grace, 'draining the queue');
-      } catch (err) {
-        const left = this.queue.abandonAll();
-        log.warn(
-          { err, abandoned: left },
-          'grace period over: unstored messages left unacknowledged for redelivery',
-        );
-      }
+    // A start in progress ends at its next step; let it, so what it opened is closed below.
+    if (this.starting) await this.step('start', () => this.starting?.catch(() => undefined), left());
+    try {
+      const drainMs = Math.max(MIN_STEP_MS, deadline - grace * CLOSE_SHARE - performance.now());
+      await withTimeout(this.writer.stop(), drainMs, 'draining the queue');
+    } catch (err) {
+      const abandoned = this.queue.abandonAll();
+      log.warn({ err, abandoned }, 'grace period over: unstored messages left unacknowledged for redelivery');
     }
-    await this.step('summary', () => this.summary.stop());
-    await this.step('source', () => this.source?.stop());
-    await this.step('broker', () => this.broker?.stop());
-    await this.step('query', () => this.query?.stop());
-    await this.step('sink', async () => {
-      this.dbOpen = false;
-      await this.sink.stop();
-    });
-    await this.step('http', () => this.http?.stop());
-    await this.step('systemd', () => this.notifier.stop());
+    await this.step('summary', () => this.summary.stop(), left());
+    await this.step('intake', () => this.intake.stop(), left());
+    // The one step allowed past the deadline: a write in progress may be waiting out
+    // busy_timeout on a lock held elsewhere, and exiting while the worker is inside that call
+    // aborts the process (better-sqlite3 #842, see cli.ts). Bounded: busy_timeout plus a second.
+    await this.step(
+      'sink',
+      async () => {
+        this.dbOpen = false;
+        await this.sink.stop();
+      },
+      Math.max(left(), this.config.db.busyTimeoutMs + SINK_CLOSE_MS),
+    );
+    await this.step('query', () => this.query?.stop(), left());
+    this.lock?.release();
+    await this.step('http', () => this.http?.stop(), left());
+    await this.step('systemd', () => this.notifier.stop(), left());
     this.state = 'stopped';
     log.info('mqlite stopped');
   }
 
-  /** A failing step is logged and does not keep the others from stopping. */
-  private async step(name: string, fn: () => Promise<void> | undefined): Promise<void> {
+  /** A failing step is logged and counted and does not keep the others from stopping. */
+  private async step(name: string, fn: () => Promise<unknown> | undefined, ms: number): Promise<void> {
     try {
-      await withTimeout(Promise.resolve(fn()), this.config.shutdown.graceMs, `stopping ${name}`);
+      await withTimeout(Promise.resolve(fn()), ms, `stopping ${name}`);
     } catch (err) {
       this.metrics.stopFailures.inc({ stage: name });
       this.opts.logger.error({ err, stage: name }, 'stop failed');

@@ -1,5 +1,5 @@
 export { loadConfig, type LoadInput } from './load.js';
-export { redact } from './redact.js';
+export { hideUrlPassword, redact } from './redact.js';
 export { type Config, configSchema, LOG_LEVELS, type StageValidators } from './schema.js';
 export { SETTINGS } from './settings-map.js';
 export { isLoopback, parseHostPort, parseSize } from './units.js';

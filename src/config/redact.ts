@@ -14,6 +14,6 @@ export function redact(config: Readonly<Config>): unknown {
 }
 
 /** mqtt://user:secret@host → mqtt://user:***@host */
-function hideUrlPassword(url: string): string {
+export function hideUrlPassword(url: string): string {
   return url.replace(/^([a-z]+:\/\/[^:/@]+):[^@/]*@/i, `$1:${HIDDEN}@`);
 }

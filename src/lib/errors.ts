@@ -1,15 +1,19 @@
-/** Stable codes: scripts and tests match on these, never on message text. */
+/**
+ * Stable codes: scripts and tests match on these, never on message text. The CLI prints
+ * `mqlite: CODE: message`; README.md ("Errors") says what each means.
+ */
 export type MqliteErrorCode =
   | 'MQLITE_CONFIG_INVALID'
   | 'MQLITE_USAGE'
   | 'MQLITE_PORT_IN_USE'
   | 'MQLITE_BROKER_INSECURE'
   | 'MQLITE_DB_OPEN_FAILED'
+  | 'MQLITE_DB_LOCKED'
   | 'MQLITE_SINK_COMMIT_FAILED'
   | 'MQLITE_SINK_WORKER_FAILED'
   | 'MQLITE_SOURCE_FAILED'
   | 'MQLITE_HTTP_FAILED'
-  | 'MQLITE_SHUTDOWN_TIMEOUT';
+  | 'MQLITE_TIMEOUT';
 
 export class MqliteError extends Error {
   readonly code: MqliteErrorCode;

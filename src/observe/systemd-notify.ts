@@ -21,6 +21,11 @@ export interface SystemdNotifierDeps {
   readonly exec?: NotifyExec;
   /** Default: process.pid, compared with WATCHDOG_PID. */
   readonly pid?: number;
+  /**
+   * Whether the pipeline still works. The watchdog is fed only while it does: a timer alone
+   * would keep a process alive whose writer has died. Default: always.
+   */
+  readonly alive?: () => boolean;
 }
 
 /** systemd answers in milliseconds; a hung call must not pile up behind the watchdog. */
@@ -54,12 +59,6 @@ export class SystemdNotifier {
     }
   }
 
-  /** Free-form STATUS= text, shown by `systemctl status`. */
-  status(text: string): void {
-    if (!this.enabled || this.stopped) return;
-    this.send([`--status=${text}`]);
-  }
-
   /**
    * STOPPING=1. systemd leaves the running state on it and stops enforcing the watchdog
    * (TimeoutStopSec= applies instead), so the pings end here.
@@ -80,6 +79,8 @@ export class SystemdNotifier {
   private ping(): void {
     // Skip rather than queue: a late ping is worthless, and a hung binary must not multiply.
     if (this.pingInFlight) return;
+    // Starved on purpose: systemd then kills and restarts the unit (WatchdogSec=).
+    if (this.deps.alive?.() === false) return;
     this.pingInFlight = true;
     this.send(['WATCHDOG=1'], () => {
       this.pingInFlight = false;

@@ -40,7 +40,8 @@ export class BoundedQueue {
   private byteCount = 0;
   private isClosed = false;
   private space: Deferred | undefined;
-  private data: Deferred | undefined;
+  /** The one consumer (the batch writer) waiting for this many messages. */
+  private data: (Deferred & { atLeast: number }) | undefined;
 
   constructor(
     private readonly settings: QueueSettings,
@@ -82,7 +83,7 @@ export class BoundedQueue {
     const bytes = messageBytes(msg);
     this.items.push({ msg, bytes, enqueuedMono: this.now() });
     this.byteCount += bytes;
-    if (this.data) {
+    if (this.data && this.length >= this.data.atLeast) {
       this.data.resolve();
       this.data = undefined;
     }
@@ -112,8 +113,19 @@ export class BoundedQueue {
 
   /** Resolves once a message is queued (at once if one is), or when the queue closes. */
   whenNonEmpty(): Promise<void> {
-    if (this.length > 0 || this.isClosed) return Promise.resolve();
-    this.data ??= deferred();
+    return this.whenLength(1);
+  }
+
+  /**
+   * Resolves once `n` messages are queued (at once if they are), or when the queue closes: the
+   * batch writer sleeps on this and its delay timer instead of polling. One waiter at a time:
+   * a new call settles the previous one (its timer won), so no stale callbacks pile up on a
+   * promise that may never resolve while the flow stays below `n`.
+   */
+  whenLength(n: number): Promise<void> {
+    if (this.length >= n || this.isClosed) return Promise.resolve();
+    this.data?.resolve();
+    this.data = { ...deferred(), atLeast: n };
     return this.data.promise;
   }
 

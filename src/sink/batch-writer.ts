@@ -16,8 +16,8 @@ export interface BatchQueue {
   readonly length: number;
   oldestEnqueuedMono(): number | undefined;
   take(max: number): InboundMessage[];
-  /** Resolves once a message is queued, or the queue is closed. */
-  whenNonEmpty(): Promise<void>;
+  /** Resolves once `n` messages are queued, or the queue is closed. */
+  whenLength(n: number): Promise<void>;
   readonly closed: boolean;
 }
 
@@ -35,6 +35,8 @@ export interface WriterHooks {
   onStuck(): void;
   /** The first commit after a failure episode. */
   onRecovered(): void;
+  /** The writer loop died (a hook threw): nothing will be stored any more. */
+  onFatal(err: unknown): void;
 }
 
 export interface BatchWriterSettings {
@@ -60,13 +62,6 @@ export interface BatchWriterDeps {
   readonly random?: () => number;
 }
 
-/**
- * While a batch fills, look at the queue again this often. BatchQueue signals only "non-empty",
- * not each arrival, and reaching flushAt must flush at once (research §2: with the window full the
- * broker sends nothing more, so waiting out maxDelayMs is pure latency). 1 ms is the timer floor.
- */
-const POLL_MS = 1;
-
 export class BatchWriter {
   private readonly now: () => number;
   private readonly random: () => number;
@@ -87,10 +82,16 @@ export class BatchWriter {
     return !this.failing && this.fatal === undefined;
   }
 
+  /** false once the loop died: retrying commits is alive, a dead loop is not (feeds the watchdog). */
+  get alive(): boolean {
+    return this.fatal === undefined;
+  }
+
   start(): Promise<void> {
     this.loop ??= this.run().catch((error: unknown) => {
-      // Recorded, surfaced by `healthy` and rethrown by stop(): not swallowed.
+      // Recorded, surfaced by `healthy`, reported by onFatal and rethrown by stop(): not swallowed.
       this.fatal = { error };
+      this.deps.hooks.onFatal(error);
     });
     return Promise.resolve();
   }
@@ -112,13 +113,16 @@ export class BatchWriter {
     for (;;) {
       if (queue.length === 0) {
         if (this.stopping || queue.closed) return;
-        await this.until(queue.whenNonEmpty());
+        await this.until(queue.whenLength(1));
         continue;
       }
       if (!this.stopping && !queue.closed) {
         const d = decideFlush(settings, queue.length, queue.oldestEnqueuedMono(), this.now());
         if (d.kind === 'wait') {
-          await this.sleep(Math.min(d.ms, POLL_MS));
+          // Woken by whichever comes first: flushAt messages (with the broker's window full
+          // nothing more arrives before we ack, so waiting longer is pure latency), the delay
+          // of the oldest message, or stop().
+          await this.until(queue.whenLength(settings.flushAt), d.ms);
           continue;
         }
       }
@@ -169,11 +173,16 @@ export class BatchWriter {
     });
   }
 
-  /** Waits for `p`, or for stop(). */
-  private until(p: Promise<void>): Promise<void> {
+  /** Waits for `p`, for `ms` if given, or for stop(). */
+  private until(p: Promise<void>, ms?: number): Promise<void> {
     return new Promise((resolve) => {
-      this.wake = resolve;
-      p.then(resolve, resolve);
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.wake = done;
+      p.then(done, done);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
     });
   }
 }

@@ -3,7 +3,7 @@
  * one row (store the others, dead-letter that one). better-sqlite3 reports extended result codes
  * as strings (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_WRITE, ...), so match on the primary prefix.
  */
-import { errorCode } from '../lib/errors.js';
+import { errorCode, MqliteError } from '../lib/errors.js';
 
 const TRANSIENT_PRIMARY = [
   'SQLITE_BUSY',
@@ -32,19 +32,31 @@ export function sqliteCodeOf(err: unknown): string {
 }
 
 /**
- * How SqliteSink.write fails. `code` is the SQLite code (SQLITE_BUSY, SQLITE_FULL, ...) or
- * MQLITE_SINK_WORKER_FAILED when the worker died, timed out or could not start. `retryable`:
+ * How SqliteSink.write fails: an MqliteError like every other, with code
+ * MQLITE_SINK_WORKER_FAILED when the worker died, timed out or could not start, else
+ * MQLITE_SINK_COMMIT_FAILED; `sqliteCode` says why (SQLITE_BUSY, SQLITE_FULL, ... or the worker
+ * code), and labels mqlite_commit_errors_total. `retryable`:
  * the same batch may succeed later, so keep it and retry. Nothing of it was committed, except
  * after a timeout, where the worker may have committed just before it was stopped: the retry then
  * stores it twice unless the decoder gave it an identity (at-least-once, never at-most-once).
  */
-export class SinkWriteError extends Error {
-  readonly code: string;
+export class SinkWriteError extends MqliteError {
+  readonly sqliteCode: string;
   readonly retryable: boolean;
-  constructor(code: string, message: string, retryable: boolean, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(sqliteCode: string, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(
+      sqliteCode === 'MQLITE_SINK_WORKER_FAILED' ? 'MQLITE_SINK_WORKER_FAILED' : 'MQLITE_SINK_COMMIT_FAILED',
+      message,
+      options,
+    );
     this.name = 'SinkWriteError';
-    this.code = code;
+    this.sqliteCode = sqliteCode;
     this.retryable = retryable;
   }
+}
+
+/** The label of mqlite_commit_errors_total: the SQLite code when there is one. */
+export function commitErrorCode(err: unknown): string {
+  if (err instanceof SinkWriteError) return err.sqliteCode;
+  return errorCode(err) ?? 'unknown';
 }

@@ -57,7 +57,11 @@ describe('transient database errors', () => {
     other.prepare('BEGIN IMMEDIATE').run();
 
     const msgs = batch(3);
-    await expect(sink.write(msgs)).rejects.toMatchObject({ code: 'SQLITE_BUSY', retryable: true });
+    await expect(sink.write(msgs)).rejects.toMatchObject({
+      code: 'MQLITE_SINK_COMMIT_FAILED',
+      sqliteCode: 'SQLITE_BUSY',
+      retryable: true,
+    });
     other.prepare('COMMIT').run();
     await expect(sink.write(msgs)).resolves.toMatchObject({ stored: 3 });
     expect(count('messages')).toBe(3);
@@ -80,7 +84,11 @@ describe('transient database errors', () => {
     const msgs = batch(50, 2000);
     const full = newSink({ maxPageCount: pages + 2 });
     await full.start();
-    await expect(full.write(msgs)).rejects.toMatchObject({ code: 'SQLITE_FULL', retryable: true });
+    await expect(full.write(msgs)).rejects.toMatchObject({
+      code: 'MQLITE_SINK_COMMIT_FAILED',
+      sqliteCode: 'SQLITE_FULL',
+      retryable: true,
+    });
     await full.stop();
     expect(count('messages')).toBe(0);
     expect(count('dead_letters')).toBe(0);

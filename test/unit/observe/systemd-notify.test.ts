@@ -26,7 +26,6 @@ describe('SystemdNotifier', () => {
     const { n, exec } = setup({ WATCHDOG_USEC: '1000000' });
     expect(n.enabled).toBe(false);
     n.ready();
-    n.status('x');
     n.stopping();
     await n.stop();
     expect(exec).not.toHaveBeenCalled();
@@ -57,6 +56,25 @@ describe('SystemdNotifier', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('stops feeding the watchdog once the pipeline is dead, so systemd restarts the unit', async () => {
+    let alive = true;
+    const exec = vi.fn(async (_args: readonly string[]) => {});
+    const n = new SystemdNotifier({
+      logger: { warn: vi.fn(), debug: vi.fn() },
+      env: { NOTIFY_SOCKET: '@notify', WATCHDOG_USEC: '10000000' },
+      exec,
+      alive: () => alive,
+    });
+    const pings = () => exec.mock.calls.filter((c) => c[0][0] === 'WATCHDOG=1').length;
+    n.ready();
+    await vi.advanceTimersByTimeAsync(5000 * 2);
+    expect(pings()).toBe(2);
+    alive = false;
+    await vi.advanceTimersByTimeAsync(5000 * 4);
+    expect(pings()).toBe(2);
+    await n.stop();
+  });
+
   it('skips a ping while the previous one still runs', async () => {
     let release: () => void = () => {};
     const exec = vi.fn((args: readonly string[]) =>
@@ -80,12 +98,11 @@ describe('SystemdNotifier', () => {
     });
     const { n, logger } = setup({ NOTIFY_SOCKET: '@notify' }, exec);
     n.ready();
-    n.status('a');
     n.stopping();
     await n.stop();
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn.mock.calls[0]?.[1]).toContain('NotifyAccess=all');
-    expect(logger.debug).toHaveBeenCalledTimes(2);
+    expect(logger.debug).toHaveBeenCalledTimes(1);
   });
 
   it('sends nothing after stop()', async () => {

@@ -133,3 +133,46 @@ describe('BoundedQueue', () => {
     expect(q.length).toBe(next - expected);
   });
 });
+
+describe('BoundedQueue.whenLength (the batch writer sleeps on it instead of polling)', () => {
+  const msg = (): InboundMessage => ({
+    topic: 't/d',
+    payload: Buffer.from('1'),
+    qos: 1,
+    retain: false,
+    dup: false,
+    receivedAt: 0,
+    receivedMono: 0,
+    settle: () => {},
+  });
+
+  it('resolves when the queue reaches n, not before', async () => {
+    const q = new BoundedQueue(
+      { maxMessages: 100, maxBytes: 1 << 20, overflow: 'block' },
+      { onDrop: () => {} },
+    );
+    let woke = false;
+    const p = q.whenLength(3).then(() => {
+      woke = true;
+    });
+    expect(q.push(msg())).toBeUndefined();
+    expect(q.push(msg())).toBeUndefined();
+    await Promise.resolve();
+    expect(woke).toBe(false);
+    expect(q.push(msg())).toBeUndefined();
+    await p;
+    expect(woke).toBe(true);
+  });
+
+  it('a new wait releases the previous one, and close() releases the last', async () => {
+    const q = new BoundedQueue(
+      { maxMessages: 100, maxBytes: 1 << 20, overflow: 'block' },
+      { onDrop: () => {} },
+    );
+    const first = q.whenLength(10);
+    const second = q.whenLength(10);
+    await first;
+    q.close();
+    await second;
+  });
+});

@@ -161,10 +161,11 @@ describe('BatchWriter failures', () => {
     await writer.stop();
   });
 
-  it('stops and reports unhealthy when a hook throws', async () => {
+  it('stops, reports unhealthy and dead (onFatal, alive false) when a hook throws', async () => {
     const {
       queue,
       msgs,
+      events,
       writer: w,
     } = setup(
       {},
@@ -176,8 +177,11 @@ describe('BatchWriter failures', () => {
     );
     await w.start();
     queue.push(...msgs.make(3));
+    expect(w.alive).toBe(true);
     await vi.advanceTimersByTimeAsync(1);
     expect(w.healthy).toBe(false);
+    expect(w.alive).toBe(false);
+    expect(events).toContain('fatal Error: hook bug');
     await expect(w.stop()).rejects.toThrow('hook bug');
   });
 });

@@ -8,13 +8,13 @@ import {
   type BatchWriterSettings,
   type WriterHooks,
 } from '../../../src/sink/batch-writer.js';
-import { SinkWriteError } from '../../../src/sink/sqlite-errors.js';
+import { commitErrorCode, SinkWriteError } from '../../../src/sink/sqlite-errors.js';
 import type { BatchResult } from '../../../src/sink/types.js';
 
 export class FakeQueue implements BatchQueue {
   private items: { msg: InboundMessage; mono: number }[] = [];
   private isClosed = false;
-  private waiter: (() => void) | undefined;
+  private waiter: { atLeast: number; resolve: () => void } | undefined;
 
   constructor(private readonly now: () => number) {}
 
@@ -30,20 +30,22 @@ export class FakeQueue implements BatchQueue {
   take(max: number): InboundMessage[] {
     return this.items.splice(0, max).map((e) => e.msg);
   }
-  whenNonEmpty(): Promise<void> {
-    if (this.items.length > 0 || this.isClosed) return Promise.resolve();
+  whenLength(n: number): Promise<void> {
+    if (this.items.length >= n || this.isClosed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.waiter = resolve;
+      this.waiter = { atLeast: n, resolve };
     });
   }
   push(...msgs: InboundMessage[]): void {
     for (const msg of msgs) this.items.push({ msg, mono: this.now() });
-    this.waiter?.();
-    this.waiter = undefined;
+    if (this.waiter && this.items.length >= this.waiter.atLeast) {
+      this.waiter.resolve();
+      this.waiter = undefined;
+    }
   }
   close(): void {
     this.isClosed = true;
-    this.waiter?.();
+    this.waiter?.resolve();
     this.waiter = undefined;
   }
 }
@@ -139,9 +141,10 @@ export function setup(settings: Partial<BatchWriterSettings> = {}, hookOverrides
   const events: string[] = [];
   const hooks: WriterHooks = {
     onCommitted: (batch) => events.push(`committed ${batch.map(idOf).join(',')}`),
-    onCommitError: (err, attempt) => events.push(`error ${(err as { code?: string }).code} #${attempt}`),
+    onCommitError: (err, attempt) => events.push(`error ${commitErrorCode(err)} #${attempt}`),
     onStuck: () => events.push('stuck'),
     onRecovered: () => events.push('recovered'),
+    onFatal: (err) => events.push(`fatal ${String(err)}`),
     ...hookOverrides,
   };
   const msgs = messageFactory();
