@@ -25,6 +25,7 @@ import { BatchWriter } from './sink/batch-writer.js';
 import { DbLock } from './sink/db-lock.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
 import { buildQueryService } from './daemon-query.js';
+import { buildStatusRoutes } from './daemon-status.js';
 import type { QueryService } from './query/index.js';
 
 export interface DaemonOptions {
@@ -132,7 +133,19 @@ export class Daemon {
         : new HttpServer(listener(config.http.listen), {
             registry: this.registry,
             readiness: () => this.readiness(),
-            routes: this.query?.routes ?? [],
+            routes: [
+              ...buildStatusRoutes(this.query, config.query.enabled, {
+                version: opts.version,
+                startedAt: Date.now(),
+                dbPath: config.db.path,
+                queueLimits: { messages: this.queue.capacity.messages, bytes: this.queue.capacity.bytes },
+                readiness: () => this.readiness(),
+                intake: () => this.intake.describe(),
+                counters: () => this.telemetry.snapshot(this.queue, this.intake.heldAcks()),
+                fileSizes: () => (this.dbOpen ? this.sink.fileSizes() : { dbBytes: 0, walBytes: 0 }),
+              }),
+              ...(this.query?.routes ?? []),
+            ],
           });
     this.summary = new Summary(
       { intervalMs: config.log.summaryIntervalMs },
