@@ -108,8 +108,12 @@
           'tr',
           { 'data-device': dev.device },
           el('td', {}, el('b', {}, dev.device || '(no device)')),
-          el('td', { title: new Date(dev.lastSeen).toLocaleString() }, ago(dev.lastSeen)),
-          el('td', {}, num(dev.messages24h)),
+          el(
+            'td',
+            { title: new Date(dev.lastSeen).toLocaleString(), 'data-label': 'last seen' },
+            ago(dev.lastSeen),
+          ),
+          el('td', { 'data-label': 'messages in 24 h' }, num(dev.messages24h)),
           el('td', {}, ...chips),
         );
         if (dev.device === state.selected) row.classList.add('selected');
@@ -166,6 +170,7 @@
       step: String(CHART_STEP_S),
     });
     const data = await api(`/api/v1/query_range?${q}`);
+    const start = end - CHART_RANGE_S;
     if (device !== state.selected) return;
     const box = $('charts');
     for (const u of state.charts.values()) u.destroy();
@@ -184,7 +189,8 @@
           height: 140,
           legend: { show: false },
           cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: true } },
+          // The whole window, even around a single reading: where it sits in time is the information.
+          scales: { x: { time: true, range: () => [start, end] } },
           axes: [
             { size: 30, font: '11px system-ui' },
             { size: 50, font: '11px system-ui' },
