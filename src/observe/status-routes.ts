@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { errorMessage } from '../lib/errors.js';
 import type { HttpRoute, Readiness } from './http-server.js';
 import type { SummarySnapshot } from './summary.js';
@@ -41,6 +42,8 @@ export interface StatusDeps {
 interface Asset {
   readonly type: string;
   readonly body: Buffer;
+  /** Compressed once at start: uPlot is 51 KB as is, ~23 KB gzipped. */
+  readonly gzip?: Buffer;
 }
 
 const PAGE_DIR = 'status-page';
@@ -71,7 +74,7 @@ export function loadAssets(
       body = readFileSync(require.resolve(fallback));
     }
     const ext = name.slice(name.lastIndexOf('.'));
-    out.set(name, { type: ASSET_TYPES[ext] ?? 'application/octet-stream', body });
+    out.set(name, { type: ASSET_TYPES[ext] ?? 'application/octet-stream', body, gzip: gzipSync(body) });
   };
   for (const f of PAGE_FILES) read(f);
   for (const [f, fallback] of Object.entries(UPLOT_FILES)) read(f, fallback);
@@ -98,7 +101,7 @@ export function statusRoutes(deps: StatusDeps, assets: Map<string, Asset> = load
     };
   const page = assets.get('index.html') as Asset;
   return [
-    { path: '/', handle: guarded(async () => ({ status: 200, ...page })) },
+    { path: '/', handle: guarded(async (req) => ({ status: 200, ...encoded(req, page) })) },
     {
       // Static code and styles, no data: served without credentials so a login prompt comes once, for the page.
       path: '/status/',
@@ -106,7 +109,7 @@ export function statusRoutes(deps: StatusDeps, assets: Map<string, Asset> = load
         const name = (req.url ?? '').split('?', 1)[0]?.slice('/status/'.length) ?? '';
         const a = assets.get(name);
         if (!a || name === 'index.html') send(req, res, text(404, 'not found\n'));
-        else send(req, res, { status: 200, ...a, cache: 'public, max-age=3600' });
+        else send(req, res, { status: 200, ...encoded(req, a), cache: 'public, max-age=3600' });
       },
     },
     { path: '/api/v1/mqlite/status', handle: guarded(() => status(deps.snapshot())) },
@@ -118,6 +121,14 @@ export function statusRoutes(deps: StatusDeps, assets: Map<string, Asset> = load
   ];
 }
 
+/** The gzip form when the client takes it (every browser does); `Vary` keeps caches honest. */
+function encoded(req: IncomingMessage, a: Asset): Pick<Reply, 'type' | 'body' | 'encoding'> {
+  const gzip = a.gzip && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+  return gzip && a.gzip
+    ? { type: a.type, body: a.gzip, encoding: 'gzip' }
+    : { type: a.type, body: a.body, encoding: 'identity' };
+}
+
 async function status(s: StatusSnapshot): Promise<Reply> {
   return success({ ...s, now: Date.now() });
 }
@@ -127,6 +138,7 @@ interface Reply {
   readonly type: string;
   readonly body: Buffer | string;
   readonly cache?: string;
+  readonly encoding?: 'gzip' | 'identity';
 }
 
 function success(data: unknown): Reply {
@@ -147,6 +159,8 @@ function send(req: IncomingMessage, res: ServerResponse, r: Reply): void {
   res.setHeader('Content-Length', Buffer.byteLength(r.body));
   res.setHeader('Cache-Control', r.cache ?? 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
+  if (r.encoding) res.setHeader('Vary', 'Accept-Encoding');
+  if (r.encoding === 'gzip') res.setHeader('Content-Encoding', 'gzip');
   if (r.status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="mqlite", charset="UTF-8"');
   res.end(req.method === 'HEAD' ? undefined : r.body);
 }
