@@ -160,7 +160,6 @@ describe('status page in Chromium', () => {
     expect(chart.width).toBeGreaterThan(0);
     expect(chart.height).toBeGreaterThan(0);
 
-    await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
 
     // A bad message: its dead letter and reason appear on the next refresh.
     await publish(url, [['zigbee2mqtt/hallway_motion', '{"occupancy": true, "battery": 8']]);
@@ -168,6 +167,7 @@ describe('status page in Chromium', () => {
     await dead.waitFor({ timeout: 20_000 });
     expect(await dead.textContent()).toContain('invalid_json');
     await expect.poll(() => page.locator('#c-dead').textContent()).toBe('1');
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
 
     // Readable on a phone: no horizontal scrolling at 390 px.
     const phone = await openPage(base, { width: 390, height: 844 });
