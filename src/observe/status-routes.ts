@@ -81,7 +81,22 @@ export function loadAssets(
   return out;
 }
 
-export function statusRoutes(deps: StatusDeps, assets: Map<string, Asset> = loadAssets()): HttpRoute[] {
+/**
+ * The page's files, or a page saying they are missing (a build by tsc alone): a missing page must
+ * not stop the daemon from ingesting.
+ */
+function assetsOrNotice(): Map<string, Asset> {
+  try {
+    return loadAssets();
+  } catch (err) {
+    const body = Buffer.from(
+      `the status page's files are missing from this build (${errorMessage(err)}): run npm run build\n`,
+    );
+    return new Map([['index.html', { type: 'text/plain; charset=utf-8', body }]]);
+  }
+}
+
+export function statusRoutes(deps: StatusDeps, assets: Map<string, Asset> = assetsOrNotice()): HttpRoute[] {
   const guarded =
     (answer: (req: IncomingMessage) => Promise<Reply>) =>
     (req: IncomingMessage, res: ServerResponse): void => {
