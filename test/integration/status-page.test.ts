@@ -3,11 +3,12 @@
  * compiled daemon, with zigbee2mqtt and Tasmota devices publishing their real payload shapes.
  * Screenshots go to test-artifacts/ (git-ignored) for a person to look at.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../src/broker/password.js';
 import { launchChromium } from '../helpers/browser.js';
 import { startDaemon } from '../helpers/daemon-process.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -160,7 +161,6 @@ describe('status page in Chromium', () => {
     expect(chart.width).toBeGreaterThan(0);
     expect(chart.height).toBeGreaterThan(0);
 
-
     // A bad message: its dead letter and reason appear on the next refresh.
     await publish(url, [['zigbee2mqtt/hallway_motion', '{"occupancy": true, "battery": 8']]);
     const dead = page.locator('#dead tbody tr', { hasText: 'zigbee2mqtt/hallway_motion' });
@@ -210,4 +210,38 @@ describe('status page in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'status-page-after-restart.png'), fullPage: true });
     expect(errors).toEqual([]);
   }, 120_000);
+
+  it('asks for the query API credentials on a non-loopback listener, in the browser too', async () => {
+    const tmp = tmpDir();
+    cleanups.push(tmp.cleanup);
+    const config = join(tmp.dir, 'mqlite.yaml');
+    writeFileSync(
+      config,
+      ['http:', '  users:', `    - { username: operator, passwordHash: "${hashPassword('s3cret')}" }`].join(
+        '\n',
+      ),
+    );
+    const daemon = await startDaemon([
+      ...['--config', config, '--db', join(tmp.dir, 'm.db')],
+      ...['--listen', '127.0.0.1:0', '--http', '0.0.0.0:0'],
+    ]);
+    cleanups.push(() => daemon.kill9());
+    await publish(`mqtt://127.0.0.1:${daemon.broker?.port}`, [['zigbee2mqtt/porch_sensor', zigbeeSensor(0)]]);
+    const base = `http://127.0.0.1:${daemon.http?.port}`;
+    for (const path of [
+      '/',
+      '/api/v1/mqlite/status',
+      '/api/v1/mqlite/devices',
+      '/api/v1/mqlite/dead_letters',
+    ])
+      expect((await fetch(base + path)).status, path).toBe(401);
+
+    const context = await browser.newContext({
+      httpCredentials: { username: 'operator', password: 's3cret' },
+    });
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    await expect.poll(() => deviceRow(page, 'porch_sensor').textContent()).toContain('temperature 21.3');
+  }, 90_000);
 });
