@@ -240,6 +240,8 @@ function main(): void {
         `(cpu ${((cpu.user + cpu.system) / stored) | 0} µs/msg incl. generating); ${(s2.bytes / stored).toFixed(1)} B/msg`,
     );
     const q2 = queries(v2, QUERIES_V2);
+    console.log('schema 2 queries:', JSON.stringify(q2));
+    console.log('bytes per table, schema 2:', JSON.stringify(s2.perTable));
 
     // Schema 1: the same history, then migrated.
     const v1 = join(dir, 'v1.db');
@@ -248,6 +250,7 @@ function main(): void {
     console.log(`schema 1 generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const s1 = sizes(v1);
     const q1 = queries(v1, QUERIES_V1);
+    console.log(`schema 1: ${(s1.bytes / MESSAGES).toFixed(1)} B/msg; queries:`, JSON.stringify(q1));
     const db = new Database(v1);
     t0 = performance.now();
     migrate(db, (p) =>

@@ -10,10 +10,11 @@
  * Prometheus would count it. rate and increase always read raw readings (a bucket cannot show a
  * counter reset).
  */
+import { aggregateSeries, combine, mergeSameLabels, type WindowFn } from './aggregate.js';
 import type { Bucket, QueryData, Rollup, SeriesId } from './data.js';
 import { ROLLUP_MS } from './data.js';
-import { type Labels, labelsKey, seriesLabels, withoutName } from './names.js';
-import type { AggregateExpr, Expr, Matcher, RangeFunction, ScalarExpr } from './promql-ast.js';
+import { type Labels, seriesLabels, withoutName } from './names.js';
+import type { AggregateExpr, Expr, Matcher, ScalarExpr } from './promql-ast.js';
 import { compileRegex } from './promql-parse.js';
 import { QueryError } from './query-error.js';
 import { overWindow, upperBound } from './window-fns.js';
@@ -59,8 +60,6 @@ export type EvalResult =
 interface Known extends SeriesId {
   readonly labels: Labels;
 }
-
-type WindowFn = RangeFunction | 'selector';
 
 export function evaluate(expr: Expr, p: EvalParams, data: QueryData, limits: EvalLimits): EvalResult {
   return new Evaluation(p, data, limits).run(expr);
@@ -184,13 +183,31 @@ class Evaluation {
     const rollup = this.pickRollup(fn, windowMs);
     if (rollup) this.resolution = rollup;
     const out: StepSeries[] = [];
+    const latest = this.latestFor(fn);
     for (const s of this.select(matchers)) {
-      const values = rollup ? this.fromBuckets(fn, s, rollup, windowMs) : this.fromRaw(fn, s, windowMs);
+      const l = latest?.get(`${s.device}\u0000${s.metric}`);
+      const t = this.p.end;
+      // The latest reading answers an instant "last value" exactly when it is not after t: no
+      // reading can lie between it and t. (Dashboards' "current value" panels ask just that.)
+      const values =
+        l && l.ts <= t
+          ? [l.ts > t - windowMs ? l.value : undefined]
+          : rollup
+            ? this.fromBuckets(fn, s, rollup, windowMs)
+            : this.fromRaw(fn, s, windowMs);
       // Prometheus drops the metric name from a function's result, except last_over_time's.
       const keep = fn === 'selector' || fn === 'last_over_time';
       out.push({ labels: keep ? s.labels : withoutName(s.labels), values });
     }
     return mergeSameLabels(out, this.steps);
+  }
+
+  /** For an instant selector or last_over_time, the latest reading of every series. */
+  private latestFor(fn: WindowFn): Map<string, { ts: number; value: number }> | undefined {
+    if (this.steps !== 1 || (fn !== 'selector' && fn !== 'last_over_time')) return undefined;
+    const rows = this.data.latest();
+    this.tick(rows.length);
+    return new Map(rows.map((r) => [`${r.device}\u0000${r.metric}`, r]));
   }
 
   private fromRaw(fn: WindowFn, s: SeriesId, windowMs: number): (number | undefined)[] {
@@ -231,116 +248,10 @@ class Evaluation {
   }
 
   private aggregate(e: AggregateExpr): StepSeries[] {
-    const inner = this.vector(e.arg as Exclude<Expr, ScalarExpr | { kind: 'matrix' }>);
-    const groups = new Map<string, { labels: Labels; acc: Acc[] }>();
-    for (const s of inner) {
-      const labels = groupLabels(s.labels, e.grouping);
-      const key = labelsKey(labels);
-      let g = groups.get(key);
-      if (!g) {
-        g = { labels, acc: [] };
-        groups.set(key, g);
-      }
-      for (let k = 0; k < this.steps; k++) {
-        const v = s.values[k];
-        if (v === undefined) continue;
-        const a = g.acc[k];
-        if (!a) g.acc[k] = { sum: v, count: 1, min: v, max: v };
-        else {
-          a.sum += v;
-          a.count++;
-          if (v < a.min || Number.isNaN(a.min)) a.min = v;
-          if (v > a.max || Number.isNaN(a.max)) a.max = v;
-        }
-      }
-    }
-    return [...groups.values()].map((g) => ({
-      labels: g.labels,
-      values: Array.from({ length: this.steps }, (_, k) => {
-        const a = g.acc[k];
-        if (!a) return undefined;
-        return e.op === 'sum'
-          ? a.sum
-          : e.op === 'avg'
-            ? a.sum / a.count
-            : e.op === 'count'
-              ? a.count
-              : a[e.op];
-      }),
-    }));
+    return aggregateSeries(
+      this.vector(e.arg as Exclude<Expr, ScalarExpr | { kind: 'matrix' }>),
+      e,
+      this.steps,
+    );
   }
-}
-
-interface Acc {
-  sum: number;
-  count: number;
-  min: number;
-  max: number;
-}
-
-function combine(fn: WindowFn, b: readonly Bucket[], lo: number, hi: number): number | undefined {
-  if (hi <= lo) return undefined;
-  const last = b[hi - 1] as Bucket;
-  if (fn === 'selector' || fn === 'last_over_time') return last.last;
-  let count = 0;
-  let sum = 0;
-  let min = Number.NaN;
-  let max = Number.NaN;
-  for (let i = lo; i < hi; i++) {
-    const x = b[i] as Bucket;
-    count += x.count;
-    sum += x.sum;
-    if (x.min < min || Number.isNaN(min)) min = x.min;
-    if (x.max > max || Number.isNaN(max)) max = x.max;
-  }
-  switch (fn) {
-    case 'count_over_time':
-      return count;
-    case 'sum_over_time':
-      return sum;
-    case 'avg_over_time':
-      return sum / count;
-    case 'min_over_time':
-      return min;
-    case 'max_over_time':
-      return max;
-    default:
-      return undefined;
-  }
-}
-
-function groupLabels(labels: Labels, grouping: AggregateExpr['grouping']): Labels {
-  const out: Record<string, string> = {};
-  if (!grouping) return out;
-  if (grouping.mode === 'by') {
-    for (const l of grouping.labels) {
-      const v = labels[l];
-      if (v !== undefined && v !== '') out[l] = v;
-    }
-    return out;
-  }
-  for (const [k, v] of Object.entries(labels)) {
-    if (k !== '__name__' && !grouping.labels.includes(k)) out[k] = v;
-  }
-  return out;
-}
-
-/** Series left with equal labels (names dropped) must not both have a value at one step. */
-function mergeSameLabels(series: StepSeries[], steps: number): StepSeries[] {
-  const byKey = new Map<string, StepSeries>();
-  for (const s of series) {
-    const key = labelsKey(s.labels);
-    const seen = byKey.get(key);
-    if (!seen) {
-      byKey.set(key, s);
-      continue;
-    }
-    for (let k = 0; k < steps; k++) {
-      if (s.values[k] === undefined) continue;
-      if (seen.values[k] !== undefined)
-        throw new QueryError('execution', 'vector cannot contain metrics with the same labelset');
-      seen.values[k] = s.values[k];
-    }
-  }
-  return [...byKey.values()];
 }

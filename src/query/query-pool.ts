@@ -21,6 +21,12 @@ export interface QueryPoolSettings {
 /** The worker checks its deadline between series; this covers one slow series after it. */
 const TIMEOUT_GRACE_MS = 5_000;
 const START_TIMEOUT_MS = 10_000;
+/**
+ * Heap of one query worker. A query that loads query.maxSamples readings needs a few hundred MB
+ * at most; past this the worker dies with ERR_WORKER_OUT_OF_MEMORY, its query fails and a new
+ * worker replaces it, instead of the daemon's process growing until the system kills it.
+ */
+const WORKER_HEAP_MB = 512;
 
 interface Pending {
   readonly job: QueryJob;
@@ -89,7 +95,10 @@ export class QueryPool {
       busyTimeoutMs: this.settings.busyTimeoutMs,
       limits: this.settings.limits,
     };
-    const worker = new Worker(this.workerUrl, { workerData: init });
+    const worker = new Worker(this.workerUrl, {
+      workerData: init,
+      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    });
     const slot: Slot = { worker, busy: undefined };
     return new Promise<Slot>((resolve, reject) => {
       const timer = setTimeout(() => {

@@ -52,12 +52,18 @@ export class RollupWriter {
 
   /** Writes and keeps the aggregator's content (the caller clears it). Must run inside a transaction. */
   write(agg: BatchAggregator): void {
+    const rows5m: Row[] = [];
+    const rows1h: Row[] = [];
     for (const s of agg.series()) {
       const id = this.seriesId(s.device, s.metric);
       this.upsertLatest.run(id, s.device, s.metric, s.latestTs, s.latestValue, s.latestMessageId);
-      for (const b of s.b5m.values()) this.upsert5m.run(...row(id, b));
-      for (const b of s.b1h.values()) this.upsert1h.run(...row(id, b));
+      for (const b of s.b5m.values()) rows5m.push(row(id, b));
+      for (const b of s.b1h.values()) rows1h.push(row(id, b));
     }
+    // In primary-key order: a batch spanning many buckets (a backlog, the migration) then walks the
+    // table's pages once instead of jumping between them for every series.
+    for (const r of rows5m.sort(byKey)) this.upsert5m.run(...r);
+    for (const r of rows1h.sort(byKey)) this.upsert1h.run(...r);
   }
 
   /** After a rollback: series rows inserted by it are gone, and so must their cached ids be. */
@@ -84,9 +90,13 @@ export class RollupWriter {
   }
 }
 
-function row(
-  id: number,
-  b: Bucket,
-): [number, number, number, number, number, number, number, number, number, number] {
+type Row = [number, number, number, number, number, number, number, number, number, number];
+
+function row(id: number, b: Bucket): Row {
   return [b.bucket, id, b.count, b.sum, b.min, b.max, b.first, b.firstTs, b.last, b.lastTs];
+}
+
+/** (bucket, series_id): the tables' primary key. */
+function byKey(a: Row, b: Row): number {
+  return a[0] - b[0] || a[1] - b[1];
 }

@@ -9,7 +9,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/sink/migrations/index.js';
 import { V1 } from '../../src/sink/migrations/v1.js';
 import { migrateToV2 } from '../../src/sink/migrations/v2.js';
+import { SqliteSink } from '../../src/sink/sqlite-sink.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { assertBuilt, message, sinkSettings, writeStubWorker } from './sink-fixture.js';
 
 const T0 = Date.UTC(2026, 10, 1);
 const MESSAGES = 9_000;
@@ -212,6 +214,32 @@ describe('schema 1 → 2 migration', () => {
     } finally {
       ref.close();
       if (db.open) db.close();
+    }
+  });
+
+  it('runs when the sink opens a schema-1 file, reports its progress, then stores new messages', async () => {
+    assertBuilt();
+    writeSchema1(path);
+    const progress: { version: number; done: number; total: number }[] = [];
+    const sink = new SqliteSink(
+      { ...sinkSettings(path), onMigrationProgress: (p) => progress.push(p) },
+      writeStubWorker(dir),
+    );
+    try {
+      await sink.start();
+      expect(progress.at(-1)).toMatchObject({ version: 2, done: MESSAGES, total: MESSAGES });
+      await sink.write([message('zigbee2mqtt/living_room', { ts: T0 + 1e9, r: [['temperature', 30]] })]);
+    } finally {
+      await sink.stop();
+    }
+    const db = new Database(path, { readonly: true });
+    try {
+      expect(version(db)).toBe(2);
+      expect(
+        db.prepare("SELECT value FROM latest WHERE device = 'living_room' AND metric = 'temperature'").get(),
+      ).toEqual({ value: 30 });
+    } finally {
+      db.close();
     }
   });
 });

@@ -174,3 +174,23 @@ describe('range evaluation', () => {
     );
   });
 });
+
+describe('instant last values', () => {
+  it('come from the latest table when it is not after t, from the readings otherwise, with one answer', () => {
+    const data = new FakeData([
+      { device: 'a', metric: 'temp', ts: T0 - 2 * M, value: 1 },
+      { device: 'a', metric: 'temp', ts: T0 + M, value: 2 },
+      { device: 'b', metric: 'temp', ts: T0 - 10 * M, value: 3 },
+    ]);
+    // At T0 + 2m both latest readings are not after t: no raw read; b is older than the lookback.
+    data.calls.length = 0;
+    expect(at('temp', T0 + 2 * M, data)).toEqual([
+      { labels: { __name__: 'temp', device: 'a' }, values: [2] },
+    ]);
+    expect(data.calls).toEqual([]);
+    // At T0, a's latest is after t: its readings answer (the one at T0 - 2m).
+    expect(at('temp', T0, data)).toEqual([{ labels: { __name__: 'temp', device: 'a' }, values: [1] }]);
+    expect(data.calls).toEqual(['points a/temp']);
+    expect(only('last_over_time(temp{device="b"}[15m])', T0, data)).toBe(3);
+  });
+});
