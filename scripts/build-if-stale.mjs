@@ -27,6 +27,15 @@ function staleReason() {
     if (!existsSync(out)) return `${relative(root, f)} not built`;
     oldestOutput = Math.min(oldestOutput, statSync(out).mtimeMs);
   }
+  // The status page's static files, copied into dist/ by scripts/copy-status-assets.mjs.
+  const page = join(src, 'observe/status-page');
+  if (existsSync(page)) {
+    for (const f of readdirSync(page)) {
+      const out = join(dist, 'observe/status-page', f);
+      if (!existsSync(out) || statSync(join(page, f)).mtimeMs > statSync(out).mtimeMs)
+        return `${relative(root, join(page, f))} not copied`;
+    }
+  }
   const newer = [...sources, ...inputs].find((f) => existsSync(f) && statSync(f).mtimeMs > oldestOutput);
   return newer ? `${relative(root, newer)} changed` : undefined;
 }
@@ -38,5 +47,7 @@ if (reason) {
     cwd: root,
     stdio: 'inherit',
   });
-  process.exit(tsc.status ?? 1);
+  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+  const copy = spawnSync(process.execPath, [join(root, 'scripts/copy-status-assets.mjs')], { stdio: 'inherit' });
+  process.exit(copy.status ?? 1);
 }

@@ -12,8 +12,8 @@ TOOLS=(
   "openssl          openssl"     # test/helpers/certs.ts makes a private CA and client certificates
   "systemd-notify   systemd"     # observe-systemd drives the real binary against a fake socket
   "python3          python3"     # ... whose listener is a python3 AF_UNIX datagram socket
-  "sqlite3          sqlite3"     # sqlite-cli: the README's example queries in Debian's stock CLI
-  # "chromium       chromium"    # status page tests (launch with executablePath /usr/bin/chromium)
+  "sqlite3          sqlite3"     # the README's example queries run in the stock sqlite3 CLI
+  "chromium         chromium"    # the status page is tested in a real browser (test/helpers/browser.ts)
   # "psql           postgresql-client"
 )
 

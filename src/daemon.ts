@@ -28,6 +28,7 @@ import { createRetention } from './daemon-retention.js';
 import type { RetentionScheduler } from './retention/scheduler.js';
 import { errorCode } from './lib/errors.js';
 import { buildQueryService } from './daemon-query.js';
+import { buildStatusRoutes } from './daemon-status.js';
 import type { QueryService } from './query/index.js';
 
 export interface DaemonOptions {
@@ -159,7 +160,19 @@ export class Daemon {
             {
               registry: this.registry,
               readiness: () => this.readiness(),
-              routes: this.query?.routes ?? [],
+              routes: [
+                ...buildStatusRoutes(this.query, config.query.enabled, {
+                  version: opts.version,
+                  startedAt: Date.now(),
+                  dbPath: config.db.path,
+                  queueLimits: { messages: this.queue.capacity.messages, bytes: this.queue.capacity.bytes },
+                  readiness: () => this.readiness(),
+                  intake: () => this.intake.describe(),
+                  counters: () => this.telemetry.snapshot(this.queue, this.intake.heldAcks()),
+                  fileSizes: () => (this.dbOpen ? this.sink.fileSizes() : { dbBytes: 0, walBytes: 0 }),
+                }),
+                ...(this.query?.routes ?? []),
+              ],
             },
           );
     this.summary = new Summary(
@@ -294,6 +307,7 @@ export class Daemon {
       },
       Math.max(left(), this.config.db.busyTimeoutMs + SINK_CLOSE_MS),
     );
+    await this.step('query', () => this.query?.stop(), left());
     this.lock?.release();
     await this.step('http', () => this.http?.stop(), left());
     await this.step('systemd', () => this.notifier.stop(), left());

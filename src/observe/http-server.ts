@@ -23,7 +23,7 @@ export interface Readiness {
 
 /** A route another stage serves on this listener (the query API): it owns method and reply. */
 export interface HttpRoute {
-  /** An exact path, or a prefix when it ends with '/'. */
+  /** An exact path, or a prefix when it ends with '/' ('/' alone is exact: the status page). */
   readonly path: string;
   handle(req: IncomingMessage, res: ServerResponse): void;
 }
@@ -180,7 +180,9 @@ export class HttpServer {
 function findRoute(routes: readonly HttpRoute[] | undefined, url: string | undefined): HttpRoute | undefined {
   if (!routes) return undefined;
   const path = (url ?? '/').split('?', 1)[0] ?? '/';
-  return routes.find((r) => (r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path));
+  return routes.find((r) =>
+    r.path !== '/' && r.path.endsWith('/') ? path.startsWith(r.path) : path === r.path,
+  );
 }
 
 /** `{"ready":false,"failing":["connected"],"checks":{...}}`: failing first, for people reading curl output. */

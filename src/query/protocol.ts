@@ -2,6 +2,7 @@
 import type { ApiData, ApiLimits, ApiRequest } from './api.js';
 import type { ExpositionSettings } from './exposition.js';
 import type { WireQueryError } from './query-error.js';
+import type { StatusData, StatusJob } from './status-data.js';
 
 export interface QueryWorkerInit {
   readonly dbPath: string;
@@ -11,11 +12,13 @@ export interface QueryWorkerInit {
 
 export type QueryJob =
   | { readonly kind: 'api'; readonly req: ApiRequest }
-  | { readonly kind: 'exposition'; readonly now: number; readonly settings: ExpositionSettings };
+  | { readonly kind: 'exposition'; readonly now: number; readonly settings: ExpositionSettings }
+  | { readonly kind: 'status'; readonly job: StatusJob };
 
 export type JobResult =
   | { readonly kind: 'api'; readonly data: ApiData; readonly resolution: string | undefined }
-  | { readonly kind: 'exposition'; readonly text: string; readonly refused: number };
+  | { readonly kind: 'exposition'; readonly text: string; readonly refused: number }
+  | { readonly kind: 'status'; readonly data: StatusData };
 
 export type QueryWorkerMessage =
   | { readonly kind: 'ready' }

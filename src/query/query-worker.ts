@@ -9,6 +9,7 @@ import { renderExposition } from './exposition.js';
 import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest } from './protocol.js';
 import { toWire } from './query-error.js';
 import { SqliteReader } from './sqlite-reader.js';
+import { statusQuery } from './status-data.js';
 
 const port = parentPort;
 if (!port) throw new Error('query-worker must run in a worker thread');
@@ -36,6 +37,8 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
       const notes: ApiNotes = {};
       const data = handleApi(msg.job.req, reader, init.limits, notes);
       result = { kind: 'api', data, resolution: notes.resolution };
+    } else if (msg.job.kind === 'status') {
+      result = { kind: 'status', data: statusQuery(reader.handle(), msg.job.job) };
     } else {
       result = { kind: 'exposition', ...renderExposition(reader.latest(), msg.job.now, msg.job.settings) };
     }

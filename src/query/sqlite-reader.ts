@@ -110,6 +110,11 @@ export class SqliteReader implements QueryData {
     return this.stmts.latest.all().map((r) => ({ ...r, device: r.device ?? '' }));
   }
 
+  /** The read-only connection, for the status page's own reads (status-data.ts). */
+  handle(): Database.Database {
+    return this.db;
+  }
+
   close(): void {
     this.db.close();
   }

@@ -1,0 +1,119 @@
+/**
+ * The status page's reads (devices, recent dead letters), run in a query worker on its read-only
+ * connection like every other query: never on the event loop, never on the writer's connection.
+ * Every read is bounded by a LIMIT or an index range, so a page refreshing every few seconds
+ * costs the same on a database of a thousand messages or of ten million.
+ */
+import type Database from 'better-sqlite3';
+
+/** A gateway with more devices than this is summarised: the page lists the most recently seen. */
+export const MAX_DEVICES = 500;
+/** Dead letters shown: the most recent ones; the rest stay in the table for `sqlite3`. */
+export const MAX_DEAD_LETTERS = 20;
+/** Messages per device are counted over this window: an index range, not a full count. */
+export const COUNT_WINDOW_MS = 24 * 3_600_000;
+/** Enough of a bad payload to recognise it; the table holds more. */
+const PAYLOAD_PREVIEW_CHARS = 120;
+
+export interface DeviceSeries {
+  readonly metric: string;
+  readonly ts: number;
+  readonly value: number;
+}
+
+export interface DeviceRow {
+  readonly device: string;
+  readonly lastSeen: number;
+  /** Messages stored in the last COUNT_WINDOW_MS (by their timestamp). */
+  readonly messages24h: number;
+  readonly series: readonly DeviceSeries[];
+}
+
+export interface DeadLetterRow {
+  readonly id: number;
+  readonly topic: string;
+  readonly reason: string;
+  readonly detail: string | null;
+  readonly receivedAt: number;
+  readonly payloadBytes: number;
+  readonly payload: string;
+}
+
+export type StatusJob =
+  | { readonly what: 'devices'; readonly now: number }
+  | { readonly what: 'dead_letters' };
+
+export type StatusData =
+  | { readonly what: 'devices'; readonly devices: readonly DeviceRow[]; readonly truncated: boolean }
+  | { readonly what: 'dead_letters'; readonly deadLetters: readonly DeadLetterRow[] };
+
+export function statusQuery(db: Database.Database, job: StatusJob): StatusData {
+  return job.what === 'devices' ? devices(db, job.now) : deadLetters(db);
+}
+
+function devices(db: Database.Database, now: number): StatusData {
+  const latest = db
+    .prepare<[], { device: string | null; metric: string; ts: number; value: number }>(
+      'SELECT device, metric, ts, value FROM latest ORDER BY device, metric',
+    )
+    .all();
+  const byDevice = new Map<string, DeviceSeries[]>();
+  for (const r of latest) {
+    const d = r.device ?? '';
+    const list = byDevice.get(d) ?? [];
+    list.push({ metric: r.metric, ts: r.ts, value: r.value });
+    byDevice.set(d, list);
+  }
+  const count = db.prepare<[string | null, number], { n: number }>(
+    'SELECT COUNT(*) AS n FROM messages WHERE device IS ? AND ts > ?',
+  );
+  const rows = [...byDevice.entries()]
+    .map(([device, series]) => ({ device, series, lastSeen: Math.max(...series.map((s) => s.ts)) }))
+    .sort((a, b) => b.lastSeen - a.lastSeen || a.device.localeCompare(b.device));
+  const shown = rows.slice(0, MAX_DEVICES).map((r) => ({
+    ...r,
+    messages24h: count.get(r.device === '' ? null : r.device, now - COUNT_WINDOW_MS)?.n ?? 0,
+  }));
+  return { what: 'devices', devices: shown, truncated: rows.length > MAX_DEVICES };
+}
+
+function deadLetters(db: Database.Database): StatusData {
+  const rows = db
+    .prepare<
+      [number],
+      {
+        id: number;
+        topic: string;
+        reason: string;
+        detail: string | null;
+        received_at: number;
+        payload_bytes: number;
+        payload: Buffer | string | null;
+      }
+    >(
+      `SELECT id, topic, reason, detail, received_at, payload_bytes, payload FROM dead_letters
+        ORDER BY id DESC LIMIT ?`,
+    )
+    .all(MAX_DEAD_LETTERS);
+  return {
+    what: 'dead_letters',
+    deadLetters: rows.map((r) => ({
+      id: r.id,
+      topic: r.topic,
+      reason: r.reason,
+      detail: r.detail,
+      receivedAt: r.received_at,
+      payloadBytes: r.payload_bytes,
+      payload: preview(r.payload),
+    })),
+  };
+}
+
+/** Printable text of a payload: invalid UTF-8 shows as U+FFFD, control characters as '·'. */
+export function preview(p: Buffer | string | null): string {
+  if (p === null) return '';
+  const text = typeof p === 'string' ? p : p.toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
+  const clean = text.replace(/[\u0000-\u001f\u007f]/g, '·');
+  return clean.length > PAYLOAD_PREVIEW_CHARS ? `${clean.slice(0, PAYLOAD_PREVIEW_CHARS)}…` : clean;
+}
