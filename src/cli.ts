@@ -9,6 +9,7 @@ import { type Config, loadConfig, redact } from './config/index.js';
 import { Daemon } from './daemon.js';
 import { stageValidators } from './daemon-checks.js';
 import { flagUsage } from './daemon-preflight.js';
+import { testHooks } from './daemon-test-hooks.js';
 import { readPassword } from './cli-prompt.js';
 import { MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
@@ -61,6 +62,7 @@ async function run(flags: Flags): Promise<number> {
     logger,
     version: packageVersion(),
     usage: flagUsage(process.env),
+    testHooks: testHooks(process.env),
     // A dead pipeline stops the process with a failure code: the supervisor restarts it.
     onFatal: () => {
       exitCode = EXIT_FATAL;

@@ -2,6 +2,7 @@
 import type { EmbeddedBrokerSettings } from './broker/embedded-broker.js';
 import { type Config, parseHostPort } from './config/index.js';
 import type { IntakeSettings } from './daemon-intake.js';
+import type { TestHooks } from './daemon-test-hooks.js';
 import type { DecodeSettings } from './decode/types.js';
 import { flushAtFor } from './sink/batch-policy.js';
 import type { SinkSettings } from './sink/sqlite-sink.js';
@@ -20,23 +21,23 @@ export function decodeSettings(c: Config): DecodeSettings {
   };
 }
 
-export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
+export function sinkSettings(c: Config, decode: DecodeSettings, hooks: TestHooks): SinkSettings {
   return {
     path: c.db.path,
     synchronous: c.db.synchronous,
     busyTimeoutMs: c.db.busyTimeoutMs,
     deadLetterPayloadBytes: c.limits.deadLetterPayloadBytes,
-    ...(c.db.maxPageCount === undefined ? {} : { maxPageCount: c.db.maxPageCount }),
+    ...(hooks.maxPageCount === undefined ? {} : { maxPageCount: hooks.maxPageCount }),
     decode,
   };
 }
 
 /** broker.url set: subscriber; absent: embedded broker. The YAML keys stay flat. */
-export function intakeSettings(c: Config): IntakeSettings {
+export function intakeSettings(c: Config, hooks: TestHooks): IntakeSettings {
   const url = c.broker.url;
   return url === undefined
     ? { mode: 'embedded', broker: embeddedSettings(c) }
-    : { mode: 'subscriber', source: sourceSettings(c, url) };
+    : { mode: 'subscriber', source: sourceSettings(c, url, hooks) };
 }
 
 function embeddedSettings(c: Config): EmbeddedBrokerSettings {
@@ -57,7 +58,7 @@ export function listener(text: string): { host: string; port: number } {
   return hp;
 }
 
-function sourceSettings(c: Config, url: string): SourceSettings {
+function sourceSettings(c: Config, url: string, hooks: TestHooks): SourceSettings {
   const b = c.broker;
   return {
     url,
@@ -81,7 +82,7 @@ function sourceSettings(c: Config, url: string): SourceSettings {
     topics: [...c.subscribe.topics],
     qos: c.subscribe.qos,
     reconnect: { ...b.reconnect },
-    ackOnReceipt: b.ackOnReceipt,
+    ackOnReceipt: hooks.ackOnReceipt,
   };
 }
 
