@@ -21,7 +21,11 @@ export function decodeSettings(c: Config): DecodeSettings {
   };
 }
 
-export function sinkSettings(c: Config, decode: DecodeSettings, hooks: TestHooks): SinkSettings {
+export function sinkSettings(
+  c: Config,
+  decode: DecodeSettings,
+  hooks: TestHooks,
+): SinkSettings<DecodeSettings> {
   return {
     path: c.db.path,
     synchronous: c.db.synchronous,

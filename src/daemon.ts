@@ -13,6 +13,7 @@ import { createIntake, type Intake, type IntakeSettings } from './daemon-intake.
 import { checkEmbeddedPort, checkHttpPort } from './daemon-preflight.js';
 import { decodeSettings, intakeSettings, listener, sinkSettings, writerSettings } from './daemon-settings.js';
 import { Telemetry } from './daemon-telemetry.js';
+import type { DecodeSettings } from './decode/types.js';
 import type { TestHooks } from './daemon-test-hooks.js';
 import type { InboundMessage } from './lib/message.js';
 import { withTimeout } from './lib/timeout.js';
@@ -59,7 +60,7 @@ export class Daemon {
   private readonly metrics: Metrics;
   private readonly telemetry: Telemetry;
   private readonly queue: BoundedQueue;
-  private readonly sink: SqliteSink;
+  private readonly sink: SqliteSink<DecodeSettings>;
   private readonly writer: BatchWriter;
   private readonly intake: Intake;
   private readonly http: HttpServer | undefined;

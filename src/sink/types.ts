@@ -21,9 +21,14 @@ export interface StoreSettings {
   readonly maxPageCount?: number;
 }
 
-export interface SinkSettings extends StoreSettings {
-  /** DecodeSettings, opaque here: forwarded to the worker, where src/worker.ts builds the decoder. */
-  readonly decode: unknown;
+/**
+ * D: the decoder's settings, opaque to the sink (stages do not import each other). The daemon
+ * and src/worker.ts both name it (DecodeSettings), so what is sent and what the worker's
+ * decoder factory receives are one type, with no cast on either side.
+ */
+export interface SinkSettings<D = unknown> extends StoreSettings {
+  /** Forwarded to the worker as is, where src/worker.ts builds the decoder from it. */
+  readonly decode: D;
   /** Bound on every request to the worker (open, write, close). Default 30 s. */
   readonly opTimeoutMs?: number;
 }
@@ -49,8 +54,8 @@ export type SinkDecodeResult =
 
 export type DecodeFn = (topic: string, payload: Uint8Array, receivedAt: number) => SinkDecodeResult;
 
-/** Builds the decode function inside the worker from the opaque settings. */
-export type DecoderFactory = (settings: unknown) => DecodeFn;
+/** Builds the decode function inside the worker from the settings the sink was given. */
+export type DecoderFactory<D> = (settings: D) => DecodeFn;
 
 export interface BatchResult {
   /** New rows in `messages`. */
