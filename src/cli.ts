@@ -9,6 +9,7 @@ import { type Config, loadConfig, redact } from './config/index.js';
 import { Daemon } from './daemon.js';
 import { stageValidators } from './daemon-checks.js';
 import { flagUsage } from './daemon-preflight.js';
+import { testHooks } from './daemon-test-hooks.js';
 import { readPassword } from './cli-prompt.js';
 import { effectiveFormats } from './daemon-settings.js';
 import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
@@ -65,6 +66,7 @@ async function run(flags: Flags): Promise<number> {
     logger,
     version: packageVersion(),
     usage: flagUsage(process.env),
+    testHooks: testHooks(process.env),
     // A dead pipeline stops the process with a failure code: the supervisor restarts it.
     onFatal: () => {
       exitCode = EXIT_FATAL;

@@ -4,6 +4,7 @@ import { type Config, parseHostPort } from './config/index.js';
 import type { IntakeSettings } from './daemon-intake.js';
 import { PRESET_NAMES, presetRules } from './decode/presets/index.js';
 import type { DecodeSettings, FormatRule } from './decode/types.js';
+import type { TestHooks } from './daemon-test-hooks.js';
 import { flushAtFor } from './sink/batch-policy.js';
 import type { SinkSettings } from './sink/sqlite-sink.js';
 import type { SourceSettings } from './source/mqtt-source.js';
@@ -51,7 +52,11 @@ export function decodeSettings(c: Config): DecodeSettings {
   };
 }
 
-export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
+export function sinkSettings(
+  c: Config,
+  decode: DecodeSettings,
+  hooks: TestHooks,
+): SinkSettings<DecodeSettings> {
   return {
     path: c.db.path,
     synchronous: c.db.synchronous,
@@ -63,17 +68,17 @@ export function sinkSettings(c: Config, decode: DecodeSettings): SinkSettings {
       lookback: c.redelivery.lookback,
       retainedCopies: c.broker.url !== undefined,
     },
-    ...(c.db.maxPageCount === undefined ? {} : { maxPageCount: c.db.maxPageCount }),
+    ...(hooks.maxPageCount === undefined ? {} : { maxPageCount: hooks.maxPageCount }),
     decode,
   };
 }
 
 /** broker.url set: subscriber; absent: embedded broker. The YAML keys stay flat. */
-export function intakeSettings(c: Config): IntakeSettings {
+export function intakeSettings(c: Config, hooks: TestHooks): IntakeSettings {
   const url = c.broker.url;
   return url === undefined
     ? { mode: 'embedded', broker: embeddedSettings(c) }
-    : { mode: 'subscriber', source: sourceSettings(c, url) };
+    : { mode: 'subscriber', source: sourceSettings(c, url, hooks) };
 }
 
 function embeddedSettings(c: Config): EmbeddedBrokerSettings {
@@ -96,7 +101,7 @@ export function listener(text: string): { host: string; port: number } {
   return hp;
 }
 
-function sourceSettings(c: Config, url: string): SourceSettings {
+function sourceSettings(c: Config, url: string, hooks: TestHooks): SourceSettings {
   const b = c.broker;
   return {
     url,
@@ -120,7 +125,7 @@ function sourceSettings(c: Config, url: string): SourceSettings {
     topics: [...c.subscribe.topics],
     qos: c.subscribe.qos,
     reconnect: { ...b.reconnect },
-    ackOnReceipt: b.ackOnReceipt,
+    ackOnReceipt: hooks.ackOnReceipt,
   };
 }
 

@@ -9,10 +9,12 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from './config/index.js';
 import { hideUrlPassword } from './config/index.js';
-import { createIntake, type Intake } from './daemon-intake.js';
+import { createIntake, type Intake, type IntakeSettings } from './daemon-intake.js';
 import { checkEmbeddedPort, checkHttpPort } from './daemon-preflight.js';
 import { decodeSettings, intakeSettings, listener, sinkSettings, writerSettings } from './daemon-settings.js';
 import { Telemetry } from './daemon-telemetry.js';
+import type { DecodeSettings } from './decode/types.js';
+import type { TestHooks } from './daemon-test-hooks.js';
 import type { InboundMessage } from './lib/message.js';
 import { withTimeout } from './lib/timeout.js';
 import { HttpServer } from './observe/http-server.js';
@@ -43,6 +45,8 @@ export interface DaemonOptions {
    * a supervisor restarts it, rather than stay up, unready, forever.
    */
   readonly onFatal?: (err: unknown) => void;
+  /** Test and benchmark knobs (daemon-test-hooks.ts); none by default. */
+  readonly testHooks?: TestHooks;
 }
 
 type State = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -62,7 +66,7 @@ export class Daemon {
   private readonly metrics: Metrics;
   private readonly telemetry: Telemetry;
   private readonly queue: BoundedQueue;
-  private readonly sink: SqliteSink;
+  private readonly sink: SqliteSink<DecodeSettings>;
   private readonly writer: BatchWriter;
   private readonly intake: Intake;
   /** Held by each batch commit and each retention step: one transaction at a time on the writer. */
@@ -77,6 +81,7 @@ export class Daemon {
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private lock: DbLock | undefined;
+  private readonly intakeSettings: IntakeSettings;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -90,15 +95,17 @@ export class Daemon {
       this.telemetry.received(m);
       return this.queue.push(m);
     };
+    const hooks = opts.testHooks ?? { ackOnReceipt: false };
     const sinkLog = stageLogger(log, 'sink');
     this.sink = new SqliteSink(
       {
-        ...sinkSettings(config, decodeSettings(config)),
+        ...sinkSettings(config, decodeSettings(config), hooks),
         onMigrationProgress: (p) => sinkLog.info(p, 'migrating the database schema'),
       },
       opts.workerUrl ?? defaultWorkerUrl(),
     );
-    const intake = intakeSettings(config);
+    const intake = intakeSettings(config, hooks);
+    this.intakeSettings = intake;
     this.intake = createIntake(intake, {
       accept,
       brokerHooks: () => this.telemetry.brokerHooks(stageLogger(log, 'broker')),
@@ -217,7 +224,7 @@ export class Daemon {
     const log = this.opts.logger;
     const usage = this.opts.usage ?? ((flags: string) => flags);
     const dbPath = resolve(this.config.db.path);
-    const intake = intakeSettings(this.config);
+    const intake = this.intakeSettings;
     const steps: (() => Promise<void> | void)[] = [
       () => (intake.mode === 'embedded' ? checkEmbeddedPort(intake.broker, usage) : undefined),
       () =>

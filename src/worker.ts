@@ -7,5 +7,6 @@ import { createDecoder } from './decode/decoder.js';
 import type { DecodeSettings } from './decode/types.js';
 import { runSqliteWorker } from './sink/sqlite-worker.js';
 
-// DecodeSettings crossed the thread boundary as plain data (workerData); the daemon built it from config.
-runSqliteWorker((settings) => createDecoder(settings as DecodeSettings));
+// The daemon starts the sink as SqliteSink<DecodeSettings> (daemon-settings.ts sinkSettings): the
+// settings crossed the thread boundary as plain data and arrive as that type.
+runSqliteWorker<DecodeSettings>(createDecoder);

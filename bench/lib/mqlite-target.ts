@@ -35,7 +35,7 @@ export async function startMqlite(
   clientId: string,
   dbPath: string,
   ackOnReceipt: boolean,
-  spawnNode: (entry: string, args: string[]) => ChildProcess,
+  spawnNode: (entry: string, args: string[], env: Record<string, string>) => ChildProcess,
 ): Promise<MqliteProcess> {
   const entry = mqliteEntry(ctx.repoDir);
   if (!existsSync(entry)) throw new Error(`mqlite: ${entry} not found; run \`npm run build\` first`);
@@ -50,28 +50,31 @@ export async function startMqlite(
     'broker:',
     // aedes fallback only: it does not speak MQTT 5.
     `  protocolVersion: ${ctx.protocolVersion}`,
-    `  ackOnReceipt: ${ackOnReceipt}`,
   ];
   writeFileSync(configPath, `${lines.join('\n')}\n`);
-  const child = spawnNode(entry, [
-    'run',
-    '--config',
-    configPath,
-    '--broker',
-    ctx.brokerUrl,
-    '--db',
-    dbPath,
-    '--http',
-    `127.0.0.1:${httpPort}`,
-    '--topic',
-    ctx.topic,
-    '--qos',
-    String(ctx.qos),
-    '--client-id',
-    clientId,
-    '--log-level',
-    'warn',
-  ]);
+  const child = spawnNode(
+    entry,
+    [
+      'run',
+      '--config',
+      configPath,
+      '--broker',
+      ctx.brokerUrl,
+      '--db',
+      dbPath,
+      '--http',
+      `127.0.0.1:${httpPort}`,
+      '--topic',
+      ctx.topic,
+      '--qos',
+      String(ctx.qos),
+      '--client-id',
+      clientId,
+      '--log-level',
+      'warn',
+    ],
+    ackOnReceipt ? { MQLITE_TEST_ACK_ON_RECEIPT: '1' } : {},
+  );
   return { child, httpPort };
 }
 

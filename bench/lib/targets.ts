@@ -20,7 +20,7 @@ import { mqliteReady, type MqliteProcess, scrapeMetrics, startMqlite } from './m
 import { captureTail, stopChild, track } from './process.js';
 
 /**
- * `mqlite-ack-on-receipt` is mqlite with `broker.ackOnReceipt: true`: the same client acking on
+ * `mqlite-ack-on-receipt` is mqlite with `MQLITE_TEST_ACK_ON_RECEIPT=1`: the same client acking on
  * receipt, so the run shows what ack-after-commit itself costs (issue #3).
  */
 export const TARGET_KINDS = ['transport', 'handwritten', 'mqlite', 'mqlite-ack-on-receipt'] as const;
@@ -69,11 +69,17 @@ export interface Target {
 const READY_TIMEOUT_MS = 30_000;
 const IPC_TIMEOUT_MS = 10_000;
 
-function spawnNode(ctx: TargetContext, entry: string, args: string[]): ChildProcess {
+function spawnNode(
+  ctx: TargetContext,
+  entry: string,
+  args: string[],
+  env: Record<string, string> = {},
+): ChildProcess {
   const probe = ctx.compiled.path('lib/loop-probe.ts');
   return track(
     spawn(process.execPath, ['--import', probe, entry, ...args], {
       cwd: ctx.repoDir,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     }),
   );
@@ -86,8 +92,8 @@ export async function startTarget(ctx: TargetContext): Promise<Target> {
   let mqlite: MqliteProcess | undefined;
   if (ctx.kind === 'mqlite' || ctx.kind === 'mqlite-ack-on-receipt') {
     const ackOnReceipt = ctx.kind === 'mqlite-ack-on-receipt';
-    mqlite = await startMqlite(ctx, clientId, dbPath, ackOnReceipt, (entry, args) =>
-      spawnNode(ctx, entry, args),
+    mqlite = await startMqlite(ctx, clientId, dbPath, ackOnReceipt, (entry, args, env) =>
+      spawnNode(ctx, entry, args, env),
     );
     child = mqlite.child;
   } else {

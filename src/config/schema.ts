@@ -138,8 +138,6 @@ export function buildConfigSchema(v: StageValidators = {}) {
         sessionExpiryHours: int(0, 24 * 365).default(72),
         /** MQTT 5 window of unacknowledged messages the broker may send us; bounds a batch. */
         receiveMaximum: int(1, 65_535).default(10_000),
-        /** Benchmarks only (`npm run bench`): acknowledge on receipt. Loses messages on a crash. */
-        ackOnReceipt: z.boolean().default(false),
         reconnect: z
           .strictObject({
             baseMs: int(10, 600_000).default(500),
@@ -215,8 +213,6 @@ export function buildConfigSchema(v: StageValidators = {}) {
         path: z.string().min(1).default('./data/mqlite.db'),
         synchronous: z.enum(['FULL', 'NORMAL', 'OFF']).default('FULL'),
         busyTimeoutMs: int(0, 600_000).default(2000),
-        /** Testing only: PRAGMA max_page_count on the writer connection, to simulate a full disk. */
-        maxPageCount: int(1).optional(),
         /** Disk budget of the database file; 0: none. The oldest raw messages go first. */
         maxBytes: size('a size like "2GiB", or 0 for no cap')
           .refine((n) => n === 0 || n >= 1024 ** 2, { message: '0 or at least 1MiB' })

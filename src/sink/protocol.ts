@@ -22,9 +22,10 @@ export interface PackedBatch {
 export const FLAG_RETAIN = 1;
 export const FLAG_DUP = 2;
 
-export interface WorkerInit {
+/** What the worker thread is started with (its workerData). */
+export interface WorkerInit<D> {
   readonly store: StoreSettings;
-  readonly decode: unknown;
+  readonly decode: D;
 }
 
 export type WorkerRequest =

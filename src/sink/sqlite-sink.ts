@@ -22,7 +22,7 @@ import {
 import { DB_FILE_REPLACED } from './db-file-identity.js';
 import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
 import { SinkWriteError } from './sqlite-errors.js';
-import type { BatchResult, SinkSettings, StoreSettings } from './types.js';
+import type { BatchResult, SinkSettings } from './types.js';
 
 export { SinkWriteError } from './sqlite-errors.js';
 export type { BatchResult, SinkSettings } from './types.js';
@@ -54,7 +54,7 @@ function loadAddonOnMainThread(): void {
 /** Young-generation cap of the SQLite worker thread (see start()). */
 const WORKER_YOUNG_GENERATION_MB = 4;
 
-export class SqliteSink {
+export class SqliteSink<D = unknown> {
   private readonly opTimeoutMs: number;
   private readonly path: string;
   private worker: Worker | undefined;
@@ -68,7 +68,7 @@ export class SqliteSink {
   private readonly exitReason = new WeakMap<Worker, string>();
 
   constructor(
-    private readonly settings: SinkSettings,
+    private readonly settings: SinkSettings<D>,
     private readonly workerUrl: URL,
   ) {
     this.opTimeoutMs = settings.opTimeoutMs ?? DEFAULT_OP_TIMEOUT_MS;
@@ -183,16 +183,9 @@ export class SqliteSink {
   }
 
   private spawn(): Promise<void> {
-    const s = this.settings;
-    const store: StoreSettings = {
-      path: this.path,
-      synchronous: s.synchronous,
-      busyTimeoutMs: s.busyTimeoutMs,
-      deadLetterPayloadBytes: s.deadLetterPayloadBytes,
-      ...(s.maxPageCount === undefined ? {} : { maxPageCount: s.maxPageCount }),
-      ...(s.redelivery === undefined ? {} : { redelivery: s.redelivery }),
-    };
-    const init: WorkerInit = { store, decode: s.decode };
+    // Everything but the decoder's settings and the main thread's own hooks is the store's.
+    const { decode, opTimeoutMs: _mainThreadOnly, onMigrationProgress: _progress, ...store } = this.settings;
+    const init: WorkerInit<D> = { store: { ...store, path: this.path }, decode };
     // A small young generation: the thread's garbage is per batch (decode results, bound strings)
     // and dies at once, so scavenges of a small space stay cheap, and V8's default (up to 16 MB per
     // semi-space, three of them) would add tens of MB of RSS on top of the main thread's heap.

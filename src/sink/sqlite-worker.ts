@@ -14,10 +14,11 @@ import { isTransientSqliteCode, sqliteCodeOf } from './sqlite-errors.js';
 import { SinkStore } from './store.js';
 import type { DecodeFn, DecoderFactory } from './types.js';
 
-export function runSqliteWorker(makeDecoder: DecoderFactory): void {
+export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
   const port = parentPort;
   if (!port) throw new Error('runSqliteWorker must run in a worker thread');
-  const init = workerData as WorkerInit;
+  // SqliteSink<D> started this thread with a WorkerInit<D> (sqlite-sink.ts spawn()).
+  const init: WorkerInit<D> = workerData;
   const send = (msg: WorkerMessage, transfer?: ArrayBuffer[]): void => port.postMessage(msg, transfer);
 
   let decode: DecodeFn;

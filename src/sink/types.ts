@@ -29,9 +29,14 @@ export interface StoreSettings {
   };
 }
 
-export interface SinkSettings extends StoreSettings {
-  /** DecodeSettings, opaque here: forwarded to the worker, where src/worker.ts builds the decoder. */
-  readonly decode: unknown;
+/**
+ * D: the decoder's settings, opaque to the sink (stages do not import each other). The daemon
+ * and src/worker.ts both name it (DecodeSettings), so what is sent and what the worker's
+ * decoder factory receives are one type, with no cast on either side.
+ */
+export interface SinkSettings<D = unknown> extends StoreSettings {
+  /** Forwarded to the worker as is, where src/worker.ts builds the decoder from it. */
+  readonly decode: D;
   /**
    * Bound on every request to the worker (open, write, close). Default 30 s. While a schema migration
    * reports progress at open, each report re-arms it.
@@ -84,8 +89,8 @@ export interface DecodeFn {
   readonly restore?: DecoderRestore | undefined;
 }
 
-/** Builds the decode function inside the worker from the opaque settings. */
-export type DecoderFactory = (settings: unknown) => DecodeFn;
+/** Builds the decode function inside the worker from the settings the sink was given. */
+export type DecoderFactory<D> = (settings: D) => DecodeFn;
 
 export interface BatchResult {
   /** New rows in `messages`. */

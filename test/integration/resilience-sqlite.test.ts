@@ -1,7 +1,7 @@
 /**
  * SQLite faults under the real daemon (embedded broker, QoS 1 publishers): another connection
  * holding the write lock (SQLITE_BUSY) and a full database (SQLITE_FULL, provoked with the
- * testing-only db.maxPageCount). In both, nothing is acknowledged while commits fail, one error
+ * test hook MQLITE_TEST_MAX_PAGE_COUNT). In both, nothing is acknowledged while commits fail, one error
  * line is logged per episode, and everything commits once the fault is gone. (An unwritable
  * database path at start is covered in cli.test.ts.)
  */
@@ -22,7 +22,7 @@ describe('SQLite faults at daemon level', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function setup(db: Record<string, unknown>) {
+  async function setup(db: Record<string, unknown>, env: Record<string, string> = {}) {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
     const path = join(tmp.dir, 'mqlite.db');
@@ -31,15 +31,10 @@ describe('SQLite faults at daemon level', () => {
       batch: { retryBaseMs: 20, retryCapMs: 200 },
       embedded: { allowAnonymous: true },
     });
-    const daemon = await startDaemon([
-      '--db',
-      path,
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      ...config,
-    ]);
+    const daemon = await startDaemon(
+      ['--db', path, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...config],
+      env,
+    );
     cleanups.push(() => daemon.stop());
     const client = await connectClient(`mqtt://127.0.0.1:${daemon.broker!.port}`, {
       clientId: 'sqlite-fault-pub',
@@ -97,7 +92,7 @@ describe('SQLite faults at daemon level', () => {
     // 20 are deleted the batch of 30 does.
     // No budget (minFreeBytes: 0): a full disk means backpressure until space returns. With one,
     // the daemon purges instead (retention-disk.test.ts).
-    const { daemon, path, client } = await setup({ maxPageCount: 56, minFreeBytes: 0 });
+    const { daemon, path, client } = await setup({ minFreeBytes: 0 }, { MQLITE_TEST_MAX_PAGE_COUNT: '56' });
     await publishAll(client, 20, 2000).all;
     const run = publishAll(client, 30, 2000, 20); // 50 do not fit
     await waitFor(async () => (await errors(daemon, 'SQLITE_FULL')) >= 5, 'commits failing with SQLITE_FULL');
