@@ -59,6 +59,12 @@ export class SystemdNotifier {
     }
   }
 
+  /** STATUS= while starting (a long schema migration), shown by `systemctl status`. */
+  status(text: string): void {
+    if (!this.enabled || this.stopped) return;
+    this.send([`--status=${text}`]);
+  }
+
   /**
    * STOPPING=1. systemd leaves the running state on it and stops enforcing the watchdog
    * (TimeoutStopSec= applies instead), so the pings end here.
