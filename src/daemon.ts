@@ -70,7 +70,11 @@ export class Daemon {
     this.sink = new SqliteSink(
       {
         ...sinkSettings(config, decodeSettings(config)),
-        onMigrationProgress: (p) => sinkLog.info(p, 'migrating the database schema'),
+        onMigrationProgress: (p) => {
+          sinkLog.info(p, 'migrating the database schema');
+          // Shown by `systemctl status` while the unit is still starting.
+          this.notifier.status(`migrating the database to schema ${p.version}: ${p.done}/${p.total}`);
+        },
       },
       opts.workerUrl ?? defaultWorkerUrl(),
     );

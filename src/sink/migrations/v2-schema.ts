@@ -121,3 +121,9 @@ CREATE VIEW readings (ts, device, metric, value) AS
   SELECT a.ts, a.device, a.metric, a.value
     FROM readings_at a;
 `;
+
+/** The end of the move from schema 1: what only the migration needed goes. */
+export const V2_FINISH = `
+DROP TABLE samples;
+DROP TABLE mqlite_migration;
+`;

@@ -12,7 +12,7 @@ import { readingsJson } from '../readings-json.js';
 import { RollupWriter } from '../rollup-writer.js';
 import { BatchAggregator } from '../rollups.js';
 import type { Reading } from '../types.js';
-import { V2_READINGS_VIEW, V2_SCHEMA } from './v2-schema.js';
+import { V2_FINISH, V2_READINGS_VIEW, V2_SCHEMA } from './v2-schema.js';
 
 /** Messages per chunk transaction: ~50k samples, a few MB of WAL, well under a second. */
 const CHUNK_MESSAGES = 10_000;
@@ -99,7 +99,7 @@ export function migrateToV2(
   db.transaction(() => {
     if (version(db) !== 1) return;
     db.exec(V2_READINGS_VIEW);
-    db.exec('DROP TABLE samples; DROP TABLE mqlite_migration;');
+    db.exec(V2_FINISH);
     db.pragma('user_version = 2');
   }).immediate();
 }
