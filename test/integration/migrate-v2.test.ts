@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/sink/migrations/index.js';
+import { migrate, SCHEMA_VERSION } from '../../src/sink/migrations/index.js';
 import { V1 } from '../../src/sink/migrations/v1.js';
 import { migrateToV2 } from '../../src/sink/migrations/v2.js';
 import { SqliteSink } from '../../src/sink/sqlite-sink.js';
@@ -123,7 +123,7 @@ describe('schema 1 → 2 migration', () => {
       expect(before.length).toBeGreaterThan(15_000);
       const progress: number[] = [];
       expect(migrate(db, (p) => progress.push(p.done))).toBe(1);
-      expect(version(db)).toBe(2);
+      expect(version(db)).toBe(SCHEMA_VERSION);
       expect(progress.at(-1)).toBe(MESSAGES);
       expect(readingsView(db)).toEqual(before);
       expect(
@@ -234,7 +234,7 @@ describe('schema 1 → 2 migration', () => {
     }
     const db = new Database(path, { readonly: true });
     try {
-      expect(version(db)).toBe(2);
+      expect(version(db)).toBe(SCHEMA_VERSION);
       expect(
         db.prepare("SELECT value FROM latest WHERE device = 'living_room' AND metric = 'temperature'").get(),
       ).toEqual({ value: 30 });

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { identityKey } from '../../src/sink/identity-hash.js';
+import { SCHEMA_VERSION } from '../../src/sink/migrations/index.js';
 import { SqliteSink } from '../../src/sink/sqlite-sink.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { assertBuilt, message, sinkSettings, writeStubWorker } from './sink-fixture.js';
@@ -232,18 +233,21 @@ describe('SqliteSink lifecycle', () => {
     await reopened.start();
     await reopened.write([message('t/d/x', { r: [['a', 2]] })]);
     await reopened.stop();
-    expect(query('PRAGMA user_version')).toEqual([{ user_version: 2 }]);
+    expect(query('PRAGMA user_version')).toEqual([{ user_version: SCHEMA_VERSION }]);
     expect(query('SELECT count(*) AS n FROM messages')).toEqual([{ n: 2 }]);
     expect(query("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")).toEqual([
       { name: 'dead_letters' },
       { name: 'latest' },
       { name: 'messages' },
+      { name: 'purge_protect' },
       { name: 'readings_at' },
       { name: 'rollup_1h' },
       { name: 'rollup_5m' },
       { name: 'series' },
     ]);
     expect(query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+    // Created new: free pages can be given back a step at a time (retention).
+    expect(query('PRAGMA auto_vacuum')).toEqual([{ auto_vacuum: 2 }]);
   });
 
   it('refuses a database from a newer mqlite, naming the path', async () => {
@@ -256,7 +260,7 @@ describe('SqliteSink lifecycle', () => {
     const newer = newSink();
     await expect(newer.start()).rejects.toMatchObject({
       code: 'MQLITE_DB_OPEN_FAILED',
-      message: `cannot open database ${dbPath}: database schema version 99 is newer than this mqlite understands (2)`,
+      message: `cannot open database ${dbPath}: database schema version 99 is newer than this mqlite understands (${SCHEMA_VERSION})`,
     });
   });
 

@@ -66,6 +66,7 @@ export function migrate(db: Database.Database, onProgress?: MigrationProgressFn)
       db.exec(V2_SCHEMA);
       db.exec(V2_READINGS_VIEW);
       db.exec(V2_FINISH);
+      db.exec(V3_RETENTION);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   }
