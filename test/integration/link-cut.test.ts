@@ -134,6 +134,11 @@ describe('link to the broker cut mid-stream', () => {
     proxy.refuse();
     expect(proxy.cut()).toBe(1);
     await waitFor(async () => (await readyStatus(daemon)) === 503, '/readyz 503 while the link is down');
+    // /metrics answers are reused for up to 1 s (a scrape storm must not starve ingestion).
+    await waitFor(
+      async () => metricValue(await daemon.metrics(), 'mqlite_broker_connected') === 0,
+      'mqlite_broker_connected 0 while the link is down',
+    );
     const acceptedBefore = proxy.accepted;
     const outageEnds = Date.now() + outageMs;
     while (Date.now() < outageEnds) {
@@ -145,6 +150,8 @@ describe('link to the broker cut mid-stream', () => {
     proxy.accept();
     expectedReconnects++;
     await waitFor(async () => (await readyStatus(daemon)) === 200, '/readyz 200 once the link is back');
+    // /metrics may still show the render of up to 1 s ago: wait for the count to reach it.
+    await waitFor(async () => (await reconnects(daemon)) >= expectedReconnects, 'reconnect after the outage');
     expect(await reconnects(daemon)).toBe(expectedReconnects);
     await flowing(db, 'rows arriving after the outage');
 

@@ -104,8 +104,8 @@ describe('deploy/ against the live /metrics', () => {
       clientId: 'observe-dev',
     });
     await device.publishAsync('devices/d1/telemetry', '{"temp":21.5}', { qos: 1 });
-    // A dead letter, so labelled families print a sample.
-    await device.publishAsync('devices/d1/telemetry', 'not json', { qos: 1 });
+    // A dead letter, so labelled families print a sample (text is stored; broken JSON is not).
+    await device.publishAsync('devices/d1/telemetry', '{"temp":', { qos: 1 });
     await device.endAsync();
     await waitFor(
       async () => metricValue(await daemon.metrics(), 'mqlite_dead_letters_total') === 1,

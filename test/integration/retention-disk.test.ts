@@ -17,9 +17,15 @@ import { waitFor } from '../helpers/wait-for.js';
 const MiB = 1024 ** 2;
 
 /** A Tasmota energy plug's tele/<topic>/SENSOR (tasmota.github.io/docs/JSON-Status-Responses), plus seq. */
+/**
+ * Tasmota's `Time` is the payload timestamp (the tasmota preset): start a day ago, so that at one
+ * second per message every one stays within raw retention (30 d) and none is in the future.
+ */
+const TIME_BASE_MS = Date.now() - 86_400_000;
+
 function tasmota(seq: number): string {
   return JSON.stringify({
-    Time: new Date(Date.UTC(2026, 10, 1) + seq * 1000).toISOString().slice(0, 19),
+    Time: new Date(TIME_BASE_MS + seq * 1000).toISOString().slice(0, 19),
     ENERGY: {
       TotalStartTime: '2026-01-12T10:31:05',
       Total: 123.456 + seq / 1000,
