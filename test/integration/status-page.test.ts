@@ -148,8 +148,13 @@ describe('status page in Chromium', () => {
     // Select the device with history: one chart per series, drawn by uPlot on a real canvas.
     await deviceRow(page, 'greenhouse').click();
     await expect.poll(() => page.locator('#detail-name').textContent()).toBe('greenhouse');
+    // The previous device's charts stay until the new ones are drawn (it has a temperature too):
+    // wait for the selected device's set. A string: the test is type-checked without the DOM
+    // library; this runs in the page.
+    await expect
+      .poll(() => page.evaluate(`[...(window.mqliteCharts?.keys() ?? [])].sort().join(',')`))
+      .toBe('humidity,temperature');
     await page.locator('#charts .chart[data-series="temperature"] canvas').waitFor();
-    // A string: the test is type-checked without the DOM library; this runs in the page.
     const chart = (await page.evaluate(`(() => {
       const charts = window.mqliteCharts;
       const canvas = document.querySelector('#charts .chart[data-series="temperature"] canvas');
