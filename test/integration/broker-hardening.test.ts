@@ -8,13 +8,8 @@ import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AuthFailure,
-  EmbeddedBroker,
-  type EmbeddedBrokerSettings,
-  hashPassword,
-} from '../../src/broker/embedded-broker.js';
-import type { InboundMessage } from '../../src/lib/message.js';
+import { type EmbeddedBrokerSettings, hashPassword } from '../../src/broker/embedded-broker.js';
+import { recordingBroker } from '../helpers/recording-broker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -23,39 +18,11 @@ afterEach(async () => {
 });
 
 async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
-  const received: InboundMessage[] = [];
-  const rejected: string[] = [];
-  const refused: string[] = [];
-  const authFailures: AuthFailure[] = [];
-  const broker = new EmbeddedBroker(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      allowAnonymous: false,
-      users: [],
-      maxPayloadBytes: 65536,
-      maxConnections: 100,
-      ...over,
-    },
-    {
-      accept: (m) => {
-        received.push(m);
-        m.settle('committed');
-        return undefined;
-      },
-      hooks: {
-        onClientConnected: () => {},
-        onClientDisconnected: () => {},
-        onRejectedPublish: (reason) => rejected.push(reason),
-        onRefused: (reason) => refused.push(reason),
-        onAuthFailure: (f) => authFailures.push(f),
-      },
-    },
-  );
-  cleanups.push(() => broker.stop());
-  await broker.start();
-  const { port } = broker.address();
-  return { broker, received, rejected, refused, authFailures, port, url: `mqtt://127.0.0.1:${port}` };
+  const b = recordingBroker(over);
+  cleanups.push(() => b.broker.stop());
+  await b.broker.start();
+  const { port } = b.broker.address();
+  return { ...b, port, url: `mqtt://127.0.0.1:${port}` };
 }
 
 async function client(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {

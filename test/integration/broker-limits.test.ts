@@ -8,13 +8,9 @@ import net from 'node:net';
 import mqtt from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type EmbeddedBrokerSettings,
-  EmbeddedBroker,
-  hashPassword,
-} from '../../src/broker/embedded-broker.js';
+import { type EmbeddedBrokerSettings, hashPassword } from '../../src/broker/embedded-broker.js';
 import { MqliteError } from '../../src/lib/errors.js';
-import type { InboundMessage } from '../../src/lib/message.js';
+import { recordingBroker } from '../helpers/recording-broker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -23,36 +19,9 @@ afterEach(async () => {
 });
 
 function makeBroker(over: Partial<EmbeddedBrokerSettings> = {}) {
-  const received: InboundMessage[] = [];
-  const rejected: string[] = [];
-  const refused: string[] = [];
-  const broker = new EmbeddedBroker(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      allowAnonymous: false,
-      users: [],
-      maxPayloadBytes: 1024,
-      maxConnections: 100,
-      ...over,
-    },
-    {
-      accept: (m) => {
-        received.push(m);
-        m.settle('committed');
-        return undefined;
-      },
-      hooks: {
-        onClientConnected: () => {},
-        onClientDisconnected: () => {},
-        onRejectedPublish: (reason) => rejected.push(reason),
-        onRefused: (reason) => refused.push(reason),
-        onAuthFailure: () => {},
-      },
-    },
-  );
-  cleanups.push(() => broker.stop());
-  return { broker, received, rejected, refused };
+  const b = recordingBroker({ maxPayloadBytes: 1024, ...over });
+  cleanups.push(() => b.broker.stop());
+  return b;
 }
 
 async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
