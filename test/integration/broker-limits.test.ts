@@ -3,17 +3,16 @@
  * oversize packets (the early header check; a payload just over the limit goes on to be
  * dead-lettered), and $SYS/ publishes.
  */
-import { once } from 'node:events';
 import net from 'node:net';
 import mqtt from 'mqtt';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type EmbeddedBrokerSettings, hashPassword } from '../../src/broker/embedded-broker.js';
 import { MqliteError } from '../../src/lib/errors.js';
+import { rawMqtt } from '../helpers/raw-mqtt.js';
 import { recordingBroker } from '../helpers/recording-broker.js';
-import { waitFor } from '../helpers/wait-for.js';
 
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
@@ -32,28 +31,7 @@ async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
 }
 
 async function rawSocket(port: number) {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await once(socket, 'connect');
-  cleanups.push(async () => {
-    socket.destroy();
-  });
-  const parser = mqttPacket.parser();
-  const packets: Packet[] = [];
-  parser.on('packet', (p) => packets.push(p));
-  socket.on('data', (d) => parser.parse(d));
-  const closed = once(socket, 'close');
-  socket.write(
-    mqttPacket.generate({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clientId: 'raw',
-      clean: true,
-      keepalive: 60,
-    }),
-  );
-  await waitFor(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
-  return { socket, packets, closed };
+  return rawMqtt(port, (c) => cleanups.push(c));
 }
 
 describe('EmbeddedBroker limits', () => {
