@@ -24,8 +24,7 @@ import {
 } from '../src/retention/policy.js';
 import { type PackedBatch, packBatch } from '../src/sink/protocol.js';
 import { SinkStore } from '../src/sink/store.js';
-import type { DecodeFn, Reading } from '../src/sink/types.js';
-import { deviceTopic, makePayload } from './lib/payload.js';
+import { benchDecode as decode, benchMessage } from './lib/sink-input.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,23 +41,6 @@ const BATCH = Number(values.batch);
 const DEVICES = Number(values.devices);
 const CHUNK = Number(values.chunk);
 
-const decode: DecodeFn = (topic, payload) => {
-  const text = Buffer.from(payload).toString();
-  const j = JSON.parse(text) as Record<string, number>;
-  const readings: Reading[] = [];
-  for (const k of Object.keys(j)) if (k !== 'ts') readings.push({ metric: k, value: j[k] as number });
-  const device = topic.split('/')[1] ?? null;
-  return {
-    ok: true,
-    device,
-    text,
-    ts: j.ts as number,
-    tsFromPayload: true,
-    identity: `${device}\0${j.seq}`,
-    readings,
-  };
-};
-
 /** Batches of messages [from, to), 100 devices, 40 messages per ms of payload time. */
 function batches(from: number, to: number, t0: number): PackedBatch[] {
   const out: PackedBatch[] = [];
@@ -66,16 +48,7 @@ function batches(from: number, to: number, t0: number): PackedBatch[] {
     const msgs = [];
     for (let k = at; k < Math.min(to, at + BATCH); k++) {
       const ts = t0 + Math.floor(k / 40);
-      msgs.push({
-        topic: deviceTopic(k % DEVICES),
-        payload: Buffer.from(makePayload(Math.floor(k / DEVICES), ts, 80)),
-        qos: 1 as const,
-        retain: false,
-        dup: false,
-        receivedAt: ts,
-        receivedMono: 0,
-        settle: () => undefined,
-      });
+      msgs.push(benchMessage(k % DEVICES, Math.floor(k / DEVICES), ts));
     }
     out.push(packBatch(msgs).packed);
   }

@@ -17,8 +17,8 @@ import { migrate } from '../src/sink/migrations/index.js';
 import { V1 } from '../src/sink/migrations/v1.js';
 import { type PackedBatch, packBatch } from '../src/sink/protocol.js';
 import { SinkStore } from '../src/sink/store.js';
-import type { DecodeFn, Reading } from '../src/sink/types.js';
 import { deviceTopic, makePayload } from './lib/payload.js';
+import { benchDecode as decode, benchMessage } from './lib/sink-input.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,24 +39,6 @@ const END = Date.UTC(2026, 10, 1);
 const START = END - DAYS * 86_400_000;
 const STEP = Math.floor((DAYS * 86_400_000) / (MESSAGES / DEVICES));
 
-/** The bench payload decoded as mqlite's JSON format does: every numeric field but ts; identity = seq. */
-const decode: DecodeFn = (topic, payload) => {
-  const text = Buffer.from(payload).toString();
-  const j = JSON.parse(text) as Record<string, number>;
-  const readings: Reading[] = [];
-  for (const k of Object.keys(j)) if (k !== 'ts') readings.push({ metric: k, value: j[k] as number });
-  const device = topic.split('/')[1] ?? null;
-  return {
-    ok: true,
-    device,
-    text,
-    ts: j.ts as number,
-    tsFromPayload: true,
-    identity: `${device}\0${j.seq}`,
-    readings,
-  };
-};
-
 /** Message k of the history: devices round-robin, each one every STEP ms, seq = its own count. */
 function* batches(): Generator<PackedBatch> {
   let msgs = [];
@@ -64,16 +46,7 @@ function* batches(): Generator<PackedBatch> {
     const dev = k % DEVICES;
     const seq = Math.floor(k / DEVICES);
     const ts = START + seq * STEP + dev;
-    msgs.push({
-      topic: deviceTopic(dev),
-      payload: Buffer.from(makePayload(seq, ts, 80)),
-      qos: 1 as const,
-      retain: false,
-      dup: false,
-      receivedAt: ts,
-      receivedMono: 0,
-      settle: () => undefined,
-    });
+    msgs.push(benchMessage(dev, seq, ts));
     if (msgs.length === BATCH) {
       yield packBatch(msgs).packed;
       msgs = [];

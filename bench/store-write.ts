@@ -11,8 +11,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { packBatch } from '../src/sink/protocol.js';
-import type { DecodeFn, Reading } from '../src/sink/types.js';
-import { deviceTopic, makePayload } from './lib/payload.js';
+import type { DecodeFn } from '../src/sink/types.js';
+import { benchDecode as minimalDecode, benchMessage } from './lib/sink-input.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,23 +27,6 @@ const { values } = parseArgs({
 const N = Number(values.messages);
 const BATCH = Number(values.batch);
 const DEVICES = Number(values.devices);
-
-const minimalDecode: DecodeFn = (topic, payload) => {
-  const text = Buffer.from(payload).toString();
-  const j = JSON.parse(text) as Record<string, number>;
-  const readings: Reading[] = [];
-  for (const k of Object.keys(j)) if (k !== 'ts') readings.push({ metric: k, value: j[k] as number });
-  const device = topic.split('/')[1] ?? null;
-  return {
-    ok: true,
-    device,
-    text,
-    ts: j.ts as number,
-    tsFromPayload: true,
-    identity: `${device}\0${j.seq}`,
-    readings,
-  };
-};
 
 async function realDecoder(): Promise<DecodeFn> {
   const { loadConfig } = await import('../src/config/index.js');
@@ -80,16 +63,7 @@ try {
     for (let k = at; k < Math.min(N, at + BATCH); k++) {
       const seq = Math.floor(k / DEVICES);
       const ts = t0Ts + Math.floor(k / 40); // 40 messages per ms: 40k msg/s
-      msgs.push({
-        topic: deviceTopic(k % DEVICES),
-        payload: Buffer.from(makePayload(seq, ts, 80)),
-        qos: 1 as const,
-        retain: false,
-        dup: false,
-        receivedAt: ts,
-        receivedMono: 0,
-        settle: () => undefined,
-      });
+      msgs.push(benchMessage(k % DEVICES, seq, ts));
     }
     packed.push(packBatch(msgs).packed);
   }

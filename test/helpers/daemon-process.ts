@@ -102,6 +102,14 @@ export async function startDaemon(
 }
 
 /** Runs the CLI to completion (check-config, bad flags) and collects its output. */
+/**
+ * The daemon in embedded-broker mode storing into `db`, its MQTT listener and HTTP server on
+ * ephemeral ports of 127.0.0.1 (read them from `broker` and `http`), plus `args` (a config file…).
+ */
+export function startEmbeddedDaemon(db: string, args: string[] = []): Promise<DaemonProcess> {
+  return startDaemon(['--db', db, '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0', ...args]);
+}
+
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
     const proc = spawn(process.execPath, [CLI, ...args], {

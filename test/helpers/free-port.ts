@@ -15,3 +15,22 @@ export async function freePort(): Promise<number> {
   if (address === null || typeof address === 'string') throw new Error('no port assigned');
   return address.port;
 }
+
+/**
+ * A TCP port on 127.0.0.1 held by a listener that accepts and does nothing: for tests of what
+ * happens when the port asked for is taken. `release` closes the listener.
+ */
+export async function holdPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const release = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const address = server.address();
+  if (address === null || typeof address === 'string') {
+    await release();
+    throw new Error('no port assigned');
+  }
+  return { port: address.port, release };
+}

@@ -6,15 +6,10 @@
 import { once } from 'node:events';
 import net from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AuthFailure,
-  EmbeddedBroker,
-  type EmbeddedBrokerSettings,
-  hashPassword,
-} from '../../src/broker/embedded-broker.js';
-import type { InboundMessage } from '../../src/lib/message.js';
+import { type EmbeddedBrokerSettings, hashPassword } from '../../src/broker/embedded-broker.js';
+import { rawMqtt } from '../helpers/raw-mqtt.js';
+import { recordingBroker } from '../helpers/recording-broker.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -23,39 +18,11 @@ afterEach(async () => {
 });
 
 async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
-  const received: InboundMessage[] = [];
-  const rejected: string[] = [];
-  const refused: string[] = [];
-  const authFailures: AuthFailure[] = [];
-  const broker = new EmbeddedBroker(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      allowAnonymous: false,
-      users: [],
-      maxPayloadBytes: 65536,
-      maxConnections: 100,
-      ...over,
-    },
-    {
-      accept: (m) => {
-        received.push(m);
-        m.settle('committed');
-        return undefined;
-      },
-      hooks: {
-        onClientConnected: () => {},
-        onClientDisconnected: () => {},
-        onRejectedPublish: (reason) => rejected.push(reason),
-        onRefused: (reason) => refused.push(reason),
-        onAuthFailure: (f) => authFailures.push(f),
-      },
-    },
-  );
-  cleanups.push(() => broker.stop());
-  await broker.start();
-  const { port } = broker.address();
-  return { broker, received, rejected, refused, authFailures, port, url: `mqtt://127.0.0.1:${port}` };
+  const b = recordingBroker(over);
+  cleanups.push(() => b.broker.stop());
+  await b.broker.start();
+  const { port } = b.broker.address();
+  return { ...b, port, url: `mqtt://127.0.0.1:${port}` };
 }
 
 async function client(url: string, opts: mqtt.IClientOptions = {}): Promise<MqttClient> {
@@ -196,27 +163,7 @@ describe('topic permissions', () => {
 describe('malformed strings ([MQTT-1.5.3-1], [MQTT-1.5.3-2])', () => {
   /** A raw MQTT 3.1.1 connection: CONNECT, then whatever bytes the test writes. */
   async function raw(port: number) {
-    const socket = net.connect({ host: '127.0.0.1', port });
-    cleanups.push(() => socket.destroy());
-    await once(socket, 'connect');
-    const packets: Packet[] = [];
-    const parser = mqttPacket.parser();
-    parser.on('packet', (p) => packets.push(p));
-    socket.on('data', (d) => parser.parse(d));
-    socket.on('error', () => {});
-    const closed = once(socket, 'close');
-    socket.write(
-      mqttPacket.generate({
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clientId: 'raw',
-        clean: true,
-        keepalive: 60,
-      }),
-    );
-    await waitFor(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
-    return { socket, packets, closed };
+    return rawMqtt(port, (c) => cleanups.push(c), { ignoreSocketErrors: true });
   }
 
   /** PUBLISH QoS 1, packet id 1, with the topic given as bytes. */

@@ -3,56 +3,24 @@
  * oversize packets (the early header check; a payload just over the limit goes on to be
  * dead-lettered), and $SYS/ publishes.
  */
-import { once } from 'node:events';
 import net from 'node:net';
 import mqtt from 'mqtt';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import mqttPacket from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type EmbeddedBrokerSettings,
-  EmbeddedBroker,
-  hashPassword,
-} from '../../src/broker/embedded-broker.js';
+import { type EmbeddedBrokerSettings, hashPassword } from '../../src/broker/embedded-broker.js';
 import { MqliteError } from '../../src/lib/errors.js';
-import type { InboundMessage } from '../../src/lib/message.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { rawMqtt } from '../helpers/raw-mqtt.js';
+import { recordingBroker } from '../helpers/recording-broker.js';
 
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
 function makeBroker(over: Partial<EmbeddedBrokerSettings> = {}) {
-  const received: InboundMessage[] = [];
-  const rejected: string[] = [];
-  const refused: string[] = [];
-  const broker = new EmbeddedBroker(
-    {
-      host: '127.0.0.1',
-      port: 0,
-      allowAnonymous: false,
-      users: [],
-      maxPayloadBytes: 1024,
-      maxConnections: 100,
-      ...over,
-    },
-    {
-      accept: (m) => {
-        received.push(m);
-        m.settle('committed');
-        return undefined;
-      },
-      hooks: {
-        onClientConnected: () => {},
-        onClientDisconnected: () => {},
-        onRejectedPublish: (reason) => rejected.push(reason),
-        onRefused: (reason) => refused.push(reason),
-        onAuthFailure: () => {},
-      },
-    },
-  );
-  cleanups.push(() => broker.stop());
-  return { broker, received, rejected, refused };
+  const b = recordingBroker({ maxPayloadBytes: 1024, ...over });
+  cleanups.push(() => b.broker.stop());
+  return b;
 }
 
 async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
@@ -63,28 +31,7 @@ async function started(over: Partial<EmbeddedBrokerSettings> = {}) {
 }
 
 async function rawSocket(port: number) {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  await once(socket, 'connect');
-  cleanups.push(async () => {
-    socket.destroy();
-  });
-  const parser = mqttPacket.parser();
-  const packets: Packet[] = [];
-  parser.on('packet', (p) => packets.push(p));
-  socket.on('data', (d) => parser.parse(d));
-  const closed = once(socket, 'close');
-  socket.write(
-    mqttPacket.generate({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clientId: 'raw',
-      clean: true,
-      keepalive: 60,
-    }),
-  );
-  await waitFor(() => packets.some((p) => p.cmd === 'connack'), 'CONNACK');
-  return { socket, packets, closed };
+  return rawMqtt(port, (c) => cleanups.push(c));
 }
 
 describe('EmbeddedBroker limits', () => {

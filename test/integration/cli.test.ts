@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/daemon-process.js';
+import { holdPort } from '../helpers/free-port.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -17,12 +17,9 @@ function tmp(): string {
 }
 
 async function occupiedPort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
+  const held = await holdPort();
+  cleanups.push(held.release);
+  return held.port;
 }
 
 describe('mqlite CLI', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configArgs, connectClient, count, logsWithMsg } from '../helpers/daemon-fixture.js';
-import { metricValue, startDaemon } from '../helpers/daemon-process.js';
+import { metricValue, startDaemon, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -61,15 +61,10 @@ describe('the database file taken away while the daemon writes', () => {
       const tmp = tmpDir();
       cleanups.push(tmp.cleanup);
       const path = join(tmp.dir, 'mqlite.db');
-      const daemon = await startDaemon([
-        '--db',
+      const daemon = await startEmbeddedDaemon(
         path,
-        '--listen',
-        '127.0.0.1:0',
-        '--http',
-        '127.0.0.1:0',
-        ...configArgs(tmp.dir, { batch: { retryBaseMs: 20, retryCapMs: 200 } }),
-      ]);
+        configArgs(tmp.dir, { batch: { retryBaseMs: 20, retryCapMs: 200 } }),
+      );
       cleanups.push(() => daemon.stop());
       const client = await connectClient(`mqtt://127.0.0.1:${daemon.broker!.port}`, {
         clientId: `file-${how}`,

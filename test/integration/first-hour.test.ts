@@ -8,12 +8,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isPasswordHash, verifyPassword } from '../../src/broker/password.js';
 import { logsWithMsg } from '../helpers/daemon-fixture.js';
 import { CLI, type DaemonProcess, runCli, startDaemon } from '../helpers/daemon-process.js';
+import { holdPort } from '../helpers/free-port.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -30,12 +30,9 @@ function tmp(): string {
 }
 
 async function occupiedPort(): Promise<number> {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const addr = server.address();
-  if (addr === null || typeof addr === 'string') throw new Error('no port');
-  return addr.port;
+  const held = await holdPort();
+  cleanups.push(held.release);
+  return held.port;
 }
 
 async function daemon(args: string[], env: Record<string, string> = {}): Promise<DaemonProcess> {

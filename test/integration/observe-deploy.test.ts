@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { type DaemonProcess, metricValue, startDaemon } from '../helpers/daemon-process.js';
+import { type DaemonProcess, metricValue, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -92,14 +92,7 @@ describe('deploy/ against the live /metrics', () => {
   beforeAll(async () => {
     // The real daemon, not a registry built for the test: what operators scrape.
     tmp = tmpDir();
-    daemon = await startDaemon([
-      '--db',
-      join(tmp.dir, 'm.db'),
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-    ]);
+    daemon = await startEmbeddedDaemon(join(tmp.dir, 'm.db'));
     const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${daemon.broker!.port}`, {
       clientId: 'observe-dev',
     });

@@ -7,7 +7,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startAedes } from '../helpers/aedes-broker.js';
-import { type DaemonProcess, metricValue, startDaemon } from '../helpers/daemon-process.js';
+import {
+  type DaemonProcess,
+  metricValue,
+  startDaemon,
+  startEmbeddedDaemon,
+} from '../helpers/daemon-process.js';
 import { deviceName, publishDevices } from '../helpers/devices.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -27,16 +32,7 @@ interface Setup {
 type Factory = (db: string, qos: 0 | 1) => Promise<Setup>;
 
 const embedded: Factory = async (db, qos) => {
-  const daemon = await startDaemon([
-    '--db',
-    db,
-    '--listen',
-    '127.0.0.1:0',
-    '--http',
-    '127.0.0.1:0',
-    '--qos',
-    String(qos),
-  ]);
+  const daemon = await startEmbeddedDaemon(db, ['--qos', String(qos)]);
   return { daemon, publishUrl: `mqtt://127.0.0.1:${daemon.broker!.port}`, stop: async () => {} };
 };
 

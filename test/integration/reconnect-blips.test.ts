@@ -10,6 +10,7 @@ import type { InboundMessage } from '../../src/lib/message.js';
 import { MqttSource } from '../../src/source/mqtt-source.js';
 import { connectClient } from '../helpers/daemon-fixture.js';
 import { reservePort, restartableAedes } from '../helpers/restartable-aedes.js';
+import { sourceHooks, sourceSettings } from '../helpers/source-settings.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -28,21 +29,11 @@ describe('reconnect backoff after short broker blips', () => {
     const retries: { delayMs: number; attempt: number }[] = [];
     const connects: number[] = [];
     const source = new MqttSource(
-      {
-        url: broker.url,
-        protocolVersion: 4,
+      sourceSettings(broker.url, {
         clientId: 'blips-source',
-        tls: { rejectUnauthorized: true },
-        keepaliveSeconds: 30,
-        connectTimeoutMs: 5000,
-        cleanSession: false,
-        sessionExpiryHours: 1,
-        receiveMaximum: 100,
-        maxPayloadBytes: 65536,
         topics: ['tele/#'],
-        qos: 1,
         reconnect: { baseMs: 100, factor: 4, capMs: 60_000, stableMs: 60_000 },
-      },
+      }),
       {
         accept: (m) => {
           received.push(m);
@@ -50,15 +41,10 @@ describe('reconnect backoff after short broker blips', () => {
           setTimeout(() => m.settle('committed'), 5);
           return undefined;
         },
-        hooks: {
+        hooks: sourceHooks({
           onConnect: () => connects.push(Date.now()),
-          onDisconnect: () => {},
           onReconnectScheduled: (delayMs, attempt) => retries.push({ delayMs, attempt }),
-          onSubscribed: () => {},
-          onError: () => {},
-          onAcksDropped: () => {},
-          onDropped: () => {},
-        },
+        }),
         random: () => 0.999999,
       },
     );

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configArgs, count, peakRssBytes, sleep } from '../helpers/daemon-fixture.js';
-import { type DaemonProcess, metricValue, startDaemon } from '../helpers/daemon-process.js';
+import { type DaemonProcess, metricValue, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { startFlood } from '../helpers/flood.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -37,15 +37,7 @@ describe('overload: publishers far faster than the writer', () => {
       db: { synchronous: 'FULL' },
       embedded: { allowAnonymous: true },
     });
-    const daemon = await startDaemon([
-      '--db',
-      db,
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      ...config,
-    ]);
+    const daemon = await startEmbeddedDaemon(db, config);
     cleanups.push(() => daemon.stop());
     return { daemon, db, url: `mqtt://127.0.0.1:${daemon.broker!.port}` };
   }

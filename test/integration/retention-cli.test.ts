@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configArgs, connectClient, count } from '../helpers/daemon-fixture.js';
-import { runCli, startDaemon } from '../helpers/daemon-process.js';
+import { runCli, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const DAY = 86_400_000;
@@ -35,15 +35,7 @@ describe('purge and vacuum commands', () => {
       retention: { raw: 'forever', checkIntervalMs: 3_600_000 },
       db: { minFreeBytes: 0 },
     });
-    const daemon = await startDaemon([
-      '--db',
-      path,
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      ...config,
-    ]);
+    const daemon = await startEmbeddedDaemon(path, config);
     cleanups.push(() => daemon.stop());
     const client = await connectClient(`mqtt://127.0.0.1:${daemon.broker!.port}`, { clientId: 'shelly' });
     cleanups.push(() => client.endAsync(true));

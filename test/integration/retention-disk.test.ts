@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configArgs, connectClient, count } from '../helpers/daemon-fixture.js';
-import { metricValue, startDaemon } from '../helpers/daemon-process.js';
+import { metricValue, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -55,20 +55,15 @@ describe('retention on a real small disk', () => {
     const fs = mountTmpfs(16);
     cleanups.push(fs.cleanup);
     const path = join(fs.dir, 'mqlite.db');
-    const daemon = await startDaemon([
-      '--db',
+    const daemon = await startEmbeddedDaemon(
       path,
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      ...configArgs(fs.dir, {
+      configArgs(fs.dir, {
         embedded: { allowAnonymous: true },
         db,
         batch: { retryBaseMs: 20, retryCapMs: 500 },
         retention: { checkIntervalMs: 1000 },
       }),
-    ]);
+    );
     cleanups.push(() => daemon.stop());
     const client = await connectClient(`mqtt://127.0.0.1:${daemon.broker!.port}`, { clientId: 'plugs' });
     cleanups.push(() => client.endAsync(true));

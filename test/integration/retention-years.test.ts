@@ -9,7 +9,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configArgs, connectClient, count, withDb } from '../helpers/daemon-fixture.js';
-import { metricValue, startDaemon } from '../helpers/daemon-process.js';
+import { metricValue, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -59,20 +59,15 @@ describe('retention: years in minutes', () => {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
     const path = join(tmp.dir, 'mqlite.db');
-    const daemon = await startDaemon([
-      '--db',
+    const daemon = await startEmbeddedDaemon(
       path,
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      ...configArgs(tmp.dir, {
+      configArgs(tmp.dir, {
         embedded: { allowAnonymous: true },
         db: { maxBytes: BUDGET, minFreeBytes: 0 },
         retention: { raw: '200d', checkIntervalMs: 1000 },
         timestamps: { maxPastMs: (DAYS + 10) * DAY },
       }),
-    ]);
+    );
     cleanups.push(() => daemon.stop());
     const client = await connectClient(`mqtt://127.0.0.1:${daemon.broker!.port}`, { clientId: 'years' });
     cleanups.push(() => client.endAsync(true));

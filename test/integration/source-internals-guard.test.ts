@@ -10,6 +10,7 @@ import type { InboundMessage } from '../../src/lib/message.js';
 import { MqttSource } from '../../src/source/mqtt-source.js';
 import type { SourceSettings } from '../../src/source/source-types.js';
 import { type RunningAedes, startAedes } from '../helpers/aedes-broker.js';
+import { sourceHooks, sourceSettings } from '../helpers/source-settings.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -18,22 +19,12 @@ afterEach(async () => {
 });
 
 function settings(url: string, over: Partial<SourceSettings> = {}): SourceSettings {
-  return {
-    url,
-    protocolVersion: 4,
+  return sourceSettings(url, {
     clientId: `guard-${process.pid}-${Math.random().toString(16).slice(2)}`,
-    tls: { rejectUnauthorized: true },
-    keepaliveSeconds: 30,
-    connectTimeoutMs: 5000,
-    cleanSession: false,
-    sessionExpiryHours: 1,
-    receiveMaximum: 100,
-    maxPayloadBytes: 65536,
     topics: ['guard/#'],
-    qos: 1,
     reconnect: { baseMs: 50, factor: 2, capMs: 200, stableMs: 60_000 },
     ...over,
-  };
+  });
 }
 
 async function publisher(url: string): Promise<MqttClient> {
@@ -71,7 +62,7 @@ describe('MQTT.js internals used for deferred PUBACK', () => {
         received.push(m);
         return undefined;
       },
-      hooks: noHooks(),
+      hooks: sourceHooks(),
       tap: (c) => c.on('packetsend', (p) => wire.push(p)),
     });
     cleanups.push(() => source.stop());
@@ -113,7 +104,7 @@ describe('ackOnReceipt (benchmarks only)', () => {
         received.push(m);
         return undefined;
       },
-      hooks: noHooks(),
+      hooks: sourceHooks(),
     });
     cleanups.push(() => source.stop());
     await source.start();
@@ -125,15 +116,3 @@ describe('ackOnReceipt (benchmarks only)', () => {
     expect(source.heldAcks).toBe(0);
   });
 });
-
-function noHooks() {
-  return {
-    onConnect: () => {},
-    onDisconnect: () => {},
-    onReconnectScheduled: () => {},
-    onSubscribed: () => {},
-    onError: () => {},
-    onAcksDropped: () => {},
-    onDropped: () => {},
-  };
-}

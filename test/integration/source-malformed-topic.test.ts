@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { InboundMessage } from '../../src/lib/message.js';
 import { MqttSource } from '../../src/source/mqtt-source.js';
 import { startAedes } from '../helpers/aedes-broker.js';
+import { sourceHooks, sourceSettings } from '../helpers/source-settings.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -36,36 +37,18 @@ describe('subscriber mode: malformed topics from the broker', () => {
     const accepted: InboundMessage[] = [];
     const dropped: { reason: string; detail: Record<string, unknown> }[] = [];
     const source = new MqttSource(
-      {
-        url: broker.url,
-        protocolVersion: 4,
+      sourceSettings(broker.url, {
         clientId: 'malformed-topics',
-        tls: { rejectUnauthorized: true },
-        keepaliveSeconds: 30,
-        connectTimeoutMs: 5000,
-        cleanSession: false,
-        sessionExpiryHours: 1,
-        receiveMaximum: 100,
-        maxPayloadBytes: 65536,
         topics: ['zigbee2mqtt/#'],
-        qos: 1,
         reconnect: { baseMs: 100, factor: 2, capMs: 1000, stableMs: 60_000 },
-      },
+      }),
       {
         accept: (m) => {
           accepted.push(m);
           setTimeout(() => m.settle('committed'), 5);
           return undefined;
         },
-        hooks: {
-          onConnect: () => {},
-          onDisconnect: () => {},
-          onReconnectScheduled: () => {},
-          onSubscribed: () => {},
-          onError: () => {},
-          onAcksDropped: () => {},
-          onDropped: (reason, detail) => dropped.push({ reason, detail }),
-        },
+        hooks: sourceHooks({ onDropped: (reason, detail) => dropped.push({ reason, detail }) }),
       },
     );
     await source.start();

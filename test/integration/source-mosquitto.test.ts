@@ -8,6 +8,7 @@ import type { InboundMessage } from '../../src/lib/message.js';
 import { MqttSource } from '../../src/source/mqtt-source.js';
 import type { SourceSettings } from '../../src/source/source-types.js';
 import { type RunningMosquitto, startMosquitto } from '../helpers/mosquitto.js';
+import { sourceHooks, sourceSettings } from '../helpers/source-settings.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 let broker: RunningMosquitto;
@@ -30,22 +31,14 @@ function uniq(prefix: string): string {
 }
 
 function settings(url: string, over: Partial<SourceSettings> = {}): SourceSettings {
-  return {
-    url,
+  return sourceSettings(url, {
     protocolVersion: 5,
     clientId: uniq('src'),
-    tls: { rejectUnauthorized: true },
-    keepaliveSeconds: 30,
-    connectTimeoutMs: 5000,
-    cleanSession: false,
-    sessionExpiryHours: 1,
     receiveMaximum: 1000,
-    maxPayloadBytes: 65536,
     topics: ['t/#'],
-    qos: 1,
     reconnect: { baseMs: 50, factor: 2, capMs: 200, stableMs: 60_000 },
     ...over,
-  };
+  });
 }
 
 interface Harness {
@@ -76,15 +69,12 @@ function harness(s: SourceSettings, random?: () => number): Harness {
       h.received.push(m);
       return h.accept?.(m);
     },
-    hooks: {
+    hooks: sourceHooks({
       onConnect: ({ sessionPresent }) => h.connects.push(sessionPresent),
-      onDisconnect: () => {},
       onReconnectScheduled: (delayMs, attempt) => h.retries.push({ delayMs, attempt }),
       onSubscribed: (granted) => h.subacks.push(granted),
-      onError: () => {},
       onAcksDropped: (n) => h.dropped.push(n),
-      onDropped: () => {},
-    },
+    }),
     tap: (c) => {
       c.on('packetreceive', (p: Packet) => {
         if (p.cmd === 'publish' && p.messageId !== undefined) h.publishIds.push(p.messageId);
