@@ -12,7 +12,7 @@ import { flagUsage } from './daemon-preflight.js';
 import { testHooks } from './daemon-test-hooks.js';
 import { readPassword } from './cli-prompt.js';
 import { effectiveFormats } from './daemon-settings.js';
-import { ConfigError, MqliteError, errorMessage } from './lib/errors.js';
+import { MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
 import { parseDuration } from './config/units.js';
