@@ -127,7 +127,7 @@ export class Daemon {
       registry: this.registry,
       logger: stageLogger(log, 'retention'),
     });
-    const writerHooks = this.telemetry.writerHooks(stageLogger(log, 'sink'), {
+    const writerHooks = this.telemetry.writerHooks(sinkLog, {
       onStuck: () => this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
       onFatal: (err) => opts.onFatal?.(err),
     });
