@@ -32,6 +32,11 @@ function phaseLine(r: PhaseResult): string {
     `  ${r.spec.target} ${r.spec.phase} qos${r.spec.qos}: ${Math.round(r.msgsPerSec)} msg/s over ${r.seconds.toFixed(2)} s, ` +
     `rows ${v.rows}/${r.messages} (missing ${v.missing}, dup ${v.duplicates}), cpu ${r.cpuSeconds.toFixed(2)} s, ` +
     `rss ${r.peakRssMB.toFixed(1)} MB, loop p99 ${r.loop.p99Ms.toFixed(1)} ms` +
+    ` [cpu by thread: ${Object.entries(r.cpuByThread)
+      .filter(([, s]) => s >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([t, s]) => `${t} ${s.toFixed(2)}`)
+      .join(', ')}]` +
     (r.latency ? `, latency p50 ${r.latency.p50Ms} / p99 ${r.latency.p99Ms} ms` : '')
   );
 }

@@ -11,7 +11,7 @@ import type { CompiledBench } from './compile.js';
 import { type IpcMessage, waitForMessage } from './ipc.js';
 import type { LoadConfig } from './loadgen.js';
 import type { LatencySample, Verification } from './observer.js';
-import { cpuSeconds, peakRssBytes, rssBytes } from './proc-stats.js';
+import { cpuSeconds, cpuSecondsByThread, diffThreads, peakRssBytes, rssBytes } from './proc-stats.js';
 import { benchAbort, captureTail, sleep, stopChild, track } from './process.js';
 import { type LoopStats, startTarget, type Target, type TargetKind } from './targets.js';
 
@@ -45,6 +45,8 @@ export interface PhaseResult {
   readonly msgsPerSec: number;
   readonly generator: { readonly seconds: number; readonly msgsPerSec: number; readonly errors: number };
   readonly cpuSeconds: number;
+  /** CPU seconds over the same interval per thread name (proc-stats.ts cpuSecondsByThread). */
+  readonly cpuByThread: Record<string, number>;
   readonly cpuPer100k: number;
   readonly peakRssMB: number;
   /** RSS when ready, devices connected, before the first publish. */
@@ -122,6 +124,7 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
     await target.beforeGo();
     if (spec.phase === 'half') target.startLatency();
     const cpu0 = cpuSeconds(target.pid);
+    const threads0 = cpuSecondsByThread(target.pid);
     type Started = IpcMessage & { at: number };
     type Finished = IpcMessage & { at: number; published: number; errors: number };
     const started = waitForMessage<Started>(gen, 'started', 10_000);
@@ -141,6 +144,7 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
     const expected = spec.devices * spec.perDevice;
     const done = await waitForAll(target, expected, () => generatorEnded);
     const cpu = cpuSeconds(target.pid) - cpu0;
+    const threads = diffThreads(threads0, cpuSecondsByThread(target.pid));
     const peak = peakRssBytes(target.pid);
     const loop: LoopStats = await target.loop();
     const fin = await finishedP;
@@ -159,6 +163,7 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
       generator: { seconds: genSeconds, msgsPerSec: fin.published / genSeconds, errors: fin.errors },
       cpuSeconds: cpu,
       cpuPer100k: (cpu / Math.max(1, stored)) * 100_000,
+      cpuByThread: threads,
       peakRssMB: peak / 1024 ** 2,
       idleRssMB: idleRss / 1024 ** 2,
       loop: {

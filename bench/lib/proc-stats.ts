@@ -3,7 +3,7 @@
  * CPU = utime + stime of all its threads (the SQLite worker thread counts), peak RSS = VmHWM.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -21,15 +21,52 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** CPU seconds (user + system) the process has used so far. proc(5): fields 14 and 15 of /proc/pid/stat. */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime in seconds from a /proc stat line. proc(5): fields 14 and 15. */
+function statCpuSeconds(stat: string): number {
   // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) is fields[11] and stime (15) is fields[12].
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / clockTicks();
+  return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/**
+ * CPU seconds per thread: `main`, each unnamed thread by tid (Node 20's worker threads: the SQLite
+ * writer is the busy one), and named ones summed by name (V8's GC and compiler helpers
+ * `V8 DefaultWorke`, libuv's pool `libuv-worker`). Tells where a process's CPU goes without a
+ * profiler, whose wall-clock samples a loaded machine inflates.
+ */
+export function cpuSecondsByThread(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      // Node 20 leaves worker threads unnamed (`node`, like the main thread): tell them by tid.
+      const name = tid === String(pid) ? 'main' : comm === 'node' ? `thread-${tid}` : comm;
+      const cpu = statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      out[name] = (out[name] ?? 0) + cpu;
+    } catch {
+      // The thread ended between readdir and read.
+    }
+  }
+  return out;
+}
+
+/** b - a per key (threads that ended in between count what b still shows). */
+export function diffThreads(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(b)) out[k] = Math.round((v - (a[k] ?? 0)) * 100) / 100;
+  return out;
 }
 
 /** Peak resident set size in bytes (VmHWM) over the process lifetime. */

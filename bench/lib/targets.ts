@@ -76,8 +76,11 @@ function spawnNode(
   env: Record<string, string> = {},
 ): ChildProcess {
   const probe = ctx.compiled.path('lib/loop-probe.ts');
+  // Extra node flags for the targets only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`): NODE_OPTIONS
+  // refuses --cpu-prof, and would profile the harness and the load generator too.
+  const extra = (process.env.BENCH_TARGET_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
   return track(
-    spawn(process.execPath, ['--import', probe, entry, ...args], {
+    spawn(process.execPath, [...extra, '--import', probe, entry, ...args], {
       cwd: ctx.repoDir,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

@@ -20,15 +20,26 @@
  * migrations.ts: such identities are indexed by (ts, identity), which appends instead of inserting at
  * random). That leaves 63 bits of hash, ~2^31.5 identities before a collision is likely.
  *
+ * Since schema 4 an odd identity keeps only the low 47 bits of that key (a positive number below
+ * 2^47): SQLite then stores it in 6 bytes instead of 8, in the row and in the index entry (issue #11:
+ * bytes per message). It is unique only together with (device, ts) (v4-one-message-index.ts), so a
+ * collision needs the same device, the same millisecond and the same 46 bits of hash. Even
+ * identities are unique on their own, across the whole table, and keep all 64 bits. The migration to
+ * schema 4 rewrites the odd identities of the newest rows, the only ones a redelivery can still
+ * concern (see there).
+ *
  * The mixing is cyrb53's (public domain, bryc/code jshash/experimental/cyrb53.js) kept at its full
  * 64 bits: two 32-bit lanes over the UTF-16 code units, cross-mixed at the end.
  */
 
 const scratch = new DataView(new ArrayBuffer(8));
 
+/** 2^47 - 1: what an odd identity keeps of the 64-bit key (in SQL: `identity & 140737488355327`). */
+export const ODD_IDENTITY_MASK = 0x7fff_ffff_ffffn;
+
 /**
- * Signed 64-bit integer (SQLite INTEGER) for `identity`, odd when `tsFromPayload`. Stable across
- * versions and platforms.
+ * Signed 64-bit integer (SQLite INTEGER) for `identity`: when `tsFromPayload` odd and below 2^47,
+ * else even and 64 bits wide. Stable across versions and platforms.
  */
 export function identityKey(identity: string, tsFromPayload: boolean): bigint {
   let h1 = 0xdeadbeef;
@@ -42,8 +53,9 @@ export function identityKey(identity: string, tsFromPayload: boolean): bigint {
   h1 ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
   h2 ^= Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  // One BigInt allocation: the two lanes go through an 8-byte scratch view.
-  scratch.setUint32(0, h2 >>> 0);
+  // One BigInt allocation: the two lanes go through an 8-byte scratch view. An odd key keeps the low
+  // 47 bits (ODD_IDENTITY_MASK): 15 of the high lane.
+  scratch.setUint32(0, tsFromPayload ? h2 & 0x7fff : h2 >>> 0);
   scratch.setUint32(4, ((h1 & ~1) | (tsFromPayload ? 1 : 0)) >>> 0);
   return scratch.getBigInt64(0);
 }

@@ -38,7 +38,7 @@
  *     first/last by timestamp, ties keep the earlier-stored first and the later-stored last).
  *   - latest never moves back in time: an older reading arriving late leaves it alone.
  *   - Deleting a message must delete its readings_at rows (readings_at_message serves that).
- *   - identity (schema 1) keeps its meaning and indexes: odd = ts from the payload, unique behind ts.
+ *   - identity (schema 1) keeps its meaning: odd = ts from the payload (its indexes: schema 4).
  */
 export const V2_SCHEMA = `
 ALTER TABLE messages ADD COLUMN readings TEXT;  -- JSON object metric → number, NULL when none
