@@ -10,7 +10,7 @@ import type { Metrics } from './observe/metrics.js';
 import type { SummarySnapshot } from './observe/summary.js';
 import { commitErrorCode } from './sink/sqlite-errors.js';
 import type { BatchResult } from './sink/sqlite-sink.js';
-import type { WriterHooks } from './sink/batch-writer.js';
+import type { CommitClock, WriterHooks } from './sink/batch-writer.js';
 import type { SourceHooks } from './source/mqtt-source.js';
 
 /** Log the 1st, 2nd, 4th, 8th… occurrence: visible, never a flood. */
@@ -187,6 +187,7 @@ export class Telemetry {
 
   writerHooks(log: Logger, on: { onStuck: () => void; onFatal: (err: unknown) => void }): WriterHooks {
     return {
+      onSettledChunk: (batch, from, to, result, at) => this.settledChunk(batch, from, to, result, at),
       onCommitted: (batch, result) => this.committed(batch, result, log),
       onCommitError: (err, attempt) => {
         this.commitErrorCount++;
@@ -238,17 +239,29 @@ export class Telemetry {
       this.deadLetterCount += n;
       m.deadLetters.inc({ reason }, n);
     }
-    const receiveMono = new Float64Array(batch.length);
-    for (let i = 0; i < batch.length; i++) receiveMono[i] = (batch[i] as InboundMessage).receivedMono;
-    const nowWall = Date.now();
-    m.lastCommitTimestamp.set(nowWall / 1000);
-    m.observeBatch({
-      size: batch.length,
-      commitSeconds: r.commitSeconds,
+    m.observeCommit(batch.length, r.commitSeconds, Date.now());
+  }
+
+  /**
+   * Per-message latencies, a chunk at a time (batch-writer.ts SETTLE_CHUNK). payloadTs has one entry
+   * per stored message, fewer than the batch when some were duplicates or dead letters: each chunk
+   * takes the same index range of it, so together the chunks observe every entry once.
+   */
+  private settledChunk(
+    batch: readonly InboundMessage[],
+    from: number,
+    to: number,
+    r: BatchResult,
+    at: CommitClock,
+  ): void {
+    const receiveMono = new Float64Array(to - from);
+    for (let i = from; i < to; i++) receiveMono[i - from] = (batch[i] as InboundMessage).receivedMono;
+    const n = r.payloadTs.length;
+    this.metrics.observeLatencies({
       receiveMono,
-      payloadTs: r.payloadTs,
-      nowMono: performance.now(),
-      nowWall,
+      payloadTs: r.payloadTs.subarray(Math.min(from, n), Math.min(to, n)),
+      nowMono: at.mono,
+      nowWall: at.wall,
     });
   }
 

@@ -21,11 +21,9 @@ export interface GaugeSources {
 }
 
 /** One committed transaction, as the batch writer sees it. Times are milliseconds. */
-export interface BatchObservation {
-  /** Messages in the transaction (rows and dead letters alike). */
-  readonly size: number;
-  readonly commitSeconds: number;
-  /** performance.now() at receipt, one per message; the first `size` entries are read. */
+/** Per-message latencies of (a chunk of) a committed batch. */
+export interface LatencyObservation {
+  /** performance.now() at receipt, one per message. */
   readonly receiveMono: ArrayLike<number>;
   /** Payload timestamps, ms since epoch; NaN where a message had none. All entries are read. */
   readonly payloadTs: ArrayLike<number>;
@@ -73,7 +71,10 @@ export interface Metrics {
   /** Later calls replace earlier getters; a gauge with no getter keeps what was last set. */
   bindGauges(sources: Partial<GaugeSources>): void;
   /** Once per committed batch: one pass over the batch, no allocation per message. */
-  observeBatch(batch: BatchObservation): void;
+  /** Once per committed batch. */
+  observeCommit(size: number, commitSeconds: number, nowWall: number): void;
+  /** Per chunk of settled messages (batch-writer.ts SETTLE_CHUNK), so no batch holds the loop. */
+  observeLatencies(chunk: LatencyObservation): void;
 }
 
 /** Batch sizes up to the largest maxBatch the config allows to matter (100 000 caps at +Inf). */
@@ -237,11 +238,13 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
         if (fn) bound[key] = fn;
       }
     },
-    observeBatch(b) {
-      m.batchSize.observe(b.size);
-      if (Number.isFinite(b.commitSeconds) && b.commitSeconds >= 0) m.commitDuration.observe(b.commitSeconds);
-      m.lastCommitTimestamp.set(b.nowWall / 1000);
-      const n = Math.min(b.size, b.receiveMono.length);
+    observeCommit(size, commitSeconds, nowWall) {
+      m.batchSize.observe(size);
+      if (Number.isFinite(commitSeconds) && commitSeconds >= 0) m.commitDuration.observe(commitSeconds);
+      m.lastCommitTimestamp.set(nowWall / 1000);
+    },
+    observeLatencies(b) {
+      const n = b.receiveMono.length;
       for (let i = 0; i < n; i++) {
         const ms = b.nowMono - (b.receiveMono[i] as number);
         if (ms >= 0) m.receiveToCommit.observe(ms / 1000);

@@ -124,17 +124,23 @@ describe('createMetrics', () => {
     expect(sample(text, 'mqlite_held_acks')).toBe(2);
   });
 
-  it('observeBatch fills the histograms in one pass and stamps the last commit', async () => {
+  it('observeCommit and observeLatencies (in chunks) fill the histograms and stamp the last commit', async () => {
     const registry = new Registry();
     const m = createMetrics(registry, { version: 'x' });
     const nowWall = 1_700_000_000_000;
-    m.observeBatch({
-      size: 3,
-      commitSeconds: 0.002,
-      // 2 ms, 20 ms, 2 s before the commit; the 4th entry is beyond `size` and ignored
-      receiveMono: Float64Array.of(998, 980, -1000, 0),
-      // 1 s old, 2 h old, missing, 10 s in the future (device clock ahead)
-      payloadTs: [nowWall - 1000, nowWall - 2 * 3600_000, Number.NaN, nowWall + 10_000],
+    m.observeCommit(3, 0.002, nowWall);
+    // Two chunks of one batch: 2 ms, 20 ms, 2 s before the commit
+    m.observeLatencies({
+      receiveMono: Float64Array.of(998, 980),
+      // 1 s old, 2 h old
+      payloadTs: [nowWall - 1000, nowWall - 2 * 3600_000],
+      nowMono: 1000,
+      nowWall,
+    });
+    m.observeLatencies({
+      receiveMono: Float64Array.of(-1000),
+      // missing, 10 s in the future (device clock ahead)
+      payloadTs: [Number.NaN, nowWall + 10_000],
       nowMono: 1000,
       nowWall,
     });

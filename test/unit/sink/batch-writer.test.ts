@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { SETTLE_CHUNK } from '../../../src/sink/batch-writer.js';
 import { SinkWriteError } from '../../../src/sink/sqlite-errors.js';
 import { busy, Deferred, setup } from './fakes.js';
 
@@ -47,6 +48,39 @@ describe('BatchWriter batching', () => {
     expect(sink.writes).toEqual([[0, 1, 2], [3, 4, 5], [6]]);
     expect(msgs.settled).toEqual([0, 1, 2, 3, 4, 5, 6].map((id) => ({ id, how: 'committed' })));
     expect(events).toEqual(['committed 0,1,2', 'committed 3,4,5', 'committed 6']);
+    await writer.stop();
+  });
+
+  it('settles a large batch in chunks of SETTLE_CHUNK, in order, letting the loop turn between them', async () => {
+    const chunks: string[] = [];
+    let settledAtFirstChunk = -1;
+    let tickedBetween = false;
+    const { queue, msgs, writer } = setup(
+      { flushAt: 1200, maxBatch: 1200 },
+      {
+        onSettledChunk: (_batch, from, to) => {
+          chunks.push(`${from}-${to}`);
+          if (from === 0) {
+            settledAtFirstChunk = msgs.settled.length;
+            // Anything queued now (a keepalive, an HTTP answer) runs before the next chunk.
+            setImmediate(() => {
+              tickedBetween = msgs.settled.length === SETTLE_CHUNK;
+            });
+          }
+        },
+      },
+    );
+    await writer.start();
+    queue.push(...msgs.make(1200));
+    await vi.advanceTimersByTimeAsync(5);
+    expect(chunks).toEqual([
+      `0-${SETTLE_CHUNK}`,
+      `${SETTLE_CHUNK}-${2 * SETTLE_CHUNK}`,
+      `${2 * SETTLE_CHUNK}-1200`,
+    ]);
+    expect(settledAtFirstChunk).toBe(SETTLE_CHUNK);
+    expect(tickedBetween).toBe(true);
+    expect(msgs.settled.map((s) => s.id)).toEqual(Array.from({ length: 1200 }, (_, i) => i));
     await writer.stop();
   });
 
