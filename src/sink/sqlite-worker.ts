@@ -14,6 +14,9 @@ import { isTransientSqliteCode, sqliteCodeOf } from './sqlite-errors.js';
 import { SinkStore } from './store.js';
 import type { DecodeFn, DecoderFactory } from './types.js';
 
+/** Writes pause this long (ms) before pending latest/rollups are written on their own. */
+const IDLE_FLUSH_MS = 200;
+
 export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
   const port = parentPort;
   if (!port) throw new Error('runSqliteWorker must run in a worker thread');
@@ -41,11 +44,34 @@ export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
   }
   send({ kind: 'ready' });
 
+  // Under load the store keeps latest/rollups in memory between batches (store.ts, "Rollups in
+  // memory"); once writes pause they go to the tables, so readers do not wait for the next message.
+  let idleFlush: ReturnType<typeof setTimeout> | undefined;
+  const cancelIdleFlush = (): void => {
+    if (idleFlush !== undefined) clearTimeout(idleFlush);
+    idleFlush = undefined;
+  };
+  const scheduleIdleFlush = (): void => {
+    cancelIdleFlush();
+    if (!store.hasPending) return;
+    idleFlush = setTimeout(() => {
+      idleFlush = undefined;
+      try {
+        store.flushPending();
+      } catch {
+        // Kept in memory and written with the next batch; a crash before that loses nothing either:
+        // the next open replays the messages after the cursor.
+      }
+    }, IDLE_FLUSH_MS);
+  };
+
   port.on('message', (req: WorkerRequest) => {
+    cancelIdleFlush();
     switch (req.kind) {
       case 'write': {
         try {
           const result = store.writeBatch(req.batch);
+          scheduleIdleFlush();
           // Committed, but into the file at the path? If not, this batch fails (never acked) and
           // this worker ends; the sink opens the path afresh for the retry (db-file-identity.ts).
           const moved = identity.check();

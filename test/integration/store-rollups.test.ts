@@ -3,6 +3,7 @@
  * rollups must equal what a user would compute from the raw readings, whatever the arrival order,
  * redeliveries, split batches, readings with their own timestamp, and deleted raw rows.
  */
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -209,5 +210,92 @@ describe('schema 2 write path', () => {
       { count: 3, sum: 6, min: 1, max: 3, first: 1, last: 3 },
     ]);
     expect(all('SELECT count(*) AS n FROM readings')).toEqual([{ n: 1 }]);
+  });
+});
+
+describe('latest and rollups kept in memory under load (store.ts "Rollups in memory")', () => {
+  /** 600 messages of 3 devices x 2 metrics over 3 hours, shuffled; batches of 100 (coalesced). */
+  function fleet(): { topic: string; body: object }[] {
+    let seed = 11;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    return Array.from({ length: 600 }, (_, i) => {
+      const dev = `dev${rnd(3)}`;
+      return {
+        topic: `t/${dev}/x`,
+        body: {
+          id: `m${i}`,
+          ts: T0 + rnd(3 * 3_600_000),
+          r: [
+            ['temp', rnd(50) - 10],
+            ['hum', rnd(100)],
+          ],
+        },
+      };
+    });
+  }
+
+  function writeTo(s: SinkStore, msgs: { topic: string; body: object }[]) {
+    return s.writeBatch(packBatch(msgs.map((m) => message(m.topic, m.body))).packed);
+  }
+
+  it('are written later but exactly, and a kill -9 before that loses no count and counts nothing twice', () => {
+    const sent = fleet();
+    const busy = SinkStore.open(
+      {
+        path: join(dir, 'busy.db'),
+        synchronous: 'NORMAL',
+        busyTimeoutMs: 2000,
+        deadLetterPayloadBytes: 64,
+        rollupFlushMs: 3_600_000,
+      },
+      decode,
+    );
+    try {
+      for (let at = 0; at < sent.length; at += 100) writeTo(busy, sent.slice(at, at + 100));
+      path = join(dir, 'busy.db');
+      // Committed messages, rollups not yet written: a reader sees them lag.
+      expect(all('SELECT count(*) AS n FROM messages')).toEqual([{ n: 600 }]);
+      expect(all('SELECT count(*) AS n FROM rollup_5m')).toEqual([{ n: 0 }]);
+      expect(busy.hasPending).toBe(true);
+
+      // kill -9 now: what is on disk is what was committed (the WAL included), nothing of memory.
+      const crashed = join(dir, 'crashed.db');
+      copyFileSync(join(dir, 'busy.db'), crashed);
+      copyFileSync(join(dir, 'busy.db-wal'), `${crashed}-wal`);
+
+      // The flush of the live one writes them exactly.
+      busy.flushPending();
+      expect(stored('readings_5m')).toEqual(recompute(300_000));
+      expect(stored('readings_1h')).toEqual(recompute(3_600_000));
+
+      // The crashed copy, reopened, counts the same from its stored messages.
+      path = crashed;
+      const restarted = SinkStore.open(
+        { path: crashed, synchronous: 'NORMAL', busyTimeoutMs: 2000, deadLetterPayloadBytes: 64 },
+        decode,
+      );
+      try {
+        expect(all('SELECT sum(count) AS n FROM rollup_5m')).toEqual([{ n: 1200 }]);
+        expect(stored('readings_5m')).toEqual(recompute(300_000));
+        expect(stored('readings_1h')).toEqual(recompute(3_600_000));
+        // The broker redelivers everything that was not acknowledged: nothing is counted twice.
+        for (let at = 0; at < sent.length; at += 100) {
+          expect(writeTo(restarted, sent.slice(at, at + 100)).duplicates).toBe(100);
+        }
+        restarted.flushPending();
+        expect(all('SELECT sum(count) AS n FROM rollup_1h')).toEqual([{ n: 1200 }]);
+        expect(all('SELECT count(*) AS n FROM latest')).toEqual([{ n: 6 }]);
+        expect(all("SELECT after_id FROM purge_protect WHERE consumer = 'rollups'")).toEqual([
+          { after_id: 600 },
+        ]);
+      } finally {
+        restarted.close();
+      }
+    } finally {
+      busy.close();
+    }
   });
 });

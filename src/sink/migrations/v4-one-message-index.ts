@@ -18,6 +18,8 @@
  *
  * The name messages_device_ts stays, so query plans and tools that name it keep working.
  *
+ * It also adds the rollups' row to purge_protect (see the SQL below).
+ *
  * Odd identities also shrink to 47 bits from here on (identity-hash.ts: 6 bytes instead of 8). A
  * redelivery of a message stored before the upgrade must still find its row, and the only messages
  * that can still be redelivered are those committed but not yet acknowledged when the old process
@@ -37,4 +39,8 @@ CREATE UNIQUE INDEX messages_identity_ts ON messages(ts, identity) WHERE identit
 UPDATE OR IGNORE messages SET identity = identity & 140737488355327
  WHERE id > (SELECT ifnull(max(id), 0) FROM messages) - ${REWRITE_TAIL_ROWS}
    AND identity & 1 = 1 AND identity <> identity & 140737488355327;
+-- The rollups' cursor (store.ts, "Rollups in memory"): latest and the rollups count every message up
+-- to after_id. Schemas 2-3 wrote them with every batch, so they count everything stored so far.
+INSERT OR IGNORE INTO purge_protect (consumer, after_id, updated_at)
+  VALUES ('rollups', (SELECT ifnull(max(id), 0) FROM messages), CAST(unixepoch('subsec') * 1000 AS INTEGER));
 `;

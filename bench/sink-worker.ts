@@ -1,0 +1,73 @@
+/**
+ * `npm run build && node --import tsx bench/sink-worker.ts [--messages N] [--batch N]`: the daemon's
+ * sink as it runs (SqliteSink: pack on the main thread, transfer, decode + store + commit in the worker
+ * thread, the daemon's decoder with the bench config), without a broker. Reports the process's CPU
+ * per message split by thread (main, the worker, V8's helper threads: GC), so a change to the worker
+ * or its heap settings shows where it moves CPU. Batches of the size the live bench sees (~500).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/index.js';
+import { decodeSettings, sinkSettings } from '../src/daemon-settings.js';
+import { SqliteSink } from '../src/sink/sqlite-sink.js';
+import { cpuSecondsByThread, diffThreads } from './lib/proc-stats.js';
+import { benchMessage } from './lib/sink-input.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '200000' },
+    batch: { type: 'string', default: '500' },
+    devices: { type: 'string', default: '100' },
+  },
+});
+const N = Number(values.messages);
+const BATCH = Number(values.batch);
+const DEVICES = Number(values.devices);
+
+const dir = mkdtempSync(join(tmpdir(), 'mqlite-sink-worker-'));
+try {
+  const file = join(dir, 'mqlite.yaml');
+  writeFileSync(file, "subscribe:\n  formats:\n    - filter: 'bench/#'\n      idField: seq\n      format: json\n");
+  const config = loadConfig({ file, env: {}, flags: { db: join(dir, 'w.db') } });
+  const sink = new SqliteSink(
+    sinkSettings(config, decodeSettings(config), { ackOnReceipt: false }),
+    new URL('../dist/worker.js', import.meta.url),
+  );
+  await sink.start();
+  const t0 = Date.now();
+  const batches = [];
+  for (let at = 0; at < N; at += BATCH) {
+    const msgs = [];
+    for (let k = at; k < Math.min(N, at + BATCH); k++) {
+      msgs.push(benchMessage(k % DEVICES, Math.floor(k / DEVICES), t0 + Math.floor(k / 20)));
+    }
+    batches.push(msgs);
+  }
+  const th0 = cpuSecondsByThread(process.pid);
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  let stored = 0;
+  for (const b of batches) stored += (await sink.write(b)).stored;
+  const wall = performance.now() - w0;
+  const c = process.cpuUsage(c0);
+  const threads = diffThreads(th0, cpuSecondsByThread(process.pid));
+  await sink.stop();
+  const per = (s: number) => Math.round(((s * 1e6) / stored) * 10) / 10;
+  const sorted = Object.entries(threads).sort((a, b) => b[1] - a[1]);
+  const helpers = sorted.filter(([k]) => k !== 'main' && k !== sorted.find(([n]) => n.startsWith('thread-'))?.[0]);
+  console.log(
+    JSON.stringify({
+      stored,
+      batch: BATCH,
+      wallUsPerMsg: per(wall / 1000),
+      cpuUsPerMsg: per((c.user + c.system) / 1e6),
+      mainUsPerMsg: per(threads.main ?? 0),
+      workerUsPerMsg: per(sorted.find(([n]) => n.startsWith('thread-'))?.[1] ?? 0),
+      otherThreadsUsPerMsg: per(helpers.reduce((a, [, v]) => a + v, 0)),
+    }),
+  );
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
