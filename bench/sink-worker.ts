@@ -29,7 +29,10 @@ const DEVICES = Number(values.devices);
 const dir = mkdtempSync(join(tmpdir(), 'mqlite-sink-worker-'));
 try {
   const file = join(dir, 'mqlite.yaml');
-  writeFileSync(file, "subscribe:\n  formats:\n    - filter: 'bench/#'\n      idField: seq\n      format: json\n");
+  writeFileSync(
+    file,
+    "subscribe:\n  formats:\n    - filter: 'bench/#'\n      idField: seq\n      format: json\n",
+  );
   const config = loadConfig({ file, env: {}, flags: { db: join(dir, 'w.db') } });
   const sink = new SqliteSink(
     sinkSettings(config, decodeSettings(config), { ackOnReceipt: false }),
@@ -56,7 +59,9 @@ try {
   await sink.stop();
   const per = (s: number) => Math.round(((s * 1e6) / stored) * 10) / 10;
   const sorted = Object.entries(threads).sort((a, b) => b[1] - a[1]);
-  const helpers = sorted.filter(([k]) => k !== 'main' && k !== sorted.find(([n]) => n.startsWith('thread-'))?.[0]);
+  const helpers = sorted.filter(
+    ([k]) => k !== 'main' && k !== sorted.find(([n]) => n.startsWith('thread-'))?.[0],
+  );
   console.log(
     JSON.stringify({
       stored,

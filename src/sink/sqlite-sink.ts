@@ -52,7 +52,7 @@ function loadAddonOnMainThread(): void {
 }
 
 /** Young-generation cap of the SQLite worker thread (see start()). */
-const WORKER_YOUNG_GENERATION_MB = Number(process.env.XYG ?? 4);
+const WORKER_YOUNG_GENERATION_MB = 4;
 
 export class SqliteSink<D = unknown> {
   private readonly opTimeoutMs: number;

@@ -44,7 +44,9 @@ function fill(n: number): void {
     }
     // As the store does once it has counted them (store.ts "Rollups in memory"): these rows carry no
     // readings, so there is nothing to count and the rollups' cursor reaches the newest.
-    db.prepare("UPDATE purge_protect SET after_id = (SELECT max(id) FROM messages) WHERE consumer = 'rollups'").run();
+    db.prepare(
+      "UPDATE purge_protect SET after_id = (SELECT max(id) FROM messages) WHERE consumer = 'rollups'",
+    ).run();
   })();
 }
 
