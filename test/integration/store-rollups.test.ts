@@ -98,30 +98,34 @@ function stored(view: string): Row[] {
 
 const T0 = Date.UTC(2026, 0, 1);
 
+/**
+ * 600 messages of 3 devices x 2 metrics with timestamps over 3 hours, arriving shuffled; deterministic
+ * pseudo-random from `seed`. Integer values keep float sums exact whatever the grouping.
+ */
+function shuffledFleet(seed: number): { topic: string; body: object }[] {
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  return Array.from({ length: 600 }, (_, i) => {
+    const dev = `dev${rnd(3)}`;
+    return {
+      topic: `t/${dev}/x`,
+      body: {
+        id: `m${i}`,
+        ts: T0 + rnd(3 * 3_600_000),
+        r: [
+          ['temp', rnd(50) - 10],
+          ['hum', rnd(100)],
+        ],
+      },
+    };
+  });
+}
+
 describe('schema 2 write path', () => {
   it('rollups and latest equal the raw readings after shuffled, late and redelivered messages', () => {
-    // Deterministic pseudo-random: 3 devices x 2 metrics, timestamps over 3 hours, arriving shuffled.
-    let seed = 7;
-    const rnd = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    const sent: { topic: string; body: object }[] = [];
-    for (let i = 0; i < 600; i++) {
-      const dev = `dev${rnd(3)}`;
-      // Integer values keep float sums exact whatever the grouping.
-      sent.push({
-        topic: `t/${dev}/x`,
-        body: {
-          id: `m${i}`,
-          ts: T0 + rnd(3 * 3_600_000),
-          r: [
-            ['temp', rnd(50) - 10],
-            ['hum', rnd(100)],
-          ],
-        },
-      });
-    }
+    const sent = shuffledFleet(7);
     let duplicates = 0;
     for (let at = 0; at < sent.length; at += 50) {
       const batch = sent.slice(at, at + 50);
@@ -214,35 +218,12 @@ describe('schema 2 write path', () => {
 });
 
 describe('latest and rollups kept in memory under load (store.ts "Rollups in memory")', () => {
-  /** 600 messages of 3 devices x 2 metrics over 3 hours, shuffled; batches of 100 (coalesced). */
-  function fleet(): { topic: string; body: object }[] {
-    let seed = 11;
-    const rnd = (n: number): number => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
-    return Array.from({ length: 600 }, (_, i) => {
-      const dev = `dev${rnd(3)}`;
-      return {
-        topic: `t/${dev}/x`,
-        body: {
-          id: `m${i}`,
-          ts: T0 + rnd(3 * 3_600_000),
-          r: [
-            ['temp', rnd(50) - 10],
-            ['hum', rnd(100)],
-          ],
-        },
-      };
-    });
-  }
-
   function writeTo(s: SinkStore, msgs: { topic: string; body: object }[]) {
     return s.writeBatch(packBatch(msgs.map((m) => message(m.topic, m.body))).packed);
   }
 
   it('are written later but exactly, and a kill -9 before that loses no count and counts nothing twice', () => {
-    const sent = fleet();
+    const sent = shuffledFleet(11); // written in batches of 100: coalesced
     const busy = SinkStore.open(
       {
         path: join(dir, 'busy.db'),
