@@ -43,10 +43,22 @@ export function subscriptionQos(requested: 0 | 1 | 2): 0 | 1 {
   return requested === 2 ? 1 : requested;
 }
 
+/**
+ * The filters sent in SUBSCRIBE. With a share group each is `$share/<group>/<filter>` (MQTT 5
+ * §4.8.2; Mosquitto accepts it over 3.1.1 too). The broker still sends each message under its
+ * real topic, so decoding (templates, format rules, presets) never sees the `$share/` prefix.
+ */
+export function subscriptionFilters(s: Pick<SourceSettings, 'topics' | 'shareGroup'>): string[] {
+  const group = s.shareGroup;
+  return group === undefined ? [...s.topics] : s.topics.map((t) => `$share/${group}/${t}`);
+}
+
 export function subscribeOptions(settings: SourceSettings): IClientSubscribeOptions {
   const qos = subscriptionQos(settings.qos);
   // MQTT 5 Retain Handling 1: retained messages only when the subscription is new, so our
-  // resubscribe on a resumed session does not ingest every retained message again.
+  // resubscribe on a resumed session does not ingest every retained message again. A shared
+  // subscription gets none at all ([MQTT 5 §4.8.2]; Mosquitto 2.0.11 over 3.1.1 neither:
+  // scripts/mosquitto-share-probe.ts), and No Local stays 0 as [MQTT-3.8.3-4] requires there.
   return settings.protocolVersion === 5 ? { qos, rh: 1 } : { qos };
 }
 

@@ -6,7 +6,7 @@
 import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { errorMessage, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
-import { buildClientOptions, subscribeOptions } from './client-options.js';
+import { buildClientOptions, subscribeOptions, subscriptionFilters } from './client-options.js';
 import { type AckEntry, assertMqttInternals, DeferredAcks, type Stream } from './deferred-acks.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
@@ -170,20 +170,17 @@ export class MqttSource {
 
   private subscribe(client: MqttClient, stream: Stream): void {
     const opts = subscribeOptions(this.settings);
-    const topics = Object.fromEntries(this.settings.topics.map((t) => [t, { ...opts }]));
+    const filters = subscriptionFilters(this.settings);
+    const topics = Object.fromEntries(filters.map((t) => [t, { ...opts }]));
     client.subscribe(topics, (err, granted) => {
       // An answer for a connection that is gone (MQTT.js fails pending SUBSCRIBEs on close).
       if (stream.destroyed || client.stream !== stream) return;
       const codes = (granted ?? []).map((g) => g.qos);
       if (err) {
         this.deps.hooks.onError(
-          new MqliteError(
-            'MQLITE_SOURCE_FAILED',
-            `subscribe ${this.settings.topics.join(', ')}: ${err.message}`,
-            {
-              cause: err,
-            },
-          ),
+          new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${filters.join(', ')}: ${err.message}`, {
+            cause: err,
+          }),
         );
         return;
       }

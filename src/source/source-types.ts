@@ -17,6 +17,8 @@ export interface SourceSettings {
   receiveMaximum: number;
   maxPayloadBytes: number;
   topics: string[];
+  /** Subscribe to `$share/<shareGroup>/<topic>` for each topic: the group's members split the stream. */
+  shareGroup?: string;
   qos: 0 | 1 | 2;
   reconnect: { baseMs: number; factor: number; capMs: number; stableMs: number };
   /**

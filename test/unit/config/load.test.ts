@@ -202,6 +202,58 @@ describe('loadConfig', () => {
     expect(loadConfig({ env: {}, flags: { clientId: 'gateway-7' } }).broker.clientId).toBe('gateway-7');
   });
 
+  it('takes a share group from the file, MQLITE_SHARE_GROUP or --share-group with an external broker', () => {
+    const broker = { broker: 'mqtt://127.0.0.1:1883' };
+    expect(loadConfig({ env: {}, flags: { ...broker, shareGroup: 'g1' } }).subscribe.shareGroup).toBe('g1');
+    expect(loadConfig({ env: { MQLITE_SHARE_GROUP: 'g2' }, flags: broker }).subscribe.shareGroup).toBe('g2');
+    const file = yamlFile('broker:\n  url: mqtt://b:1883\nsubscribe:\n  shareGroup: ingest\n');
+    expect(loadConfig({ file, env: {}, flags: {} }).subscribe.shareGroup).toBe('ingest');
+    expect(loadConfig({ env: {}, flags: broker }).subscribe.shareGroup).toBeUndefined();
+  });
+
+  it('refuses a share group name with "/", "+" or "#", naming key and value', () => {
+    for (const bad of ['a/b', 'g+', '#', '']) {
+      const problems = problemsOf(() =>
+        loadConfig({ env: {}, flags: { broker: 'mqtt://127.0.0.1:1883', shareGroup: bad } }),
+      );
+      expect(problems).toEqual([
+        {
+          key: 'subscribe.shareGroup',
+          value: bad,
+          expected: bad === '' ? expect.any(String) : 'a group name without "/", "+", "#" (e.g. "mqlite")',
+        },
+      ]);
+    }
+  });
+
+  it('refuses a share group with the embedded broker, saying what to do', () => {
+    const problems = problemsOf(() => loadConfig({ env: {}, flags: { shareGroup: 'ingest' } }));
+    expect(problems).toEqual([
+      {
+        key: 'subscribe.shareGroup',
+        value: 'ingest',
+        expected: expect.stringContaining(
+          'no share group with the embedded broker (aedes has no shared subscriptions)',
+        ),
+      },
+    ]);
+    expect(problems[0]?.expected).toContain('set broker.url');
+  });
+
+  it('refuses a $share/ topic, pointing to subscribe.shareGroup', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: {}, flags: { broker: 'mqtt://127.0.0.1:1883', topic: ['ok/#', '$share/g/tele/#'] } }),
+    );
+    expect(problems).toEqual([
+      {
+        key: 'subscribe.topics.1',
+        value: '$share/g/tele/#',
+        expected:
+          "a plain topic filter; for a shared subscription set subscribe.shareGroup (e.g. topics: ['tele/#'] with shareGroup: g)",
+      },
+    ]);
+  });
+
   it('derives a stable client id that differs per database', () => {
     const a1 = loadConfig({ env: {}, flags: { db: '/tmp/a.db' } }).broker.clientId;
     const a2 = loadConfig({ env: {}, flags: { db: '/tmp/a.db' } }).broker.clientId;
