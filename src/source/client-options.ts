@@ -57,9 +57,11 @@ export function subscribeOptions(settings: SourceSettings): IClientSubscribeOpti
   const qos = subscriptionQos(settings.qos);
   // MQTT 5 Retain Handling 1: retained messages only when the subscription is new, so our
   // resubscribe on a resumed session does not ingest every retained message again. A shared
-  // subscription gets none at all ([MQTT 5 §4.8.2]; Mosquitto 2.0.11 over 3.1.1 neither:
-  // scripts/mosquitto-share-probe.ts), and No Local stays 0 as [MQTT-3.8.3-4] requires there.
-  return settings.protocolVersion === 5 ? { qos, rh: 1 } : { qos };
+  // subscription asks for none (2), as MQTT 5 §4.8.2 has it: Mosquitto 2.0.11 would otherwise
+  // send them to each member (test/integration/share-mosquitto.test.ts), and the source drops any
+  // that still come. No Local stays 0, as [MQTT-3.8.3-4] requires on a shared subscription.
+  if (settings.protocolVersion !== 5) return { qos };
+  return { qos, rh: settings.shareGroup === undefined ? 1 : 2 };
 }
 
 export function buildClientOptions(

@@ -213,11 +213,16 @@ export class MqttSource {
     }
     const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
     if (isMalformedTopic(packet.topic)) {
-      // Acknowledged (in receive order, through the held acks) and counted, not stored: its
-      // topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
-      this.deps.hooks.onDropped('invalid_topic', { topic: packet.topic });
-      this.acks.release(entry, callback); // hands the PUBACK to the held acks...
-      if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
+      // Its topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
+      this.ackUnstored(entry, callback, 'invalid_topic', { topic: packet.topic });
+      return;
+    }
+    if (packet.retain === true && this.settings.shareGroup !== undefined) {
+      // A retained copy sent because a member subscribed ([MQTT-3.3.1-9]: live deliveries carry
+      // RETAIN=0). MQTT 5 §4.8.2 gives shared subscriptions none, but Mosquitto 2.0.11 sends one
+      // to every member that subscribes (over 3.1.1 at every SUBSCRIBE): each instance would
+      // store its own copy of a state the group already stored once, or never subscribed for.
+      this.ackUnstored(entry, callback, 'retained_shared', { topic: packet.topic });
       return;
     }
     const msg = this.toMessage(packet, entry);
@@ -244,6 +249,18 @@ export class MqttSource {
       );
       release();
     });
+  }
+
+  /** Acknowledged (in receive order, through the held acks) and counted, not stored. */
+  private ackUnstored(
+    entry: AckEntry | undefined,
+    callback: (err?: Error) => void,
+    reason: string,
+    detail: Record<string, unknown>,
+  ): void {
+    this.deps.hooks.onDropped(reason, detail);
+    this.acks.release(entry, callback); // hands the PUBACK to the held acks...
+    if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
   }
 
   private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {

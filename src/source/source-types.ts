@@ -37,6 +37,9 @@ export interface SourceHooks {
   onError(err: Error): void;
   /** Held acks lost with a closed connection: the broker redelivers those messages. */
   onAcksDropped(count: number): void;
-  /** A message acknowledged without being stored: 'invalid_topic' (NUL or U+FFFD in its topic). */
+  /**
+   * A message acknowledged without being stored: 'invalid_topic' (NUL or U+FFFD in its topic),
+   * 'retained_shared' (a retained copy sent to a shared subscription, see mqtt-source.ts).
+   */
   onDropped(reason: string, detail: Record<string, unknown>): void;
 }

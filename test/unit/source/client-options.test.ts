@@ -83,6 +83,11 @@ describe('subscription QoS', () => {
     expect(subscribeOptions(settings({ qos: 2 }))).toEqual({ qos: 1, rh: 1 });
     expect(subscribeOptions(settings({ protocolVersion: 4 }))).toEqual({ qos: 1 });
   });
+
+  it('MQTT 5 shared subscription asks for no retained messages at all (retain handling 2)', () => {
+    expect(subscribeOptions(settings({ shareGroup: 'g' }))).toEqual({ qos: 1, rh: 2 });
+    expect(subscribeOptions(settings({ shareGroup: 'g', protocolVersion: 4 }))).toEqual({ qos: 1 });
+  });
 });
 
 describe('subscription filters', () => {
