@@ -6,9 +6,11 @@
  * the bench load generator (QoS 1, as fast as its window allows), until every message is stored in
  * the union of the instances' files, which must hold each (device, seq) exactly once.
  *
- * To say what limits the rate it reports CPU seconds per process (each mqlite, Mosquitto, the load
- * generator) and the whole machine's busy time from /proc/stat, whoever used it: Mosquitto is one
- * thread, so a broker near 1.0 CPU-second per second is the ceiling whatever the instance count.
+ * To say what limits the rate it reports, per process (each mqlite, Mosquitto, the load generator),
+ * CPU seconds per second and seconds per second spent runnable but waiting for a CPU
+ * (/proc/<pid>/task/<tid>/schedstat), and the whole machine's busy time from /proc/stat, whoever
+ * used it. Mosquitto is one thread: a broker near 1.0 CPU-second per second is the ceiling whatever
+ * the instance count; processes waiting longer for a CPU than they run are short of cores.
  *
  * Exit: 0 ok, 1 a phase failed or lost/duplicated messages, 2 bad options. Needs `npm run build`.
  */
@@ -25,7 +27,7 @@ import { type IpcMessage, waitForMessage } from './lib/ipc.js';
 import type { LoadConfig } from './lib/loadgen.js';
 import { mqliteReady, startMqlite } from './lib/mqlite-target.js';
 import { maxRowId, openReadOnly } from './lib/observer.js';
-import { cpuSeconds } from './lib/proc-stats.js';
+import { cpuSeconds, runQueueWaitSeconds } from './lib/proc-stats.js';
 import { benchAbort, captureTail, installSignalHandlers, sleep, stopChild, track } from './lib/process.js';
 import { machine } from './lib/report.js';
 
@@ -99,6 +101,8 @@ interface PhaseResult {
   missing: number;
   /** CPU seconds per second of wall time (1.0 = one core busy). */
   cpu: { mqlite: number[]; mosquitto: number; loadgen: number };
+  /** Seconds per second the processes' threads were runnable but waiting for a CPU (all threads summed). */
+  cpuWait: { mqlite: number[]; mosquitto: number; loadgen: number };
   /** Share of the whole machine busy during the phase (all processes, all tenants), 0..1. */
   machineBusy: number;
   /** Machine busy time not accounted for by this phase's processes, in cores. */
@@ -200,6 +204,11 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
       mosquitto: cpuSeconds(pids.mosquitto),
       loadgen: cpuSeconds(pids.loadgen),
     };
+    const wait0 = {
+      mqlite: pids.mqlite.map(runQueueWaitSeconds),
+      mosquitto: runQueueWaitSeconds(pids.mosquitto),
+      loadgen: runQueueWaitSeconds(pids.loadgen),
+    };
     const machine0 = machineJiffies();
     const started = waitForMessage<IpcMessage & { at: number }>(gen, 'started', 10_000);
     gen.send({ type: 'go' });
@@ -225,6 +234,11 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
       mosquitto: (cpuSeconds(pids.mosquitto) - cpu0.mosquitto) / seconds,
       loadgen: (cpuSeconds(pids.loadgen) - cpu0.loadgen) / seconds,
     };
+    const cpuWait = {
+      mqlite: pids.mqlite.map((pid, i) => (runQueueWaitSeconds(pid) - (wait0.mqlite[i] ?? 0)) / seconds),
+      mosquitto: (runQueueWaitSeconds(pids.mosquitto) - wait0.mosquitto) / seconds,
+      loadgen: (runQueueWaitSeconds(pids.loadgen) - wait0.loadgen) / seconds,
+    };
     const nproc = machine().nproc;
     const machineBusy = (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total);
     const ours = cpu.mqlite.reduce((a, b) => a + b, 0) + cpu.mosquitto + cpu.loadgen;
@@ -238,6 +252,7 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
       perInstance,
       ...v,
       cpu,
+      cpuWait,
       machineBusy,
       otherCores: Math.max(0, machineBusy * nproc - ours),
     };
@@ -253,6 +268,8 @@ function line(r: PhaseResult): string {
     `  ${r.instances} instance(s): ${Math.round(r.msgsPerSec)} msg/s over ${r.seconds.toFixed(2)} s, ` +
     `split ${r.perInstance.join('/')}, dup ${r.duplicates}, missing ${r.missing}; cpu/s mqlite ` +
     `${r.cpu.mqlite.map(f).join('+')}, mosquitto ${f(r.cpu.mosquitto)}, loadgen ${f(r.cpu.loadgen)}; ` +
+    `waiting for a cpu/s mqlite ${r.cpuWait.mqlite.map(f).join('+')}, mosquitto ${f(r.cpuWait.mosquitto)}, ` +
+    `loadgen ${f(r.cpuWait.loadgen)}; ` +
     `machine busy ${(r.machineBusy * 100).toFixed(0)}% (others ${f(r.otherCores)} cores)`
   );
 }

@@ -3,7 +3,7 @@
  * CPU = utime + stime of all its threads (the SQLite worker thread counts), peak RSS = VmHWM.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -46,4 +46,21 @@ export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
+}
+
+/**
+ * Seconds the process's threads have spent runnable but waiting for a CPU (field 2 of
+ * /proc/<pid>/task/<tid>/schedstat, ns; needs schedstats, on in mainstream kernels). Threads that
+ * already exited are not counted. More waiting than running means the process is short of CPU.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return ns / 1e9;
 }

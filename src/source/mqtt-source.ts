@@ -158,6 +158,15 @@ export class MqttSource {
     this.backoff.connected();
     const sessionPresent = connack.sessionPresent === true;
     this.deps.hooks.onConnect({ sessionPresent });
+    if (this.settings.shareGroup !== undefined && connack.properties?.sharedSubscriptionAvailable === false) {
+      // MQTT 5 CONNACK property 0x2A: the broker says up front it will refuse $share/ filters.
+      this.deps.hooks.onError(
+        new MqliteError(
+          'MQLITE_SOURCE_FAILED',
+          'the broker has no shared subscriptions (CONNACK Shared Subscription Available: 0): subscribe.shareGroup cannot work with it',
+        ),
+      );
+    }
     // Without a session the broker forgot our subscriptions. On our first connection we
     // subscribe even to a resumed session: the configured topics may have changed.
     if (!sessionPresent || !this.everSubscribed) {
@@ -186,7 +195,7 @@ export class MqttSource {
       }
       this.isSubscribed = true;
       this.everSubscribed = true;
-      this.deps.hooks.onSubscribed(codes);
+      this.deps.hooks.onSubscribed(codes, filters);
     });
   }
 

@@ -32,8 +32,8 @@ export interface SourceHooks {
   onConnect(info: { sessionPresent: boolean }): void;
   onDisconnect(reason: string): void;
   onReconnectScheduled(delayMs: number, attempt: number): void;
-  /** SUBACK codes, one per topic (0-2 granted QoS, >= 0x80 refused). */
-  onSubscribed(granted: number[]): void;
+  /** SUBACK codes, one per filter sent (0-2 granted QoS, >= 0x80 refused), and those filters. */
+  onSubscribed(granted: number[], filters: readonly string[]): void;
   onError(err: Error): void;
   /** Held acks lost with a closed connection: the broker redelivers those messages. */
   onAcksDropped(count: number): void;
