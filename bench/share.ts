@@ -25,7 +25,7 @@ import { brokerInfo, startBroker } from './lib/broker.js';
 import { type CompiledBench, compileBench } from './lib/compile.js';
 import { type IpcMessage, waitForMessage } from './lib/ipc.js';
 import type { LoadConfig } from './lib/loadgen.js';
-import { mqliteReady, startMqlite } from './lib/mqlite-target.js';
+import { mqliteReady, scrapeMetrics, startMqlite } from './lib/mqlite-target.js';
 import { maxRowId, openReadOnly } from './lib/observer.js';
 import { cpuSeconds, runQueueWaitSeconds } from './lib/proc-stats.js';
 import { benchAbort, captureTail, installSignalHandlers, sleep, stopChild, track } from './lib/process.js';
@@ -103,6 +103,8 @@ interface PhaseResult {
   cpu: { mqlite: number[]; mosquitto: number; loadgen: number };
   /** Seconds per second the processes' threads were runnable but waiting for a CPU (all threads summed). */
   cpuWait: { mqlite: number[]; mosquitto: number; loadgen: number };
+  /** Per instance, from its /metrics: commits, mean batch, mean commit time (ms), share of the time committing. */
+  commits: { batches: number; meanBatch: number; meanCommitMs: number; committingShare: number }[];
   /** Share of the whole machine busy during the phase (all processes, all tenants), 0..1. */
   machineBusy: number;
   /** Machine busy time not accounted for by this phase's processes, in cores. */
@@ -142,6 +144,7 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
   try {
     const dbs = Array.from({ length: instances }, (_, i) => join(dir, `mqlite-${i}.db`));
     const children: ChildProcess[] = [];
+    const httpPorts: number[] = [];
     for (const [i, db] of dbs.entries()) {
       const p = await startMqlite(
         {
@@ -166,6 +169,7 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
         throw new Error(`${err.message}\n${out()}`);
       });
       children.push(p.child);
+      httpPorts.push(p.httpPort);
     }
     const readers = dbs.map(openReadOnly);
     cleanups.unshift(async () => {
@@ -243,6 +247,19 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
     const machineBusy = (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total);
     const ours = cpu.mqlite.reduce((a, b) => a + b, 0) + cpu.mosquitto + cpu.loadgen;
     const perInstance = readers.map(maxRowId);
+    const commits = await Promise.all(
+      httpPorts.map(async (port) => {
+        const m = await scrapeMetrics(port);
+        const batches = m.mqlite_batch_size_count ?? 0;
+        const commitSum = m.mqlite_commit_duration_seconds_sum ?? 0;
+        return {
+          batches,
+          meanBatch: batches > 0 ? (m.mqlite_batch_size_sum ?? 0) / batches : 0,
+          meanCommitMs: batches > 0 ? (commitSum / batches) * 1000 : 0,
+          committingShare: commitSum / seconds,
+        };
+      }),
+    );
     const v = verifyUnion(dbs, opts.devices, perDevice);
     return {
       instances,
@@ -253,6 +270,7 @@ async function runPhase(instances: number, opts: Options, compiled: CompiledBenc
       ...v,
       cpu,
       cpuWait,
+      commits,
       machineBusy,
       otherCores: Math.max(0, machineBusy * nproc - ours),
     };
@@ -269,7 +287,8 @@ function line(r: PhaseResult): string {
     `split ${r.perInstance.join('/')}, dup ${r.duplicates}, missing ${r.missing}; cpu/s mqlite ` +
     `${r.cpu.mqlite.map(f).join('+')}, mosquitto ${f(r.cpu.mosquitto)}, loadgen ${f(r.cpu.loadgen)}; ` +
     `waiting for a cpu/s mqlite ${r.cpuWait.mqlite.map(f).join('+')}, mosquitto ${f(r.cpuWait.mosquitto)}, ` +
-    `loadgen ${f(r.cpuWait.loadgen)}; ` +
+    `loadgen ${f(r.cpuWait.loadgen)}; batches ${r.commits.map((c) => `${c.batches}×${Math.round(c.meanBatch)}`).join('+')}, ` +
+    `commit ${r.commits.map((c) => `${c.meanCommitMs.toFixed(1)} ms`).join('/')}; ` +
     `machine busy ${(r.machineBusy * 100).toFixed(0)}% (others ${f(r.otherCores)} cores)`
   );
 }

@@ -179,12 +179,9 @@ describe('three instances on a shared subscription (Mosquitto, persistent sessio
     });
     cleanups.push(() => run.close());
 
-    await waitFor(
-      () => totalStored(group.dbs) > messages.length / 4,
-      'a quarter of the stream stored',
-      60_000,
-      20,
-    );
+    // Paced by the publisher, not by what is stored: on a busy machine storing may lag, and the kill
+    // must still fall while the stream flows.
+    await waitFor(() => run.acked > messages.length / 4, 'a quarter of the stream published', 60_000, 20);
     const victim = 1;
     const before = stored(group.dbs[victim] as string).rows.length;
     await group.daemons[victim]?.kill9();
