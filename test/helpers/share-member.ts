@@ -20,6 +20,8 @@ export interface MemberOptions {
   sessionExpirySeconds?: number;
   /** PUBACK each message on receipt (default); false: hold every PUBACK (messages stay in flight). */
   autoAck?: boolean;
+  /** Will message: the broker publishes it when it notices this member died (a test's barrier). */
+  will?: { topic: string; payload: string };
 }
 
 export interface Member {
@@ -65,6 +67,9 @@ export async function connectMember(o: MemberOptions): Promise<Member> {
         clientId: o.clientId,
         clean: o.clean,
         keepalive: 60,
+        ...(o.will === undefined
+          ? {}
+          : { will: { topic: o.will.topic, payload: Buffer.from(o.will.payload), qos: 1, retain: false } }),
         ...(o.protocolVersion === 5 && o.sessionExpirySeconds !== undefined
           ? { properties: { sessionExpiryInterval: o.sessionExpirySeconds } }
           : {}),

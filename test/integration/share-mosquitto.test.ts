@@ -32,6 +32,16 @@ interface Probe {
   /** Resolves when `member` has received everything routed to it so far. */
   settle(member: Member, name: string): Promise<void>;
   member(o: Omit<MemberOptions, 'port'>): Promise<Member>;
+  /**
+   * Kills `dying` (connected with dyingWill(name, witness)) and waits until the broker has noticed: its will
+   * reaches `witness`. Publishing before that could still route to the dead connection.
+   */
+  killAndWitness(dying: Member, name: string, witness: Member): Promise<void>;
+}
+
+/** The will that tells a witness subscribed to `mark/<witness>` that `name` died. */
+function dyingWill(name: string, witness: string): NonNullable<MemberOptions['will']> {
+  return { topic: `mark/${witness}`, payload: `${name}-died` };
 }
 
 async function probe(extraConfig: string[] = []): Promise<Probe> {
@@ -57,6 +67,10 @@ async function probe(extraConfig: string[] = []): Promise<Probe> {
       const m = await connectMember({ ...o, port: broker.port });
       cleanups.push(() => m.kill());
       return m;
+    },
+    async killAndWitness(dying, name, witness) {
+      await dying.kill();
+      await waitFor(() => witness.payloads().includes(`${name}-died`), `the broker to notice ${name} died`);
     },
   };
 }
@@ -85,7 +99,7 @@ describe.each(VERSIONS)('Mosquitto shared subscription, %s', (_name, version) =>
   it('persistent sessions: a killed member keeps its in-flight messages and its round-robin share, and gets both back on reconnect', async () => {
     const p = await probe();
     const persistent = { protocolVersion: version, clean: false, sessionExpirySeconds: 3600 } as const;
-    const m1 = await p.member({ ...persistent, clientId: 'm1', autoAck: false });
+    const m1 = await p.member({ ...persistent, clientId: 'm1', autoAck: false, will: dyingWill('m1', 'm2') });
     const m2 = await p.member({ ...persistent, clientId: 'm2' });
     for (const [m, name] of [
       [m1, 'm1'],
@@ -99,7 +113,7 @@ describe.each(VERSIONS)('Mosquitto shared subscription, %s', (_name, version) =>
     await p.settle(m1, 'm1');
     await p.settle(m2, 'm2');
     const inFlight = shared(m1); // never acknowledged
-    await m1.kill();
+    await p.killAndWitness(m1, 'm1', m2);
 
     const whileDead = await p.publish(BATCH, BATCH);
     await p.settle(m2, 'm2');
@@ -142,7 +156,7 @@ describe.each(VERSIONS)('Mosquitto shared subscription, %s', (_name, version) =>
     const p = await probe();
     // MQTT 5 clean start with no session expiry is the 3.1.1 clean session.
     const clean = { protocolVersion: version, clean: true } as const;
-    const m1 = await p.member({ ...clean, clientId: 'm1', autoAck: false });
+    const m1 = await p.member({ ...clean, clientId: 'm1', autoAck: false, will: dyingWill('m1', 'm2') });
     const m2 = await p.member({ ...clean, clientId: 'm2' });
     for (const [m, name] of [
       [m1, 'm1'],
@@ -155,7 +169,7 @@ describe.each(VERSIONS)('Mosquitto shared subscription, %s', (_name, version) =>
     await p.settle(m1, 'm1');
     await p.settle(m2, 'm2');
     const inFlight = shared(m1);
-    await m1.kill();
+    await p.killAndWitness(m1, 'm1', m2);
 
     const whileDead = await p.publish(BATCH, BATCH);
     await p.settle(m2, 'm2');
@@ -229,7 +243,7 @@ describe('Mosquitto shared subscription, retain handling and queue limit', () =>
     const LIMIT = 3;
     const p = await probe([`max_queued_messages ${LIMIT}`]);
     const persistent = { protocolVersion: 5, clean: false, sessionExpirySeconds: 3600 } as const;
-    const m1 = await p.member({ ...persistent, clientId: 'm1' });
+    const m1 = await p.member({ ...persistent, clientId: 'm1', will: dyingWill('m1', 'm2') });
     const m2 = await p.member({ ...persistent, clientId: 'm2' });
     for (const [m, name] of [
       [m1, 'm1'],
@@ -238,7 +252,7 @@ describe('Mosquitto shared subscription, retain handling and queue limit', () =>
       await m.subscribe(SHARED, 1);
       await m.subscribe(`mark/${name}`, 1);
     }
-    await m1.kill();
+    await p.killAndWitness(m1, 'm1', m2);
     const whileDead = await p.publish(0, 4 * BATCH);
     await p.settle(m2, 'm2');
     const back = await p.member({ ...persistent, clientId: 'm1' });
