@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, redact } from '../../../src/config/index.js';
+import { clientIdOnVolatileHost, loadConfig, redact } from '../../../src/config/index.js';
+import { derivedClientId } from '../../../src/config/load.js';
 import { hashPassword } from '../../../src/broker/password.js';
 import { stageValidators } from '../../../src/daemon-checks.js';
 import { ConfigError, HiddenValue } from '../../../src/lib/errors.js';
@@ -252,6 +253,20 @@ describe('loadConfig', () => {
           "a plain topic filter; for a shared subscription set subscribe.shareGroup (e.g. topics: ['tele/#'] with shareGroup: g)",
       },
     ]);
+  });
+
+  it('flags a derived client id on a host name a recreated container loses, not a chosen one', () => {
+    const subscriber = (flags: Record<string, string>) =>
+      loadConfig({ env: {}, flags: { broker: 'mqtt://b:1883', db: '/tmp/a.db', ...flags } });
+    const at = (host: string, flags: Record<string, string> = {}) => {
+      const c = subscriber({ clientId: derivedClientId('/tmp/a.db', host), ...flags });
+      return clientIdOnVolatileHost(c, host);
+    };
+    expect(at('3f4e5d6c7b8a')).toBe(true); // Docker's default: the container id
+    expect(at('mqlite-7d9f8b6c4d-x2k9p')).toBe(true); // a Kubernetes Deployment's pod
+    expect(at('gateway-7')).toBe(false);
+    expect(at('mqlite-0')).toBe(false); // a StatefulSet's pod keeps its name
+    expect(clientIdOnVolatileHost(subscriber({ clientId: 'mqlite-a' }), '3f4e5d6c7b8a')).toBe(false);
   });
 
   it('derives a stable client id that differs per database', () => {
