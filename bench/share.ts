@@ -42,7 +42,8 @@ const USAGE = `usage: tsx bench/share.ts [options]
   --devices N       publishing clients (default 100)
   --window N        unacknowledged publishes per device (default 100)
   --repeat N        rounds, interleaved; median reported (default 3)
-  --json FILE       results file (default bench/results/share-<date>.json)`;
+  --json FILE       results file (default bench/results/share-<date>.json)
+  --smoke           tiny run for the test suite: 2 devices x 1000 messages, 1 round`;
 
 interface Options {
   instances: number[];
@@ -63,8 +64,10 @@ function parseOptions(argv: string[]): Options {
       window: { type: 'string' },
       repeat: { type: 'string' },
       json: { type: 'string' },
+      smoke: { type: 'boolean', default: false },
     },
   });
+  const smoke = values.smoke === true;
   const int = (name: string, v: string | undefined, def: number, min: number): number => {
     const n = v === undefined ? def : Number(v);
     if (!Number.isInteger(n) || n < min)
@@ -74,10 +77,10 @@ function parseOptions(argv: string[]): Options {
   const instances = (values.instances ?? '1,3').split(',').map((s) => int('instances', s.trim(), 1, 1));
   return {
     instances,
-    messages: int('messages', values.messages, 200_000, 1000),
-    devices: int('devices', values.devices, 100, 1),
+    messages: int('messages', values.messages, smoke ? 1000 : 200_000, 1000),
+    devices: int('devices', values.devices, smoke ? 2 : 100, 1),
     window: int('window', values.window, 100, 1),
-    repeat: int('repeat', values.repeat, 3, 1),
+    repeat: int('repeat', values.repeat, smoke ? 1 : 3, 1),
     json: values.json ?? join(benchDir, 'results', `share-${new Date().toISOString().slice(0, 10)}.json`),
   };
 }
