@@ -171,13 +171,13 @@ export class MqttSource {
     // subscribe even to a resumed session: the configured topics may have changed.
     if (!sessionPresent || !this.everSubscribed) {
       this.isSubscribed = false;
-      this.subscribe(client, stream);
+      this.subscribe(client, stream, sessionPresent);
     } else {
       this.isSubscribed = true; // the resumed session holds the subscription we made earlier
     }
   }
 
-  private subscribe(client: MqttClient, stream: Stream): void {
+  private subscribe(client: MqttClient, stream: Stream, sessionPresent: boolean): void {
     const opts = subscribeOptions(this.settings);
     const filters = subscriptionFilters(this.settings);
     const topics = Object.fromEntries(filters.map((t) => [t, { ...opts }]));
@@ -196,6 +196,29 @@ export class MqttSource {
       this.isSubscribed = true;
       this.everSubscribed = true;
       this.deps.hooks.onSubscribed(codes, filters);
+      if (sessionPresent && this.settings.shareGroup !== undefined) this.leavePlainFilters(client, stream);
+    });
+  }
+
+  /**
+   * A session resumed by an instance that joined a share group may still hold the plain
+   * subscriptions of its earlier configuration: through them it would get every message, on top
+   * of its share (and so would each member that made the same move). Dropped after the shared
+   * ones are in place, so no message finds this session without a subscription meanwhile; a broker
+   * answers "no subscription existed" (0x11) when there was none.
+   */
+  private leavePlainFilters(client: MqttClient, stream: Stream): void {
+    client.unsubscribe([...this.settings.topics], (err) => {
+      if (err === undefined || err === null || stream.destroyed || client.stream !== stream) return;
+      this.deps.hooks.onError(
+        new MqliteError(
+          'MQLITE_SOURCE_FAILED',
+          `unsubscribe ${this.settings.topics.join(', ')}: ${err.message}`,
+          {
+            cause: err,
+          },
+        ),
+      );
     });
   }
 

@@ -218,4 +218,59 @@ describe('three instances on a shared subscription (Mosquitto, persistent sessio
     // The restarted instance got its share back (queued while it was dead) on top of what it had.
     expect(report.perInstance[victim]).toBeGreaterThan(before);
   });
+
+  it('an instance that joins the group on a session still holding its plain subscription gets only its share', async () => {
+    const broker = await startMosquitto();
+    cleanups.push(() => broker.stop());
+    const tmp = tmpDir('mqlite-share-move-');
+    cleanups.push(tmp.cleanup);
+    const config = join(tmp.dir, 'mqlite.yaml');
+    writeFileSync(config, "subscribe:\n  topics: ['tele/#', 'zigbee2mqtt/#']\ntimestamps:\n  zone: UTC\n");
+    const dbs = ['a', 'b'].map((n) => join(tmp.dir, `${n}.db`));
+    const args = (i: number, share: boolean) => [
+      ...['--config', config, '--broker', broker.url, '--db', dbs[i] as string, '--http', '127.0.0.1:0'],
+      ...['--client-id', `mqlite-move-${i}`, ...(share ? ['--share-group', 'ingest'] : [])],
+    ];
+    const up = async (i: number, share: boolean) => {
+      const d = await startDaemon(args(i, share));
+      cleanups.push(() => d.kill9());
+      await waitFor(async () => (await d.readyz()).status === 200, `instance ${i} subscribed`);
+      return d;
+    };
+    // Instance 0 ran alone with plain subscriptions; its persistent session keeps them.
+    expect(await (await up(0, false)).stop()).toBe(0);
+    const members = [await up(0, true), await up(1, true)];
+
+    const base = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+    const messages = deviceStream(2, 10, base);
+    // Two markers last: strict round-robin gives one to each member, and a member that has stored
+    // its marker has stored everything its session was sent before it.
+    const markers = [0, 1].map((i) => ({ topic: `tele/marker_${i}/SENSOR`, payload: `{"marker":${i}}` }));
+    const run = await publishPaced(broker.url, [...messages, ...markers], {
+      clients: 1,
+      ratePerSecond: 1000,
+      window: 1,
+      prefix: 'share-move',
+    });
+    cleanups.push(() => run.close());
+    await within(run.done, 60_000, 'Mosquitto to acknowledge every publish');
+    await waitFor(
+      () => dbs.every((db) => stored(db).rows.some((k) => k.startsWith('tele/marker_'))),
+      'each member to store a marker',
+      60_000,
+      100,
+    );
+    for (const d of members) expect(await d.stop()).toBe(0);
+
+    const report = unionReport(dbs, [...messages, ...markers]);
+    console.log(`move: per instance ${JSON.stringify(report.perInstance)} of ${messages.length + 2}`);
+    expect({ ...report, perInstance: undefined }).toEqual({
+      stored: messages.length + 2,
+      duplicates: [],
+      missing: [],
+      unexpected: [],
+      deadLetters: 0,
+      perInstance: undefined,
+    });
+  });
 });
