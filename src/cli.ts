@@ -35,6 +35,10 @@ function addSettingOptions(cmd: Command): Command {
     .option('--qos <0|1|2>', 'subscription QoS (default 1)')
     .option('--client-id <id>', 'MQTT client id (default derived from host and db path, stable)')
     .option('--template <pattern>', 'topic levels naming the device (default +/{device}/#)')
+    .option(
+      '--share-group <name>',
+      'subscribe as $share/<name>/<filter>: instances of a group split the stream',
+    )
     .option('--http <host:port|off>', 'metrics and health listener (default 127.0.0.1:9464)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (default info)')
     .addOption(new Option('--mqtt-version <4|5>', 'MQTT protocol: 5 (default) or 4 (3.1.1)'))

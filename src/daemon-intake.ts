@@ -89,6 +89,7 @@ function subscriberIntake(s: SourceSettings, deps: IntakeDeps): Intake {
       broker: deps.shownUrl(s.url),
       clientId: s.clientId,
       topics: s.topics,
+      ...(s.shareGroup !== undefined ? { shareGroup: s.shareGroup } : {}),
     }),
   };
 }

@@ -123,6 +123,7 @@ function sourceSettings(c: Config, url: string, hooks: TestHooks): SourceSetting
     receiveMaximum: b.receiveMaximum,
     maxPayloadBytes: c.limits.maxPayloadBytes,
     topics: [...c.subscribe.topics],
+    ...(c.subscribe.shareGroup !== undefined ? { shareGroup: c.subscribe.shareGroup } : {}),
     qos: c.subscribe.qos,
     reconnect: { ...b.reconnect },
     ackOnReceipt: hooks.ackOnReceipt,

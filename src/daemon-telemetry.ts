@@ -142,7 +142,16 @@ export class Telemetry {
         const level = isPowerOfTwo(attempt) ? 'info' : 'debug';
         log[level]({ delayMs, attempt }, 'reconnect scheduled');
       },
-      onSubscribed: (granted) => log.info({ granted }, 'subscribed'),
+      onSubscribed: (granted, filters) => {
+        const refused = refusedFilters(granted, filters);
+        if (refused.length === 0) {
+          log.info({ granted }, 'subscribed');
+          return;
+        }
+        // Nothing will arrive on these: say so loudly (a broker without shared subscriptions
+        // answers 0x9E for $share/ filters, or 0x80 under MQTT 3.1.1).
+        log.error({ granted, refused }, 'broker refused a subscription: nothing arrives on those filters');
+      },
       onError: (err) => {
         failures++;
         takeover.error();
@@ -278,4 +287,15 @@ export class Telemetry {
       commitErrors: this.commitErrorCount,
     };
   }
+}
+
+/** SUBACK reason codes ≥ 0x80 refuse a filter ([MQTT-3.9.3]); 0x9E: shared subscriptions not supported. */
+export function refusedFilters(granted: readonly number[], filters: readonly string[]): string[] {
+  return filters.flatMap((f, i) => {
+    const code = granted[i];
+    if (code === undefined || code < 0x80) return [];
+    return [
+      `${f} (0x${code.toString(16).toUpperCase()}${code === 0x9e ? ': shared subscriptions not supported' : ''})`,
+    ];
+  });
 }

@@ -3,12 +3,13 @@
  * reverse. The only file that knows every stage; stages know only lib/ and their own deps.
  */
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Mutex } from 'async-mutex';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Config } from './config/index.js';
-import { hideUrlPassword } from './config/index.js';
+import { clientIdOnVolatileHost, hideUrlPassword } from './config/index.js';
 import { createIntake, type Intake, type IntakeSettings } from './daemon-intake.js';
 import { checkEmbeddedPort, checkHttpPort } from './daemon-preflight.js';
 import { decodeSettings, intakeSettings, listener, sinkSettings, writerSettings } from './daemon-settings.js';
@@ -273,6 +274,14 @@ export class Daemon {
       },
       'mqlite started',
     );
+    if (clientIdOnVolatileHost(this.config, hostname())) {
+      log.warn(
+        { clientId: this.config.broker.clientId, hostname: hostname() },
+        'the derived client id comes from a host name that changes when this container is recreated: ' +
+          "the broker would keep the old session (and, in a share group, this instance's share of the " +
+          'stream) under an id nothing connects with again; set broker.clientId / MQLITE_CLIENT_ID',
+      );
+    }
   }
 
   /**

@@ -25,6 +25,8 @@ export interface BrokerInfo {
 export interface RunningBroker {
   readonly url: string;
   readonly port: number;
+  /** The broker's process, for its CPU time (bench/share.ts). */
+  readonly pid: number | undefined;
   readonly stop: () => Promise<void>;
 }
 
@@ -94,7 +96,7 @@ async function startMosquitto(deployConf: string): Promise<RunningBroker> {
     await stop();
     throw err;
   }
-  return { url: `mqtt://127.0.0.1:${port}`, port, stop };
+  return { url: `mqtt://127.0.0.1:${port}`, port, pid: child.pid, stop };
 }
 
 async function startAedes(entry: string): Promise<RunningBroker> {
@@ -103,7 +105,7 @@ async function startAedes(entry: string): Promise<RunningBroker> {
   const stop = (): Promise<void> => stopChild(child);
   try {
     const { port } = await waitForMessage<{ type: 'listening'; port: number }>(child, 'listening', 10_000);
-    return { url: `mqtt://127.0.0.1:${port}`, port, stop };
+    return { url: `mqtt://127.0.0.1:${port}`, port, pid: child.pid, stop };
   } catch (err) {
     await stop();
     throw new Error(`aedes fallback broker failed: ${(err as Error).message}\n${tail()}`);

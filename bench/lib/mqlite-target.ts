@@ -24,6 +24,8 @@ interface MqliteContext {
   readonly topic: string;
   readonly dir: string;
   readonly repoDir: string;
+  /** bench/share.ts: subscribe as a member of this shared-subscription group. */
+  readonly shareGroup?: string;
 }
 
 export function mqliteEntry(repoDir: string): string {
@@ -40,7 +42,8 @@ export async function startMqlite(
   const entry = mqliteEntry(ctx.repoDir);
   if (!existsSync(entry)) throw new Error(`mqlite: ${entry} not found; run \`npm run build\` first`);
   const httpPort = await freePort();
-  const configPath = join(ctx.dir, 'mqlite.yaml');
+  // Per database: instances sharing a directory (bench/share.ts) each write their own.
+  const configPath = `${dbPath}.yaml`;
   const lines = [
     'subscribe:',
     '  formats:',
@@ -72,6 +75,7 @@ export async function startMqlite(
       clientId,
       '--log-level',
       'warn',
+      ...(ctx.shareGroup === undefined ? [] : ['--share-group', ctx.shareGroup]),
     ],
     ackOnReceipt ? { MQLITE_TEST_ACK_ON_RECEIPT: '1' } : {},
   );

@@ -84,3 +84,20 @@ export function rssBytes(pid: number): number {
   if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(m[1]) * 1024;
 }
+
+/**
+ * Seconds the process's threads have spent runnable but waiting for a CPU (field 2 of
+ * /proc/<pid>/task/<tid>/schedstat, ns; needs schedstats, on in mainstream kernels). Threads that
+ * already exited are not counted. More waiting than running means the process is short of CPU.
+ */
+export function runQueueWaitSeconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+    } catch {
+      // the thread exited between the listing and the read
+    }
+  }
+  return ns / 1e9;
+}

@@ -34,6 +34,7 @@ export function crossChecks(c: Config, v: StageValidators): ConfigProblem[] {
     }
   }
 
+  problems.push(...shareChecks(c));
   problems.push(...httpAccessChecks(c, v));
 
   for (const k of ['ca', 'cert', 'key'] as const) {
@@ -156,6 +157,32 @@ function httpAccessChecks(c: Config, v: StageValidators): ConfigProblem[] {
         expected: 'a hash made by `mqlite hash-password` ("scrypt:<salt>:<key>")',
       });
     }
+  }
+  return problems;
+}
+
+/** Shared subscriptions (issue 16) need an external broker, and the group says it once. */
+function shareChecks(c: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const group = c.subscribe.shareGroup;
+  if (group !== undefined && c.broker.url === undefined) {
+    problems.push({
+      key: 'subscribe.shareGroup',
+      value: group,
+      expected:
+        'no share group with the embedded broker (aedes has no shared subscriptions): set broker.url to a broker that has them (Mosquitto ≥ 1.6, EMQX, HiveMQ), or remove subscribe.shareGroup',
+    });
+  }
+  for (const [i, topic] of c.subscribe.topics.entries()) {
+    if (!topic.startsWith('$share/')) continue;
+    // One way to say it: the group then also reaches the logs, /status and check-config, and a
+    // filter is never wrapped twice ($share/g/$share/h/#, which a broker reads as a plain filter).
+    const rest = topic.split('/').slice(2).join('/');
+    problems.push({
+      key: `subscribe.topics.${i}`,
+      value: topic,
+      expected: `a plain topic filter; for a shared subscription set subscribe.shareGroup (e.g. topics: ['${rest || '#'}'] with shareGroup: ${topic.split('/')[1] || 'mqlite'})`,
+    });
   }
   return problems;
 }

@@ -1,4 +1,4 @@
-export { loadConfig, type LoadInput } from './load.js';
+export { clientIdOnVolatileHost, loadConfig, type LoadInput } from './load.js';
 export { hideUrlPassword, redact } from './redact.js';
 export { type Config, configSchema, LOG_LEVELS, type StageValidators } from './schema.js';
 export { SETTINGS } from './settings-map.js';

@@ -115,12 +115,29 @@ function expectedText(message: string): string {
  */
 function withDerivedClientId(config: Config): Config {
   if (config.broker.clientId !== undefined) return config;
-  const host =
-    hostname()
-      .replace(/[^A-Za-z0-9_-]/g, '')
-      .slice(0, 32) || 'host';
-  const digest = createHash('sha256').update(resolve(config.db.path)).digest('hex').slice(0, 8);
-  return { ...config, broker: { ...config.broker, clientId: `mqlite-${host}-${digest}` } };
+  return { ...config, broker: { ...config.broker, clientId: derivedClientId(config.db.path, hostname()) } };
+}
+
+export function derivedClientId(dbPath: string, host: string): string {
+  const h = host.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32) || 'host';
+  const digest = createHash('sha256').update(resolve(dbPath)).digest('hex').slice(0, 8);
+  return `mqlite-${h}-${digest}`;
+}
+
+/**
+ * Host names that change when the instance is recreated: Docker's default (the container id, 12 or
+ * 64 hex digits) and a Kubernetes Deployment pod's (<deployment>-<replicaset hash>-<5 characters>).
+ */
+const VOLATILE_HOST = /^([0-9a-f]{12}|[0-9a-f]{64}|[a-z0-9-]+-[a-z0-9]{8,10}-[a-z0-9]{5})$/;
+
+/**
+ * Whether the client id in use is the derived default on a host name that a recreated container
+ * loses: the broker would keep the old session (and with a share group, that instance's share of
+ * the stream) under an id nobody connects with again.
+ */
+export function clientIdOnVolatileHost(config: Config, host: string): boolean {
+  if (config.broker.url === undefined || config.broker.cleanSession) return false;
+  return config.broker.clientId === derivedClientId(config.db.path, host) && VOLATILE_HOST.test(host);
 }
 
 /** A YAML error quotes the offending line: keep the message readable when that line is huge. */

@@ -178,6 +178,16 @@ export function buildConfigSchema(v: StageValidators = {}) {
         topics: z.array(checked(v.filter)).min(1).default(['#']),
         qos: z.union([z.literal(0), z.literal(1), z.literal(2)], { error: 'a QoS of 0, 1 or 2' }).default(1),
         template: checked(v.template).default('+/{device}/#'),
+        // ── shared subscriptions (issue 16) ──────────────────────────────────────────────
+        /**
+         * Subscribe as `$share/<group>/<filter>`: instances with the same group split the stream,
+         * each message going to one of them. External brokers only (aedes has none).
+         */
+        shareGroup: z
+          .string()
+          // [MQTT-4.8.2-1] a ShareName must not contain "/", "+" or "#".
+          .regex(/^[^/+#]+$/, { error: 'a group name without "/", "+", "#" (e.g. "mqlite")' })
+          .optional(),
         formats: z.array(formatRule).default([]),
         /** Device ecosystems recognised by topic shape, after formats: 'all', 'none' or a list of names. */
         presets: z.union([z.literal('all'), z.literal('none'), z.array(z.string().min(1))]).default('all'),

@@ -19,6 +19,7 @@ export const SETTINGS: readonly SettingSource[] = [
   { flag: 'qos', env: 'MQLITE_QOS', key: 'subscribe.qos', kind: 'int' },
   { flag: 'clientId', env: 'MQLITE_CLIENT_ID', key: 'broker.clientId', kind: 'string' },
   { flag: 'template', env: 'MQLITE_TEMPLATE', key: 'subscribe.template', kind: 'string' },
+  { flag: 'shareGroup', env: 'MQLITE_SHARE_GROUP', key: 'subscribe.shareGroup', kind: 'string' },
   { flag: 'http', env: 'MQLITE_HTTP', key: 'http.listen', kind: 'string' },
   { flag: 'logLevel', env: 'MQLITE_LOG_LEVEL', key: 'log.level', kind: 'string' },
   { flag: 'mqttVersion', env: 'MQLITE_MQTT_VERSION', key: 'broker.protocolVersion', kind: 'int' },

@@ -43,11 +43,25 @@ export function subscriptionQos(requested: 0 | 1 | 2): 0 | 1 {
   return requested === 2 ? 1 : requested;
 }
 
+/**
+ * The filters sent in SUBSCRIBE. With a share group each is `$share/<group>/<filter>` (MQTT 5
+ * §4.8.2; Mosquitto accepts it over 3.1.1 too). The broker still sends each message under its
+ * real topic, so decoding (templates, format rules, presets) never sees the `$share/` prefix.
+ */
+export function subscriptionFilters(s: Pick<SourceSettings, 'topics' | 'shareGroup'>): string[] {
+  const group = s.shareGroup;
+  return group === undefined ? [...s.topics] : s.topics.map((t) => `$share/${group}/${t}`);
+}
+
 export function subscribeOptions(settings: SourceSettings): IClientSubscribeOptions {
   const qos = subscriptionQos(settings.qos);
   // MQTT 5 Retain Handling 1: retained messages only when the subscription is new, so our
-  // resubscribe on a resumed session does not ingest every retained message again.
-  return settings.protocolVersion === 5 ? { qos, rh: 1 } : { qos };
+  // resubscribe on a resumed session does not ingest every retained message again. A shared
+  // subscription asks for none (2), as MQTT 5 §4.8.2 has it: Mosquitto 2.0.11 would otherwise
+  // send them to each member (test/integration/share-mosquitto.test.ts), and the source drops any
+  // that still come. No Local stays 0, as [MQTT-3.8.3-4] requires on a shared subscription.
+  if (settings.protocolVersion !== 5) return { qos };
+  return { qos, rh: settings.shareGroup === undefined ? 1 : 2 };
 }
 
 export function buildClientOptions(

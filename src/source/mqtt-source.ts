@@ -6,7 +6,7 @@
 import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
 import { errorMessage, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
-import { buildClientOptions, subscribeOptions } from './client-options.js';
+import { buildClientOptions, subscribeOptions, subscriptionFilters } from './client-options.js';
 import { type AckEntry, assertMqttInternals, DeferredAcks, type Stream } from './deferred-acks.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
@@ -158,38 +158,67 @@ export class MqttSource {
     this.backoff.connected();
     const sessionPresent = connack.sessionPresent === true;
     this.deps.hooks.onConnect({ sessionPresent });
+    if (this.settings.shareGroup !== undefined && connack.properties?.sharedSubscriptionAvailable === false) {
+      // MQTT 5 CONNACK property 0x2A: the broker says up front it will refuse $share/ filters.
+      this.deps.hooks.onError(
+        new MqliteError(
+          'MQLITE_SOURCE_FAILED',
+          'the broker has no shared subscriptions (CONNACK Shared Subscription Available: 0): subscribe.shareGroup cannot work with it',
+        ),
+      );
+    }
     // Without a session the broker forgot our subscriptions. On our first connection we
     // subscribe even to a resumed session: the configured topics may have changed.
     if (!sessionPresent || !this.everSubscribed) {
       this.isSubscribed = false;
-      this.subscribe(client, stream);
+      this.subscribe(client, stream, sessionPresent);
     } else {
       this.isSubscribed = true; // the resumed session holds the subscription we made earlier
     }
   }
 
-  private subscribe(client: MqttClient, stream: Stream): void {
+  private subscribe(client: MqttClient, stream: Stream, sessionPresent: boolean): void {
     const opts = subscribeOptions(this.settings);
-    const topics = Object.fromEntries(this.settings.topics.map((t) => [t, { ...opts }]));
+    const filters = subscriptionFilters(this.settings);
+    const topics = Object.fromEntries(filters.map((t) => [t, { ...opts }]));
     client.subscribe(topics, (err, granted) => {
       // An answer for a connection that is gone (MQTT.js fails pending SUBSCRIBEs on close).
       if (stream.destroyed || client.stream !== stream) return;
       const codes = (granted ?? []).map((g) => g.qos);
       if (err) {
         this.deps.hooks.onError(
-          new MqliteError(
-            'MQLITE_SOURCE_FAILED',
-            `subscribe ${this.settings.topics.join(', ')}: ${err.message}`,
-            {
-              cause: err,
-            },
-          ),
+          new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${filters.join(', ')}: ${err.message}`, {
+            cause: err,
+          }),
         );
         return;
       }
       this.isSubscribed = true;
       this.everSubscribed = true;
-      this.deps.hooks.onSubscribed(codes);
+      this.deps.hooks.onSubscribed(codes, filters);
+      if (sessionPresent && this.settings.shareGroup !== undefined) this.leavePlainFilters(client, stream);
+    });
+  }
+
+  /**
+   * A session resumed by an instance that joined a share group may still hold the plain
+   * subscriptions of its earlier configuration: through them it would get every message, on top
+   * of its share (and so would each member that made the same move). Dropped after the shared
+   * ones are in place, so no message finds this session without a subscription meanwhile; a broker
+   * answers "no subscription existed" (0x11) when there was none.
+   */
+  private leavePlainFilters(client: MqttClient, stream: Stream): void {
+    client.unsubscribe([...this.settings.topics], (err) => {
+      if (err === undefined || err === null || stream.destroyed || client.stream !== stream) return;
+      this.deps.hooks.onError(
+        new MqliteError(
+          'MQLITE_SOURCE_FAILED',
+          `unsubscribe ${this.settings.topics.join(', ')}: ${err.message}`,
+          {
+            cause: err,
+          },
+        ),
+      );
     });
   }
 
@@ -216,11 +245,16 @@ export class MqttSource {
     }
     const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
     if (isMalformedTopic(packet.topic)) {
-      // Acknowledged (in receive order, through the held acks) and counted, not stored: its
-      // topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
-      this.deps.hooks.onDropped('invalid_topic', { topic: packet.topic });
-      this.acks.release(entry, callback); // hands the PUBACK to the held acks...
-      if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
+      // Its topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
+      this.ackUnstored(entry, callback, 'invalid_topic', { topic: packet.topic });
+      return;
+    }
+    if (packet.retain === true && this.settings.shareGroup !== undefined) {
+      // A retained copy sent because a member subscribed ([MQTT-3.3.1-9]: live deliveries carry
+      // RETAIN=0). MQTT 5 §4.8.2 gives shared subscriptions none, but Mosquitto 2.0.11 sends one
+      // to every member that subscribes (over 3.1.1 at every SUBSCRIBE): each instance would
+      // store its own copy of a state the group already stored once, or never subscribed for.
+      this.ackUnstored(entry, callback, 'retained_shared', { topic: packet.topic });
       return;
     }
     const msg = this.toMessage(packet, entry);
@@ -247,6 +281,18 @@ export class MqttSource {
       );
       release();
     });
+  }
+
+  /** Acknowledged (in receive order, through the held acks) and counted, not stored. */
+  private ackUnstored(
+    entry: AckEntry | undefined,
+    callback: (err?: Error) => void,
+    reason: string,
+    detail: Record<string, unknown>,
+  ): void {
+    this.deps.hooks.onDropped(reason, detail);
+    this.acks.release(entry, callback); // hands the PUBACK to the held acks...
+    if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
   }
 
   private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {

@@ -17,6 +17,8 @@ export interface SourceSettings {
   receiveMaximum: number;
   maxPayloadBytes: number;
   topics: string[];
+  /** Subscribe to `$share/<shareGroup>/<topic>` for each topic: the group's members split the stream. */
+  shareGroup?: string;
   qos: 0 | 1 | 2;
   reconnect: { baseMs: number; factor: number; capMs: number; stableMs: number };
   /**
@@ -30,11 +32,14 @@ export interface SourceHooks {
   onConnect(info: { sessionPresent: boolean }): void;
   onDisconnect(reason: string): void;
   onReconnectScheduled(delayMs: number, attempt: number): void;
-  /** SUBACK codes, one per topic (0-2 granted QoS, >= 0x80 refused). */
-  onSubscribed(granted: number[]): void;
+  /** SUBACK codes, one per filter sent (0-2 granted QoS, >= 0x80 refused), and those filters. */
+  onSubscribed(granted: number[], filters: readonly string[]): void;
   onError(err: Error): void;
   /** Held acks lost with a closed connection: the broker redelivers those messages. */
   onAcksDropped(count: number): void;
-  /** A message acknowledged without being stored: 'invalid_topic' (NUL or U+FFFD in its topic). */
+  /**
+   * A message acknowledged without being stored: 'invalid_topic' (NUL or U+FFFD in its topic),
+   * 'retained_shared' (a retained copy sent to a shared subscription, see mqtt-source.ts).
+   */
   onDropped(reason: string, detail: Record<string, unknown>): void;
 }

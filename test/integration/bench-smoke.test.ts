@@ -17,9 +17,13 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function runBench(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
+function runBench(
+  args: string[],
+  timeoutMs: number,
+  script = 'bench/run.ts',
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
       cwd: repoDir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -117,5 +121,33 @@ describe('npm run bench --smoke', () => {
     // The printed table names every target.
     for (const target of ['transport', 'handwritten', 'mqlite', 'mqlite-ack-on-receipt'])
       expect(output).toContain(`| ${target}`);
+  });
+});
+
+describe('npm run bench:share --smoke', () => {
+  it('runs 1 instance and 3 on a shared subscription, each message once in the union, and writes the JSON', async () => {
+    expect(existsSync(MOSQUITTO), `${MOSQUITTO} is required (apt-get install mosquitto)`).toBe(true);
+    const t = tmpDir('mqlite-bench-share-smoke-');
+    cleanups.push(t.cleanup);
+    const jsonPath = join(t.dir, 'share.json');
+    const { code, output } = await runBench(['--smoke', '--json', jsonPath], 240_000, 'bench/share.ts');
+    expect(code, output).toBe(0);
+    const report = JSON.parse(readFileSync(jsonPath, 'utf8')) as {
+      errors: string[];
+      runs: {
+        instances: number;
+        messages: number;
+        duplicates: number;
+        missing: number;
+        perInstance: number[];
+      }[];
+    };
+    expect(report.errors).toEqual([]);
+    expect(report.runs.map((r) => r.instances)).toEqual([1, 3]);
+    for (const r of report.runs) {
+      expect(r).toMatchObject({ messages: 1000, duplicates: 0, missing: 0 });
+      expect(r.perInstance).toHaveLength(r.instances);
+      for (const n of r.perInstance) expect(n).toBeGreaterThan(0);
+    }
   });
 });

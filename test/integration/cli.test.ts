@@ -38,6 +38,7 @@ describe('mqlite CLI', () => {
       '--qos',
       '--client-id',
       '--template',
+      '--share-group',
       '--http',
       '--log-level',
     ]) {
@@ -59,6 +60,23 @@ describe('mqlite CLI', () => {
     expect(r.stderr).toContain('batch.maxBatchh');
     expect(r.stderr).toContain('subscribe.qos: expected a QoS of 0, 1 or 2, got 7');
     expect(r.stderr).toContain('subscribe.template');
+  });
+
+  it('refuses a share group with the embedded broker before starting, exit 2', async () => {
+    const dir = tmp();
+    const r = await runCli(['run', '--share-group', 'ingest', '--db', join(dir, 'x.db'), '--http', 'off']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'subscribe.shareGroup: expected no share group with the embedded broker (aedes has no shared subscriptions)',
+    );
+    expect(r.stderr).toContain('"ingest"');
+    const env = await runCli(['check-config', '--broker', 'mqtt://127.0.0.1:1883'], {
+      MQLITE_SHARE_GROUP: 'a/b',
+    });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain(
+      'subscribe.shareGroup: expected a group name without "/", "+", "#" (e.g. "mqlite"), got "a/b"',
+    );
   });
 
   it('exits 2 on an unknown flag', async () => {

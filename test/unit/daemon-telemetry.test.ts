@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
-import { connectHint, Telemetry } from '../../src/daemon-telemetry.js';
+import { connectHint, refusedFilters, Telemetry } from '../../src/daemon-telemetry.js';
 import { createMetrics } from '../../src/observe/metrics.js';
 
 describe('connectHint', () => {
@@ -9,6 +9,16 @@ describe('connectHint', () => {
     expect(connectHint('Connection refused: Not authorized')).toMatch(/MQLITE_PASSWORD/);
     expect(connectHint('Connection refused: Bad username or password')).toMatch(/--username/);
     expect(connectHint('connect ECONNREFUSED 127.0.0.1:1883')).toBeUndefined();
+  });
+});
+
+describe('refusedFilters', () => {
+  it('names the filters a SUBACK refused, and why for a shared subscription', () => {
+    expect(refusedFilters([1, 1], ['a/#', 'b/#'])).toEqual([]);
+    expect(refusedFilters([1, 0x9e, 0x80], ['a/#', '$share/g/b/#', 'c/#'])).toEqual([
+      '$share/g/b/# (0x9E: shared subscriptions not supported)',
+      'c/# (0x80)',
+    ]);
   });
 });
 

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, redact } from '../../../src/config/index.js';
+import { clientIdOnVolatileHost, loadConfig, redact } from '../../../src/config/index.js';
+import { derivedClientId } from '../../../src/config/load.js';
 import { hashPassword } from '../../../src/broker/password.js';
 import { stageValidators } from '../../../src/daemon-checks.js';
 import { ConfigError, HiddenValue } from '../../../src/lib/errors.js';
@@ -200,6 +201,72 @@ describe('loadConfig', () => {
     });
     expect(clean.broker.clientId).toBe('mqttjs_3f2a9c1b');
     expect(loadConfig({ env: {}, flags: { clientId: 'gateway-7' } }).broker.clientId).toBe('gateway-7');
+  });
+
+  it('takes a share group from the file, MQLITE_SHARE_GROUP or --share-group with an external broker', () => {
+    const broker = { broker: 'mqtt://127.0.0.1:1883' };
+    expect(loadConfig({ env: {}, flags: { ...broker, shareGroup: 'g1' } }).subscribe.shareGroup).toBe('g1');
+    expect(loadConfig({ env: { MQLITE_SHARE_GROUP: 'g2' }, flags: broker }).subscribe.shareGroup).toBe('g2');
+    const file = yamlFile('broker:\n  url: mqtt://b:1883\nsubscribe:\n  shareGroup: ingest\n');
+    expect(loadConfig({ file, env: {}, flags: {} }).subscribe.shareGroup).toBe('ingest');
+    expect(loadConfig({ env: {}, flags: broker }).subscribe.shareGroup).toBeUndefined();
+  });
+
+  it('refuses a share group name with "/", "+" or "#", naming key and value', () => {
+    for (const bad of ['a/b', 'g+', '#', '']) {
+      const problems = problemsOf(() =>
+        loadConfig({ env: {}, flags: { broker: 'mqtt://127.0.0.1:1883', shareGroup: bad } }),
+      );
+      expect(problems).toEqual([
+        {
+          key: 'subscribe.shareGroup',
+          value: bad,
+          expected: bad === '' ? expect.any(String) : 'a group name without "/", "+", "#" (e.g. "mqlite")',
+        },
+      ]);
+    }
+  });
+
+  it('refuses a share group with the embedded broker, saying what to do', () => {
+    const problems = problemsOf(() => loadConfig({ env: {}, flags: { shareGroup: 'ingest' } }));
+    expect(problems).toEqual([
+      {
+        key: 'subscribe.shareGroup',
+        value: 'ingest',
+        expected: expect.stringContaining(
+          'no share group with the embedded broker (aedes has no shared subscriptions)',
+        ),
+      },
+    ]);
+    expect(problems[0]?.expected).toContain('set broker.url');
+  });
+
+  it('refuses a $share/ topic, pointing to subscribe.shareGroup', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ env: {}, flags: { broker: 'mqtt://127.0.0.1:1883', topic: ['ok/#', '$share/g/tele/#'] } }),
+    );
+    expect(problems).toEqual([
+      {
+        key: 'subscribe.topics.1',
+        value: '$share/g/tele/#',
+        expected:
+          "a plain topic filter; for a shared subscription set subscribe.shareGroup (e.g. topics: ['tele/#'] with shareGroup: g)",
+      },
+    ]);
+  });
+
+  it('flags a derived client id on a host name a recreated container loses, not a chosen one', () => {
+    const subscriber = (flags: Record<string, string>) =>
+      loadConfig({ env: {}, flags: { broker: 'mqtt://b:1883', db: '/tmp/a.db', ...flags } });
+    const at = (host: string, flags: Record<string, string> = {}) => {
+      const c = subscriber({ clientId: derivedClientId('/tmp/a.db', host), ...flags });
+      return clientIdOnVolatileHost(c, host);
+    };
+    expect(at('3f4e5d6c7b8a')).toBe(true); // Docker's default: the container id
+    expect(at('mqlite-7d9f8b6c4d-x2k9p')).toBe(true); // a Kubernetes Deployment's pod
+    expect(at('gateway-7')).toBe(false);
+    expect(at('mqlite-0')).toBe(false); // a StatefulSet's pod keeps its name
+    expect(clientIdOnVolatileHost(subscriber({ clientId: 'mqlite-a' }), '3f4e5d6c7b8a')).toBe(false);
   });
 
   it('derives a stable client id that differs per database', () => {

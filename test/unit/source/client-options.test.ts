@@ -5,6 +5,7 @@ import {
   maximumPacketSize,
   PUBLISH_OVERHEAD_BYTES,
   subscribeOptions,
+  subscriptionFilters,
   subscriptionQos,
 } from '../../../src/source/client-options.js';
 import type { SourceSettings } from '../../../src/source/source-types.js';
@@ -81,5 +82,26 @@ describe('subscription QoS', () => {
   it('MQTT 5 subscribes with retain handling 1 (no retained replay on an existing subscription)', () => {
     expect(subscribeOptions(settings({ qos: 2 }))).toEqual({ qos: 1, rh: 1 });
     expect(subscribeOptions(settings({ protocolVersion: 4 }))).toEqual({ qos: 1 });
+  });
+
+  it('MQTT 5 shared subscription asks for no retained messages at all (retain handling 2)', () => {
+    expect(subscribeOptions(settings({ shareGroup: 'g' }))).toEqual({ qos: 1, rh: 2 });
+    expect(subscribeOptions(settings({ shareGroup: 'g', protocolVersion: 4 }))).toEqual({ qos: 1 });
+  });
+});
+
+describe('subscription filters', () => {
+  it('are the topics as configured without a share group', () => {
+    expect(subscriptionFilters(settings({ topics: ['tele/#', 'stat/+/POWER'] }))).toEqual([
+      'tele/#',
+      'stat/+/POWER',
+    ]);
+  });
+
+  it('wrap every topic in $share/<group>/ with a share group', () => {
+    expect(subscriptionFilters(settings({ topics: ['tele/#', '#'], shareGroup: 'ingest' }))).toEqual([
+      '$share/ingest/tele/#',
+      '$share/ingest/#',
+    ]);
   });
 });
