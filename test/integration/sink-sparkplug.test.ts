@@ -136,6 +136,20 @@ describe('Sparkplug B in the store', () => {
     expect(r).toMatchObject({ stored: 1, readings: 1 });
     expect(r.decoder).toBeUndefined();
     expect(readings()).toEqual([{ device: 'Plant1/Edge1', metric: 'Temperature', value: -1 }]);
+    // A device's certificate names its DDATA the same way.
+    const dcert = encodeSparkplug({
+      timestamp: T0,
+      seq: 1,
+      metrics: [{ name: 'Speed', alias: 4, datatype: 10, value: { double: 0 } }],
+    });
+    write('$sparkplug/certificates/spBv1.0/Plant1/DBIRTH/Edge1/Pump', dcert, T0 + 2);
+    const ddata = encodeSparkplug({
+      timestamp: T0 + 3,
+      seq: 2,
+      metrics: [{ alias: 4, value: { double: 7.5 } }],
+    });
+    expect(write('spBv1.0/Plant1/DDATA/Edge1/Pump', ddata, T0 + 3)).toMatchObject({ readings: 1 });
+    expect(readings()).toContainEqual({ device: 'Plant1/Edge1/Pump', metric: 'Speed', value: 7.5 });
     // Only BIRTHs are certificates.
     expect(write('$sparkplug/certificates/spBv1.0/Plant1/NDATA/Edge1', data, T0 + 2)).toMatchObject({
       deadLetters: { invalid_sparkplug: 1 },
