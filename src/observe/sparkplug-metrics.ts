@@ -21,7 +21,7 @@ const COUNTERS = {
   ],
   sparkplug_stale_death: [
     'mqlite_sparkplug_stale_deaths_total',
-    'Sparkplug NDEATHs ignored because their bdSeq is not the current NBIRTH’s (a will from an older session)',
+    'Sparkplug NDEATHs ignored because their bdSeq does not match the current NBIRTH (a will from an older session)',
   ],
   sparkplug_certificate: [
     'mqlite_sparkplug_certificates_total',
