@@ -71,6 +71,10 @@ interface NodeState {
   lastRebirthAsk: number;
   table: MetricTable;
   devices: Map<string, MetricTable>;
+  /** After an accepted NDEATH, until the next NBIRTH: its DATA is DATA before BIRTH. */
+  dead: boolean;
+  /** Devices after their DDEATH, until their next DBIRTH. */
+  deadDevices: Set<string>;
 }
 
 /** The decoded protobuf, as far as it is read here. */
@@ -169,6 +173,7 @@ export class SparkplugHost {
         emit.push(ONLINE_METRIC, 0, undefined);
         if (node !== undefined) {
           node.nextSeq = undefined;
+          node.dead = true;
           // [tck-id-operational-behavior-edge-node-termination-host-action-ndeath-devices-offline]
           // A host marks every device of a dead edge node offline as well.
           for (const d of node.devices.keys()) emit.push(ONLINE_METRIC, 0, undefined, `${key}/${d}`);
@@ -182,6 +187,10 @@ export class SparkplugHost {
         if (node === undefined) {
           out.anomalies.push('data_before_birth');
           node = this.born(key);
+        } else if (node.dead && !replay) {
+          // Dead since its NDEATH and not born again: the aliases it knew may be stale (a BIRTH
+          // missed), so this asks for a rebirth; the names it still has are used meanwhile.
+          out.anomalies.push('data_before_birth');
         }
         // A node first seen by its DATA is followed from that seq on: a later gap still counts.
         if (!replay) this.checkSeq(node, pb, out);
@@ -196,7 +205,11 @@ export class SparkplugHost {
             node.devices.set(t.device, table);
           } else {
             table = known;
+            if (node.deadDevices.has(t.device) && !out.anomalies.includes('data_before_birth'))
+              out.anomalies.push('data_before_birth');
           }
+          if (t.type === 'DBIRTH') node.deadDevices.delete(t.device);
+          else if (t.type === 'DDEATH') node.deadDevices.add(t.device);
         }
         if (t.type === 'DBIRTH') define(table, pb.metrics);
         if (t.type === 'DDEATH') {
@@ -240,6 +253,8 @@ export class SparkplugHost {
       lastRebirthAsk: before?.lastRebirthAsk ?? Number.NEGATIVE_INFINITY,
       table: newTable(),
       devices: new Map(),
+      dead: false,
+      deadDevices: new Set(),
     };
     this.nodes.set(key, node);
     return node;

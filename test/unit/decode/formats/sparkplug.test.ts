@@ -229,6 +229,43 @@ describe('Sparkplug B host state', () => {
     ]);
   });
 
+  it('counts DATA after a DEATH without a new BIRTH as DATA before BIRTH, still named', () => {
+    const h = host({ rebirth: true });
+    birth(h);
+    ok(
+      h.handle(
+        topicOf('DBIRTH', 'D'),
+        encodeSparkplug({ seq: 1, metrics: [{ name: 'P', alias: 7, datatype: 10 }] }),
+        RECEIVED,
+      ),
+    );
+    ok(h.handle(topicOf('DDEATH', 'D'), encodeSparkplug({ seq: 2, metrics: [] }), RECEIVED));
+    const ddata = encodeSparkplug({ seq: 3, metrics: [{ alias: 7, value: { double: 2 } }] });
+    expect(ok(h.handle(topicOf('DDATA', 'D'), ddata, RECEIVED))).toMatchObject({
+      anomalies: ['data_before_birth'],
+      readings: [{ metric: 'P', value: 2 }],
+      rebirth: { group: 'Plant1', node: 'Edge1' },
+    });
+    ok(
+      h.handle(
+        topicOf('DBIRTH', 'D'),
+        encodeSparkplug({ seq: 4, metrics: [{ name: 'P', alias: 7, datatype: 10 }] }),
+        RECEIVED,
+      ),
+    );
+    expect(
+      ok(h.handle(topicOf('DDATA', 'D'), encodeSparkplug({ seq: 5, metrics: [] }), RECEIVED)).anomalies,
+    ).toEqual([]);
+    const death = encodeSparkplug({ metrics: [{ name: 'bdSeq', value: { long: '1' } }] });
+    ok(h.handle(topicOf('NDEATH'), death, RECEIVED));
+    expect(ok(h.handle(topicOf('NDATA'), data(0), RECEIVED))).toMatchObject({
+      anomalies: ['data_before_birth'],
+      readings: [{ metric: 'Temperature', value: -1 }],
+    });
+    birth(h);
+    expect(ok(h.handle(topicOf('NDATA'), data(1), RECEIVED)).anomalies).toEqual([]);
+  });
+
   it('reads host STATE messages, JSON (3.0) and plain (2.2)', () => {
     const state = parseSparkplugTopic('spBv1.0/STATE/scada1') as SparkplugTopic;
     const enc = (s: string) => new TextEncoder().encode(s);
