@@ -134,7 +134,7 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
     const certificate = topic.startsWith(SPARKPLUG_CERTIFICATES);
     const t = parseSparkplugTopic(certificate ? topic.slice(SPARKPLUG_CERTIFICATES.length) : topic);
     if (typeof t === 'string') return reject('invalid_sparkplug', `topic ${topic.slice(0, 80)}: ${t}`);
-    if (certificate && t.kind !== 'state' && t.type !== 'NBIRTH' && t.type !== 'DBIRTH')
+    if (certificate && (t.kind === 'state' || (t.type !== 'NBIRTH' && t.type !== 'DBIRTH')))
       return reject('invalid_sparkplug', `topic ${topic.slice(0, 80)}: a certificate is an NBIRTH or DBIRTH`);
     // A certificate is the broker's retained copy of the last BIRTH: it seeds the alias tables
     // (as a stored BIRTH does at start) and adds no readings, which its BIRTH gave when it passed.

@@ -154,6 +154,10 @@ describe('Sparkplug B in the store', () => {
     expect(write('$sparkplug/certificates/spBv1.0/Plant1/NDATA/Edge1', data, T0 + 2)).toMatchObject({
       deadLetters: { invalid_sparkplug: 1 },
     });
+    const state = new TextEncoder().encode('{"online":true,"timestamp":1}');
+    expect(write('$sparkplug/certificates/spBv1.0/STATE/scada', state, T0 + 2)).toMatchObject({
+      deadLetters: { invalid_sparkplug: 1 },
+    });
   });
 
   it('dead-letters a payload that is not Sparkplug, with its reason', () => {
