@@ -32,6 +32,8 @@ export interface Intake {
   onCommitsStuck(reason: string): void;
   /** For the start line: where messages come from. */
   describe(): Record<string, unknown>;
+  /** A message of mqlite's own (a Sparkplug rebirth request): QoS 0, not retained, not ingested. */
+  publish(topic: string, payload: Uint8Array): Promise<void>;
 }
 
 export interface IntakeDeps {
@@ -71,6 +73,7 @@ function embeddedIntake(s: EmbeddedBrokerSettings, deps: IntakeDeps): Intake {
     // Devices resend on their own after we close them; a stuck commit holds their PUBACKs.
     onCommitsStuck() {},
     describe: () => ({ mode: 'embedded', broker: broker.address() }),
+    publish: (topic, payload) => broker.publish(topic, payload),
   };
 }
 
@@ -91,5 +94,6 @@ function subscriberIntake(s: SourceSettings, deps: IntakeDeps): Intake {
       topics: s.topics,
       ...(s.shareGroup !== undefined ? { shareGroup: s.shareGroup } : {}),
     }),
+    publish: (topic, payload) => source.publish(topic, payload),
   };
 }

@@ -2,6 +2,7 @@
 import type { EmbeddedBrokerSettings } from './broker/embedded-broker.js';
 import { type Config, parseHostPort } from './config/index.js';
 import type { IntakeSettings } from './daemon-intake.js';
+import { SPARKPLUG_CERTIFICATES_FILTER } from './decode/formats/sparkplug/topic.js';
 import { PRESET_NAMES, presetRules } from './decode/presets/index.js';
 import type { DecodeSettings, FormatRule } from './decode/types.js';
 import type { TestHooks } from './daemon-test-hooks.js';
@@ -49,6 +50,10 @@ export function decodeSettings(c: Config): DecodeSettings {
     maxFutureMs: c.timestamps.maxFutureMs,
     maxPastMs: c.timestamps.maxPastMs,
     outOfRange: c.timestamps.outOfRange,
+    sparkplug: {
+      rebirth: c.subscribe.sparkplug.rebirth,
+      rebirthIntervalMs: c.subscribe.sparkplug.rebirthIntervalMs,
+    },
   };
 }
 
@@ -125,9 +130,16 @@ function sourceSettings(c: Config, url: string, hooks: TestHooks): SourceSetting
     topics: [...c.subscribe.topics],
     ...(c.subscribe.shareGroup !== undefined ? { shareGroup: c.subscribe.shareGroup } : {}),
     qos: c.subscribe.qos,
+    readFirst: readFirst(c),
     reconnect: { ...b.reconnect },
     ackOnReceipt: hooks.ackOnReceipt,
   };
+}
+
+/** Filters whose retained messages are read before the topics: Sparkplug BIRTH certificates. */
+function readFirst(c: Config): string[] {
+  const sparkplug = effectiveRules(c).some((r) => r.format === 'sparkplug');
+  return sparkplug && c.subscribe.sparkplug.certificates ? [SPARKPLUG_CERTIFICATES_FILTER] : [];
 }
 
 /** How many commits in a row may fail before the source reconnects to get redeliveries. */

@@ -13,6 +13,7 @@ import { clientIdOnVolatileHost, hideUrlPassword } from './config/index.js';
 import { createIntake, type Intake, type IntakeSettings } from './daemon-intake.js';
 import { checkEmbeddedPort, checkHttpPort } from './daemon-preflight.js';
 import { decodeSettings, intakeSettings, listener, sinkSettings, writerSettings } from './daemon-settings.js';
+import { decoderReportHandler } from './daemon-decoder-report.js';
 import { Telemetry } from './daemon-telemetry.js';
 import type { DecodeSettings } from './decode/types.js';
 import type { TestHooks } from './daemon-test-hooks.js';
@@ -21,6 +22,7 @@ import { withTimeout } from './lib/timeout.js';
 import { HttpServer } from './observe/http-server.js';
 import { stageLogger } from './observe/logger.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
+import { createSparkplugMetrics } from './observe/sparkplug-metrics.js';
 import { Summary } from './observe/summary.js';
 import { SystemdNotifier } from './observe/systemd-notify.js';
 import { BoundedQueue } from './queue/bounded-queue.js';
@@ -132,6 +134,11 @@ export class Daemon {
       onStuck: () => this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
       onFatal: (err) => opts.onFatal?.(err),
     });
+    const onDecoderReport = decoderReportHandler({
+      metrics: createSparkplugMetrics(this.registry),
+      publish: (topic, payload) => this.intake.publish(topic, payload),
+      log: stageLogger(log, 'sparkplug'),
+    });
     this.writer = new BatchWriter({
       queue: this.queue,
       sink: this.sink,
@@ -144,6 +151,7 @@ export class Daemon {
           let bytes = 0;
           for (const m of batch) bytes += m.payload.length;
           this.retention.noteWritten(bytes);
+          if (result.decoder !== undefined) onDecoderReport(result.decoder);
         },
         onCommitError: (err, attempt) => {
           writerHooks.onCommitError(err, attempt);

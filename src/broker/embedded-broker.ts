@@ -127,6 +127,25 @@ export class EmbeddedBroker {
     }
   }
 
+  /**
+   * A message from mqlite itself to the broker's subscribers (a Sparkplug rebirth request), QoS 0,
+   * not retained. It passes no authorizePublish (no client sends it), so it is not ingested.
+   */
+  publish(topic: string, payload: Uint8Array): Promise<void> {
+    const aedes = this.aedes;
+    if (aedes === undefined || this.stopped !== undefined)
+      return Promise.reject(new MqliteError('MQLITE_SOURCE_FAILED', 'the embedded broker is not running'));
+    const packet = {
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+      qos: 0,
+      retain: false,
+      dup: false,
+    } as PublishPacket;
+    return new Promise((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
   stop(): Promise<void> {
     this.stopped ??= this.doStop();
     return this.stopped;

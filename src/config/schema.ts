@@ -191,6 +191,17 @@ export function buildConfigSchema(v: StageValidators = {}) {
         formats: z.array(formatRule).default([]),
         /** Device ecosystems recognised by topic shape, after formats: 'all', 'none' or a list of names. */
         presets: z.union([z.literal('all'), z.literal('none'), z.array(z.string().min(1))]).default('all'),
+        /** Sparkplug B host behaviour (format sparkplug, preset sparkplug). */
+        sparkplug: z
+          .strictObject({
+            /** Ask an edge node to rebirth after DATA before BIRTH, an unknown alias or a seq gap. */
+            rebirth: z.boolean().default(false),
+            /** At most one rebirth request per edge node per this many ms. */
+            rebirthIntervalMs: int(1000, 24 * 3600_000).default(30_000),
+            /** Subscriber: read $sparkplug/certificates/spBv1.0/# (retained BIRTHs) on every connection first. */
+            certificates: z.boolean().default(true),
+          })
+          .prefault({}),
         /** Text (payloads and JSON string fields) stored as 1 / 0 readings, case-insensitive. */
         stateWords: z
           .strictObject({

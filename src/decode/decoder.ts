@@ -7,6 +7,8 @@ import { type FlattenRun, flattenInto, type Located, locate } from './flatten.js
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
 import { createCborDecoder } from './formats/cbor.js';
 import { createMsgpackDecoder } from './formats/msgpack.js';
+import type { DecoderReport } from './formats/sparkplug/outbox.js';
+import { SPARKPLUG_CERTIFICATES } from './formats/sparkplug/topic.js';
 import { classifyText, compileStateWords, DEFAULT_STATE_WORDS } from './formats/text.js';
 import { jsonDepthExceeds } from './json-depth.js';
 import { createReadingFormats, type TimePolicy } from './reading-formats.js';
@@ -24,6 +26,8 @@ interface DecodeFn {
   (topic: string, payload: Uint8Array, receivedAt: number): DecodeResult;
   /** Stored messages the decoder rebuilds its state from at start (see sink/types.ts DecoderRestore). */
   restore?: { glob: string; feed: (topic: string, payload: Uint8Array) => void };
+  /** After each committed batch: counts and messages to publish (Sparkplug), see sink/types.ts. */
+  report?: () => DecoderReport | undefined;
 }
 
 function reject(reason: DeadLetterReason, detail: string): Rejected {
@@ -118,7 +122,9 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     policy: inRange,
     reject,
     decodeText,
+    sparkplug: settings.sparkplug,
   });
+  const usesSparkplug = settings.formats.some((r) => r.format === 'sparkplug');
 
   /** A message without a payload timestamp: ts is the receive time, no identity (see sink/redelivery.ts). */
   const plain = (
@@ -198,6 +204,9 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
         `payload is ${size} bytes, more than the limit of ${maxPayloadBytes}`,
       );
     }
+    // `$` topics match no wildcard rule ([MQTT-4.7.2-1]); the certificates belong to Sparkplug.
+    if (usesSparkplug && topic.startsWith(SPARKPLUG_CERTIFICATES))
+      return readingFormats.sparkplug(topic, payload, receivedAt);
     const rule: CompiledRule = selectRule(topic);
     const match = rule.matchTemplate(topic);
     const device = rule.deviceOf(match);
@@ -276,8 +285,9 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
   // Throwing is a bug (the property test looks for one); the store's one safety net turns it
   // into a `decoder_error` dead letter, so it is not mistaken for bad input (sink/store.ts).
   // Sparkplug alias tables come back from the stored BIRTHs at start (sink/restore-decoder.ts).
-  const usesSparkplug = settings.formats.some((r) => r.format === 'sparkplug');
-  return usesSparkplug ? Object.assign(decodeOne, { restore: readingFormats.restore }) : decodeOne;
+  return usesSparkplug
+    ? Object.assign(decodeOne, { restore: readingFormats.restore, report: readingFormats.report })
+    : decodeOne;
 }
 
 /**

@@ -7,9 +7,21 @@
 import type { FormatReading } from './formats/format-types.js';
 import { createLineProtocolParser } from './formats/line-protocol.js';
 import { SparkplugHost } from './formats/sparkplug/host.js';
-import { parseSparkplugTopic, SPARKPLUG_NAMESPACE } from './formats/sparkplug/topic.js';
+import { SparkplugOutbox } from './formats/sparkplug/outbox.js';
+import {
+  parseSparkplugTopic,
+  SPARKPLUG_CERTIFICATES,
+  SPARKPLUG_NAMESPACE,
+} from './formats/sparkplug/topic.js';
 import type { CompiledRule } from './format-rules.js';
-import type { DeadLetterReason, Decoded, DecodeResult, Reading, Rejected } from './types.js';
+import type {
+  DeadLetterReason,
+  Decoded,
+  DecodeResult,
+  Reading,
+  Rejected,
+  SparkplugSettings,
+} from './types.js';
 
 /** The decoder's range policy for a payload time: the time to store, or a rejection. */
 export type TimePolicy = (
@@ -23,7 +35,11 @@ export interface ReadingFormatDeps {
   policy: TimePolicy;
   reject: (reason: DeadLetterReason, detail: string) => Rejected;
   decodeText: (payload: Uint8Array) => string | null;
+  sparkplug?: SparkplugSettings | undefined;
 }
+
+/** Sparkplug B 3.0 suggests no interval; one request per node per 30 s lets a slow node finish its BIRTHs. */
+const DEFAULT_REBIRTH_INTERVAL_MS = 30_000;
 
 /** Edge nodes whose alias tables are kept; a plant rarely has more than a few hundred. */
 const SPARKPLUG_MAX_NODES = 10_000;
@@ -32,24 +48,23 @@ type LpParser = ReturnType<typeof createLineProtocolParser>;
 
 export function createReadingFormats(deps: ReadingFormatDeps) {
   const { maxReadings, policy, reject, decodeText } = deps;
-  // One parser per (precision, device tag): rules are few, so this map stays tiny.
-  const parsers = new Map<string, LpParser>();
+  // One parser per rule, found by the rule object itself: no key string built per message.
+  const parsers = new WeakMap<CompiledRule, LpParser>();
   const parserFor = (rule: CompiledRule): LpParser => {
-    const key = `${rule.precision}\u0000${rule.deviceTag}`;
-    let p = parsers.get(key);
+    let p = parsers.get(rule);
     if (p === undefined) {
       p = createLineProtocolParser({ precision: rule.precision, deviceTag: rule.deviceTag, maxReadings });
-      parsers.set(key, p);
+      parsers.set(rule, p);
     }
     return p;
   };
-  // Rebirth requests are not sent yet (the request is built and rate-limited, not published).
   const sparkplug = new SparkplugHost({
     maxReadings,
-    rebirth: false,
-    rebirthIntervalMs: 30_000,
+    rebirth: deps.sparkplug?.rebirth ?? false,
+    rebirthIntervalMs: deps.sparkplug?.rebirthIntervalMs ?? DEFAULT_REBIRTH_INTERVAL_MS,
     maxNodes: SPARKPLUG_MAX_NODES,
   });
+  const outbox = new SparkplugOutbox(sparkplug.counts);
 
   /** Readings + payload times → a stored message. */
   const finish = (
@@ -116,10 +131,17 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
   };
 
   const sparkplugB = (topic: string, payload: Uint8Array, receivedAt: number): DecodeResult => {
-    const t = parseSparkplugTopic(topic);
+    const certificate = topic.startsWith(SPARKPLUG_CERTIFICATES);
+    const t = parseSparkplugTopic(certificate ? topic.slice(SPARKPLUG_CERTIFICATES.length) : topic);
     if (typeof t === 'string') return reject('invalid_sparkplug', `topic ${topic.slice(0, 80)}: ${t}`);
-    const r = sparkplug.handle(t, payload, receivedAt);
+    if (certificate && (t.kind === 'state' || (t.type !== 'NBIRTH' && t.type !== 'DBIRTH')))
+      return reject('invalid_sparkplug', `topic ${topic.slice(0, 80)}: a certificate is an NBIRTH or DBIRTH`);
+    // A certificate is the broker's retained copy of the last BIRTH: it seeds the alias tables
+    // (as a stored BIRTH does at start) and adds no readings, which its BIRTH gave when it passed.
+    const r = sparkplug.handle(t, payload, receivedAt, certificate);
     if (!r.ok) return reject(r.reason, r.detail);
+    if (certificate) outbox.certificate();
+    if (r.rebirth !== undefined) outbox.rebirth(r.rebirth.group, r.rebirth.node, receivedAt);
     // Protobuf is binary: stored as a BLOB (text null); STATE is JSON text.
     const text = t.kind === 'state' ? decodeText(payload) : null;
     const body = () =>
@@ -136,7 +158,7 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
     },
   };
 
-  return { lineProtocol, sparkplug: sparkplugB, sparkplugCounts: sparkplug.counts, restore };
+  return { lineProtocol, sparkplug: sparkplugB, report: () => outbox.take(), restore };
 }
 
 /**
@@ -154,6 +176,11 @@ function settle(
   // The format already kept one reading per (metric, own time). Readings now stored at the
   // message's time can collide only if they came from different times: some without one, some
   // with the message's, some clamped to it from elsewhere.
+  // Most payloads give no reading a time of its own (the formats leave out one equal to the
+  // message's): nothing to settle, and no copy.
+  let i0 = 0;
+  while (i0 < found.length && found[i0]!.ts === undefined) i0++;
+  if (i0 === found.length) return found;
   let untimed = false;
   let movedFrom: number | undefined;
   let mixed = false;
@@ -177,6 +204,7 @@ function settle(
   }
   if (!mixed && !(untimed && movedFrom !== undefined)) return out;
   const last = new Map<string, number>();
-  for (let i = 0; i < out.length; i++) last.set(`${out[i]!.metric}\u0000${out[i]!.ts ?? ''}`, i);
-  return out.filter((r, i) => last.get(`${r.metric}\u0000${r.ts ?? ''}`) === i);
+  const key = (r: Reading) => `${r.device ?? ''}\u0000${r.metric}\u0000${r.ts ?? ''}`;
+  for (let i = 0; i < out.length; i++) last.set(key(out[i]!), i);
+  return out.filter((r, i) => last.get(key(r)) === i);
 }

@@ -97,6 +97,15 @@ export interface DecodeSettings {
   stateWords?: StateWords | undefined;
   /** Zone for timestamp strings without an offset when the rule sets none; default 'local'. */
   timeZone?: string | undefined;
+  /** Sparkplug B host behaviour; default: no rebirth requests. */
+  sparkplug?: SparkplugSettings | undefined;
+}
+
+export interface SparkplugSettings {
+  /** Ask an edge node to rebirth (NCMD Node Control/Rebirth) after an anomaly. Off: non-primary hosts should not. */
+  rebirth: boolean;
+  /** At most one rebirth request per edge node per this many ms. */
+  rebirthIntervalMs: number;
 }
 
 export interface Reading {
@@ -107,6 +116,8 @@ export interface Reading {
    * Sparkplug is_historical metrics, line protocol lines with different timestamps.
    */
   ts?: number;
+  /** Only when the reading belongs to another device than its message's (Sparkplug NDEATH → devices). */
+  device?: string;
 }
 
 export interface Decoded {

@@ -195,7 +195,10 @@ export class SinkStore {
       }
     }
     this.committed();
-    return tally(outcomes, (performance.now() - started) / 1000);
+    const result = tally(outcomes, (performance.now() - started) / 1000);
+    // After the commit: a batch that failed keeps its report for the next one that commits.
+    const report = this.decode.report?.();
+    return report === undefined ? result : { ...result, decoder: report };
   }
 
   /** Whether committed readings wait in memory for latest/rollups (the worker then schedules flushPending). */
@@ -360,10 +363,11 @@ export class SinkStore {
       return { kind: 'duplicate', topic };
     }
     const readings = d.readings;
-    // Readings with a timestamp of their own (Sparkplug is_historical) go to readings_at instead.
+    // Readings with a timestamp or a device of their own (Sparkplug is_historical, the devices an
+    // NDEATH marks offline) go to readings_at instead.
     const ownTs = hasOwnTimestamps(readings, ts);
     // Before the INSERT: an unstorable reading (InvalidReadingError) fails only this message.
-    const json = readingsJson(ownTs ? readings.filter((r) => !differs(r, ts)) : readings);
+    const json = readingsJson(ownTs ? readings.filter((r) => !apart(r, ts)) : readings);
     const info = this.insertMessage.run(
       topic,
       d.device,
@@ -381,15 +385,22 @@ export class SinkStore {
     const messageId = Number(info.lastInsertRowid);
     if (ownTs) {
       for (const r of readings) {
-        if (differs(r, ts))
-          this.insertReadingAt.run(messageId, d.device, r.metric, Math.round(r.ts), r.value);
+        if (apart(r, ts))
+          this.insertReadingAt.run(
+            messageId,
+            r.device ?? d.device,
+            r.metric,
+            r.ts === undefined ? ts : Math.round(r.ts),
+            r.value,
+          );
       }
     }
     // Last, after everything that can fail: a savepoint rolled back never reaches the aggregator
     // or the cursor (its rowid may be given to the next message).
     if (messageId > this.txMaxId) this.txMaxId = messageId;
     for (const r of readings) {
-      this.agg.add(d.device, r.metric, r.ts === undefined ? ts : Math.round(r.ts), r.value, messageId);
+      const at = r.ts === undefined ? ts : Math.round(r.ts);
+      this.agg.add(r.device ?? d.device, r.metric, at, r.value, messageId);
     }
     // NaN: no payload timestamp, so nothing for mqlite_payload_ts_to_commit_seconds to observe.
     return {
@@ -421,8 +432,13 @@ function differs(r: Reading, ts: number): r is Reading & { ts: number } {
   return r.ts !== undefined && r.ts !== ts;
 }
 
+/** A reading stored in readings_at: its own time, or its own device. */
+function apart(r: Reading, ts: number): boolean {
+  return differs(r, ts) || r.device !== undefined;
+}
+
 function hasOwnTimestamps(readings: readonly Reading[], ts: number): boolean {
-  for (const r of readings) if (differs(r, ts)) return true;
+  for (const r of readings) if (apart(r, ts)) return true;
   return false;
 }
 

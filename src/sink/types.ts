@@ -59,6 +59,11 @@ export interface Reading {
    * is_historical, a batched upload): stored in readings_at and rolled up at this time.
    */
   readonly ts?: number;
+  /**
+   * Only when the reading belongs to another device than its message's (a Sparkplug NDEATH marks
+   * each device of its node offline): stored in readings_at under that device, at the message's ts.
+   */
+  readonly device?: string;
 }
 
 /** Same shape as decode/types.ts DecodeResult; kept structural so the sink does not import decode/. */
@@ -89,9 +94,21 @@ export interface DecoderRestore {
   readonly feed: (topic: string, payload: Uint8Array) => void;
 }
 
+/**
+ * What a stateful decoder (Sparkplug B) has to say after a batch: counter increments by name, and
+ * messages it asks the intake to publish (QoS 0, not retained: rebirth requests). The worker has no
+ * MQTT connection, so these travel back with the batch's result.
+ */
+export interface DecoderReport {
+  readonly counts: Readonly<Record<string, number>>;
+  readonly publish: readonly { readonly topic: string; readonly payload: Uint8Array }[];
+}
+
 export interface DecodeFn {
   (topic: string, payload: Uint8Array, receivedAt: number): SinkDecodeResult;
   readonly restore?: DecoderRestore | undefined;
+  /** Called after each committed batch; undefined when there is nothing to report. */
+  readonly report?: (() => DecoderReport | undefined) | undefined;
 }
 
 /** Builds the decode function inside the worker from the settings the sink was given. */
@@ -116,4 +133,6 @@ export interface BatchResult {
   readonly nonFinite?: number;
   /** Topic of the first duplicate in the batch, for the log. */
   readonly duplicateTopic?: string;
+  /** The decoder's report since the last committed batch (DecodeFn.report). */
+  readonly decoder?: DecoderReport;
 }

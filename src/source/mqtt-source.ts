@@ -98,6 +98,21 @@ export class MqttSource {
     stream.once('close', () => clearTimeout(timer));
   }
 
+  /**
+   * Publishes at QoS 0, not retained (a Sparkplug rebirth request): written to the live connection,
+   * or refused when there is none. Never queued offline: a request that waited for a reconnect
+   * would be stale, and the rebirth a reconnect brings makes it moot.
+   */
+  publish(topic: string, payload: Uint8Array): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !this.connected || this.stopping)
+      return Promise.reject(new MqliteError('MQLITE_SOURCE_FAILED', 'not connected to the broker'));
+    const body = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    return new Promise((resolve, reject) =>
+      client.publish(topic, body, { qos: 0, retain: false }, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
   /** Shutdown: take no more messages (they stay unacked at the broker). */
   pause(): void {
     this.paused = true;
@@ -169,12 +184,28 @@ export class MqttSource {
     }
     // Without a session the broker forgot our subscriptions. On our first connection we
     // subscribe even to a resumed session: the configured topics may have changed.
-    if (!sessionPresent || !this.everSubscribed) {
-      this.isSubscribed = false;
-      this.subscribe(client, stream, sessionPresent);
-    } else {
-      this.isSubscribed = true; // the resumed session holds the subscription we made earlier
+    const topicsToo = !sessionPresent || !this.everSubscribed;
+    if (topicsToo) this.isSubscribed = false;
+    else this.isSubscribed = true; // the resumed session holds the subscription we made earlier
+    const readFirst = this.settings.readFirst ?? [];
+    if (readFirst.length === 0) {
+      if (topicsToo) this.subscribe(client, stream, sessionPresent);
+      return;
     }
+    // Subscribing again, even within a session, makes the broker send the retained messages anew
+    // ([MQTT-3.8.4-3]; MQTT 5 Retain Handling 0). They are queued behind the SUBACK, so whatever
+    // the topics' subscription brings arrives after them, in order, through the same queue.
+    const first = Object.fromEntries(readFirst.map((t) => [t, { qos: 0 as const }]));
+    client.subscribe(first, (err) => {
+      if (stream.destroyed || client.stream !== stream) return;
+      if (err)
+        this.deps.hooks.onError(
+          new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${readFirst.join(', ')}: ${err.message}`, {
+            cause: err,
+          }),
+        );
+      if (topicsToo) this.subscribe(client, stream, sessionPresent);
+    });
   }
 
   private subscribe(client: MqttClient, stream: Stream, sessionPresent: boolean): void {

@@ -20,6 +20,11 @@ export interface SourceSettings {
   /** Subscribe to `$share/<shareGroup>/<topic>` for each topic: the group's members split the stream. */
   shareGroup?: string;
   qos: 0 | 1 | 2;
+  /**
+   * Filters subscribed at QoS 0 on every connection, each answered before the topics are subscribed,
+   * for their retained messages (Sparkplug BIRTH certificates seed the alias tables before DATA).
+   */
+  readFirst?: string[];
   reconnect: { baseMs: number; factor: number; capMs: number; stableMs: number };
   /**
    * Benchmarks only: PUBACK on receipt, as other ingesters do, so `npm run bench` can show what

@@ -28,38 +28,32 @@ export function toDocument(root: unknown, maxDepth: number, unwrapTag?: Unwrap):
   if (top === RETRY) return 'retry';
   if (top === null || typeof top !== 'object') return { ok: true, value: top };
   const start = types.isMap(top) ? fromMap(top as Map<unknown, unknown>) : top;
-  const stack: [object, number][] = [[start, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    // Returns false when the child is a container nested too deep.
-    const fix = (
-      holder: Record<string | number, unknown>,
-      key: string | number,
-      raw: unknown,
-    ): boolean | typeof RETRY => {
-      const v = convertLeaf(raw, unwrapTag);
-      if (v === RETRY) return RETRY;
-      if (v !== null && typeof v === 'object') {
-        if (depth >= maxDepth) return false;
-        const child = types.isMap(v) ? fromMap(v as Map<unknown, unknown>) : v;
-        if (child !== raw) holder[key] = child;
-        stack.push([child, depth + 1]);
-      } else if (v !== raw) {
-        holder[key] = v;
-      }
-      return true;
-    };
+  // Parallel stacks: no pair allocated per container.
+  const nodes: object[] = [start];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop() as Record<string | number, unknown>;
+    const depth = depths.pop()!;
     const keys = Array.isArray(node) ? undefined : Object.keys(node);
-    const n = keys === undefined ? (node as unknown[]).length : keys.length;
+    const n = keys === undefined ? (node as unknown as unknown[]).length : keys.length;
     for (let i = 0; i < n; i++) {
       const key = keys === undefined ? i : keys[i]!;
-      const r = fix(
-        node as Record<string | number, unknown>,
-        key,
-        (node as Record<string | number, unknown>)[key],
-      );
-      if (r === RETRY) return 'retry';
-      if (!r) return rejected('payload_too_deep', `nested more than ${maxDepth} levels deep`);
+      const raw = node[key];
+      // Scalars as they come from the decoders (most values) need no conversion.
+      const t = typeof raw;
+      if (t === 'number' || t === 'string' || t === 'boolean') continue;
+      const v = convertLeaf(raw, unwrapTag);
+      if (v === RETRY) return 'retry';
+      if (v !== null && typeof v === 'object') {
+        if (depth >= maxDepth)
+          return rejected('payload_too_deep', `nested more than ${maxDepth} levels deep`);
+        const child = types.isMap(v) ? fromMap(v as Map<unknown, unknown>) : v;
+        if (child !== raw) node[key] = child;
+        nodes.push(child);
+        depths.push(depth + 1);
+      } else if (v !== raw) {
+        node[key] = v;
+      }
     }
   }
   return { ok: true, value: start };

@@ -10,6 +10,8 @@ export interface FormatReading {
   metric: string;
   value: number;
   ts?: number;
+  /** Another device than the message's: an NDEATH marks each of its node's devices offline too. */
+  device?: string;
 }
 
 export interface FormatDecoded {

@@ -41,6 +41,9 @@ const UINT64_MAX = 18_446_744_073_709_551_615n;
 /** Up to 15 digits a decimal integer is exact in a double: no BigInt needed for range checks. */
 const SAFE_DIGITS = 15;
 
+/** Timestamp digits below the ms per precision; seconds scale up instead (no fast path). */
+const DROP_DIGITS: Record<LineProtocolPrecision, number | undefined> = { ns: 6, us: 3, ms: 0, s: undefined };
+
 const LF = 10;
 const CR = 13;
 const SPACE = 32;
@@ -68,8 +71,9 @@ interface Line {
   measurement: string;
   /** [key, value] pairs in the order written. */
   tags: [string, string][];
-  /** [key, value]; value null for a string field. */
-  fields: [string, number | null][];
+  /** Field keys and values side by side (no pair per field); a value is null for a string field. */
+  keys: string[];
+  values: (number | null)[];
   /** ms, or undefined without a timestamp. */
   ts: number | undefined;
 }
@@ -81,10 +85,11 @@ class TimestampError extends Error {}
 export function createLineProtocolParser(opts: LineProtocolOptions): (text: string) => FormatResult {
   if (opts.deviceTag === '') throw new RangeError('line protocol: deviceTag must not be empty');
   const toMs = msConverter(opts.precision);
+  const dropDigits = DROP_DIGITS[opts.precision];
   return (text) => {
     let lines: Line[];
     try {
-      lines = new Scanner(text, toMs).lines();
+      lines = new Scanner(text, toMs, dropDigits).lines();
     } catch (err) {
       if (err instanceof LineError) return rejected('invalid_line_protocol', err.message);
       if (err instanceof TimestampError) return rejected('invalid_timestamp', err.message);
@@ -125,8 +130,10 @@ function toReadings(lines: Line[], opts: LineProtocolOptions): FormatResult {
   let device: string | null = null;
   let agreed = true;
   for (const line of lines) {
-    for (const [k, v] of line.tags) {
-      if (k !== deviceTag) continue;
+    const { tags } = line;
+    for (let t = 0; t < tags.length; t++) {
+      if (tags[t]![0] !== deviceTag) continue;
+      const v = tags[t]![1];
       if (device === null) device = v;
       else if (device !== v) agreed = false;
     }
@@ -134,31 +141,36 @@ function toReadings(lines: Line[], opts: LineProtocolOptions): FormatResult {
   if (!agreed || device === '') device = null;
   const dropTag = device === null ? undefined : deviceTag;
 
+  let ts: number | undefined;
+  for (let i = 0; i < lines.length && ts === undefined; i++) ts = lines[i]!.ts;
   const readings: FormatReading[] = [];
   let capped = false;
   for (const line of lines) {
     const prefix = metricPrefix(line, dropTag);
-    for (const [field, value] of line.fields) {
+    // A reading at the message's own time carries none: the decoder then has nothing to settle.
+    const own = line.ts === ts ? undefined : line.ts;
+    const { keys, values } = line;
+    for (let f = 0; f < keys.length; f++) {
+      const value = values[f]!;
       if (value === null) continue;
       if (readings.length >= maxReadings) {
         capped = true;
         continue;
       }
-      const metric = `${prefix}.${field}`;
-      readings.push(line.ts === undefined ? { metric, value } : { metric, value, ts: line.ts });
+      const metric = `${prefix}.${keys[f]!}`;
+      readings.push(own === undefined ? { metric, value } : { metric, value, ts: own });
     }
   }
-  const ts = lines.find((l) => l.ts !== undefined)?.ts;
   // One line with distinct field keys (the common case) cannot repeat a metric: skip the check.
-  const unique = lines.length === 1 && distinctKeys(lines[0]!.fields);
+  const unique = lines.length === 1 && distinctKeys(lines[0]!.keys);
   return { ok: true, readings: unique ? readings : lastWins(readings), device, capped, ts };
 }
 
 /** Whether no field key repeats (pairwise: a line has a handful of fields). */
-function distinctKeys(fields: [string, number | null][]): boolean {
-  if (fields.length > 16) return false;
-  for (let i = 1; i < fields.length; i++) {
-    for (let j = 0; j < i; j++) if (fields[i]![0] === fields[j]![0]) return false;
+function distinctKeys(keys: string[]): boolean {
+  if (keys.length > 16) return false;
+  for (let i = 1; i < keys.length; i++) {
+    for (let j = 0; j < i; j++) if (keys[i] === keys[j]) return false;
   }
   return true;
 }
@@ -204,6 +216,8 @@ class Scanner {
   constructor(
     private readonly s: string,
     private readonly toMs: (digits: string) => number,
+    /** Digits below the ms in this precision (ns 6, us 3, ms 0); undefined (s): no fast path. */
+    private readonly dropDigits: number | undefined,
   ) {}
 
   lines(): Line[] {
@@ -244,12 +258,14 @@ class Scanner {
     }
     if (this.s.charCodeAt(this.i) !== SPACE) this.fail(`"${measurement}" has no fields`);
     this.skipBlanks();
-    const fields: [string, number | null][] = [];
+    const keys: string[] = [];
+    const values: (number | null)[] = [];
     for (;;) {
       const key = this.name(true, 'field key');
       if (this.s.charCodeAt(this.i) !== EQUALS) this.fail(`field "${key}" has no "=value"`);
       this.i++;
-      fields.push([key, this.fieldValue(key)]);
+      keys.push(key);
+      values.push(this.fieldValue(key));
       if (this.s.charCodeAt(this.i) !== COMMA) break;
       this.i++;
     }
@@ -259,19 +275,30 @@ class Scanner {
       const { s } = this;
       const start = this.i;
       let i = start;
+      let plain = true; // digits only, no sign
       for (; i < s.length; i++) {
         const c = s.charCodeAt(i);
         if (c === LF || c === CR || c === SPACE || c === TAB) break;
+        if (c < 48 || c > 57) plain = false;
       }
       this.i = i;
-      const digits = s.slice(start, i);
-      if (!digitsOnly(digits, true)) this.fail(`timestamp "${clip(digits)}" is not an integer`);
-      ts = this.toMs(digits);
+      // Fast path, exact: floored to ms, a non-negative timestamp is its leading digits, read here
+      // without a substring; what this does not cover goes through toMs (msConverter).
+      const head = i - start - (this.dropDigits ?? 0);
+      if (plain && i > start && this.dropDigits !== undefined && head <= SAFE_DIGITS) {
+        let ms = 0;
+        for (let k = start; k < start + head; k++) ms = ms * 10 + (s.charCodeAt(k) - 48);
+        ts = ms;
+      } else {
+        const digits = s.slice(start, i);
+        if (!digitsOnly(digits, true)) this.fail(`timestamp "${clip(digits)}" is not an integer`);
+        ts = this.toMs(digits);
+      }
       this.skipBlanks();
       if (!this.atEndOfLine()) this.fail('unexpected text after the timestamp');
     }
     this.endOfLine();
-    return { measurement, tags, fields, ts };
+    return { measurement, tags, keys, values, ts };
   }
 
   /** A measurement (`inTag` false: `=` is ordinary) or a tag key/value or field key, unescaped. */
@@ -301,6 +328,56 @@ class Scanner {
   }
 
   private fieldValue(key: string): number | null {
+    const fast = this.plainNumber();
+    if (fast !== undefined) return fast;
+    return this.anyFieldValue(key);
+  }
+
+  /**
+   * The common field values read in one pass without a substring: `-12`, `21.5`, `.5`, `3i`, `7u`
+   * with at most 15 digits. Such a mantissa and 10^(≤ 15) are exact doubles, so one division is the
+   * correctly rounded value Number() would give (the classic fast path of decimal conversion).
+   * Anything else (exponents, more digits, `+`, booleans, strings, errors): undefined, position kept.
+   */
+  private plainNumber(): number | undefined {
+    const { s } = this;
+    let i = this.i;
+    let c = s.charCodeAt(i);
+    const negative = c === 45;
+    if (negative) c = s.charCodeAt(++i);
+    let m = 0;
+    let digits = 0;
+    let frac = 0;
+    while (c >= 48 && c <= 57) {
+      m = m * 10 + (c - 48);
+      digits++;
+      c = s.charCodeAt(++i);
+    }
+    const dot = c === 46;
+    if (dot) {
+      c = s.charCodeAt(++i);
+      while (c >= 48 && c <= 57) {
+        m = m * 10 + (c - 48);
+        digits++;
+        frac++;
+        c = s.charCodeAt(++i);
+      }
+    }
+    if (digits === 0 || digits > SAFE_DIGITS) return undefined;
+    if (endsValue(c)) {
+      this.i = i;
+      const v = frac === 0 ? m : m / POW10[frac]!;
+      return negative ? -v : v;
+    }
+    if (dot || !endsValue(s.charCodeAt(i + 1))) return undefined;
+    if (c === 105 /* i */ || (c === 117 /* u */ && !negative)) {
+      this.i = i + 1;
+      return negative ? -m : m;
+    }
+    return undefined;
+  }
+
+  private anyFieldValue(key: string): number | null {
     const { s } = this;
     if (s.charCodeAt(this.i) === QUOTE) {
       // A string field: skip to the closing quote; `\"` and `\\` are its only escapes.
@@ -371,6 +448,14 @@ class Scanner {
     if (this.s.charCodeAt(this.i) !== LF) this.fail('a carriage return not followed by a newline');
     this.i++;
   }
+}
+
+/** Powers of ten exact as doubles, for plainNumber's fraction digits. */
+const POW10 = Array.from({ length: SAFE_DIGITS + 1 }, (_, k) => 10 ** k);
+
+/** What ends a field value: a line end, a space, a comma, or the end of the text (NaN). */
+function endsValue(c: number): boolean {
+  return c === LF || c === CR || c === SPACE || c === COMMA || Number.isNaN(c);
 }
 
 /** Remove the backslash before an escapable character; other backslashes are literal. */

@@ -10,6 +10,7 @@ import { migrateToV2 } from './v2.js';
 import { V2_FINISH, V2_READINGS_VIEW, V2_SCHEMA } from './v2-schema.js';
 import { V3_RETENTION } from './v3-retention.js';
 import { V4_ONE_MESSAGE_INDEX } from './v4-one-message-index.js';
+import { V5_READINGS_DEVICE } from './v5-readings-device.js';
 
 export interface MigrationProgress {
   /** Version being migrated to. */
@@ -56,6 +57,14 @@ const STEPS: readonly Step[] = [
         db.pragma('user_version = 4');
       })
       .immediate(),
+  (db) =>
+    db
+      .transaction(() => {
+        if (version(db) !== 4) return;
+        db.exec(V5_READINGS_DEVICE);
+        db.pragma('user_version = 5');
+      })
+      .immediate(),
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
@@ -79,6 +88,7 @@ export function migrate(db: Database.Database, onProgress?: MigrationProgressFn)
       db.exec(V2_FINISH);
       db.exec(V3_RETENTION);
       db.exec(V4_ONE_MESSAGE_INDEX);
+      db.exec(V5_READINGS_DEVICE);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   }

@@ -8,7 +8,8 @@
  * - `seq` (0–255, wrapping) runs per edge node across its node and device messages; a jump is a gap.
  * - NDEATH is accepted only when its bdSeq matches the current NBIRTH's (a late will from an older
  *   session must not mark a reborn node offline); DEATH gives the reading `sparkplug.online` = 0,
- *   BIRTH gives 1, so a node's state is in the data and in `latest`.
+ *   BIRTH gives 1, so a node's state is in the data and in `latest`. DDEATH marks its device;
+ *   NDEATH the node and every device it has given birth to (readings naming those devices).
  * - DATA before BIRTH, an unknown alias and a gap are anomalies: counted, what can be named is
  *   still stored, and (when enabled, at most once per interval per node) a rebirth is asked for.
  * - Metrics: `is_transient` not stored, `is_null` no value, `is_historical` at its own timestamp;
@@ -70,6 +71,10 @@ interface NodeState {
   lastRebirthAsk: number;
   table: MetricTable;
   devices: Map<string, MetricTable>;
+  /** After an accepted NDEATH, until the next NBIRTH: its DATA is DATA before BIRTH. */
+  dead: boolean;
+  /** Devices after their DDEATH, until their next DBIRTH. */
+  deadDevices: Set<string>;
 }
 
 /** The decoded protobuf, as far as it is read here. */
@@ -147,8 +152,12 @@ export class SparkplugHost {
 
     switch (t.type) {
       case 'NBIRTH': {
+        const bdSeq = bdSeqOf(pb.metrics);
+        // A broker's certificate of the birth this host already follows (it also arrives live on
+        // the certificates subscription): starting over would forget the devices born since.
+        if (replay && node?.bdSeq !== undefined && node.bdSeq === bdSeq) break;
         node = this.born(key);
-        node.bdSeq = bdSeqOf(pb.metrics);
+        node.bdSeq = bdSeq;
         node.nextSeq = replay ? undefined : (Number(pb.seq) + 1) % 256;
         define(node.table, pb.metrics);
         this.metrics(emit, pb.metrics, node.table, out);
@@ -161,8 +170,14 @@ export class SparkplugHost {
           out.anomalies.push('stale_death');
           break;
         }
-        if (node !== undefined) node.nextSeq = undefined;
         emit.push(ONLINE_METRIC, 0, undefined);
+        if (node !== undefined) {
+          node.nextSeq = undefined;
+          node.dead = true;
+          // [tck-id-operational-behavior-edge-node-termination-host-action-ndeath-devices-offline]
+          // A host marks every device of a dead edge node offline as well.
+          for (const d of node.devices.keys()) emit.push(ONLINE_METRIC, 0, undefined, `${key}/${d}`);
+        }
         break;
       }
       case 'DBIRTH':
@@ -172,9 +187,13 @@ export class SparkplugHost {
         if (node === undefined) {
           out.anomalies.push('data_before_birth');
           node = this.born(key);
-        } else if (!replay) {
-          this.checkSeq(node, pb, out);
+        } else if (node.dead && !replay) {
+          // Dead since its NDEATH and not born again: the aliases it knew may be stale (a BIRTH
+          // missed), so this asks for a rebirth; the names it still has are used meanwhile.
+          out.anomalies.push('data_before_birth');
         }
+        // A node first seen by its DATA is followed from that seq on: a later gap still counts.
+        if (!replay) this.checkSeq(node, pb, out);
         let table = node.table;
         if (t.device !== undefined) {
           const known = node.devices.get(t.device);
@@ -186,7 +205,11 @@ export class SparkplugHost {
             node.devices.set(t.device, table);
           } else {
             table = known;
+            if (node.deadDevices.has(t.device) && !out.anomalies.includes('data_before_birth'))
+              out.anomalies.push('data_before_birth');
           }
+          if (t.type === 'DBIRTH') node.deadDevices.delete(t.device);
+          else if (t.type === 'DDEATH') node.deadDevices.add(t.device);
         }
         if (t.type === 'DBIRTH') define(table, pb.metrics);
         if (t.type === 'DDEATH') {
@@ -230,6 +253,8 @@ export class SparkplugHost {
       lastRebirthAsk: before?.lastRebirthAsk ?? Number.NEGATIVE_INFINITY,
       table: newTable(),
       devices: new Map(),
+      dead: false,
+      deadDevices: new Set(),
     };
     this.nodes.set(key, node);
     return node;
@@ -336,13 +361,15 @@ class Emitter {
     private readonly max: number,
   ) {}
 
-  push(metric: string, value: number, ts: number | undefined): void {
+  push(metric: string, value: number, ts: number | undefined, device?: string): void {
     if (!Number.isFinite(value)) return;
     if (this.out.readings.length >= this.max) {
       this.out.capped = true;
       return;
     }
-    this.out.readings.push(ts === undefined ? { metric, value } : { metric, value, ts });
+    const r: FormatReading = ts === undefined ? { metric, value } : { metric, value, ts };
+    if (device !== undefined) r.device = device;
+    this.out.readings.push(r);
   }
 }
 

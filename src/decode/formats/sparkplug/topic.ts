@@ -7,6 +7,14 @@
 
 export const SPARKPLUG_NAMESPACE = 'spBv1.0';
 export const SPARKPLUG_FILTER = `${SPARKPLUG_NAMESPACE}/#`;
+/**
+ * Sparkplug 3.0 "Sparkplug Aware MQTT Server": such a broker keeps each NBIRTH and DBIRTH, retained,
+ * on `$sparkplug/certificates/spBv1.0/<group>/NBIRTH/<node>` and `…/DBIRTH/<node>/<device>`
+ * ([conformance-mqtt-aware-nbirth-mqtt-topic], [conformance-mqtt-aware-dbirth-mqtt-retain]), so a
+ * host that connects late can learn the aliases without asking for a rebirth.
+ */
+export const SPARKPLUG_CERTIFICATES = '$sparkplug/certificates/';
+export const SPARKPLUG_CERTIFICATES_FILTER = `${SPARKPLUG_CERTIFICATES}${SPARKPLUG_NAMESPACE}/#`;
 
 const NODE_TYPES = new Set(['NBIRTH', 'NDEATH', 'NDATA', 'NCMD']);
 const DEVICE_TYPES = new Set(['DBIRTH', 'DDEATH', 'DDATA', 'DCMD']);

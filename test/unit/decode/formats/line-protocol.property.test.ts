@@ -77,11 +77,42 @@ describe('line protocol property', () => {
         const sorted = [...l.tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
         const prefix = [l.measurement, ...sorted.map(([k, v]) => `${k}=${v}`)].join('.');
         const ms = Number(l.ts / 1_000_000n - (l.ts < 0n && l.ts % 1_000_000n !== 0n ? 1n : 0n));
+        // One line: its time is the message's, so no reading carries a time of its own.
+        expect(r.ts).toBe(ms);
         expect(r.readings).toEqual(
-          l.fields.map(([k, v]) => ({ metric: `${prefix}.${k}`, value: v === 0 ? 0 : v, ts: ms })),
+          l.fields.map(([k, v]) => ({ metric: `${prefix}.${k}`, value: v === 0 ? 0 : v })),
         );
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('reads a decimal field exactly as Number() does, and a timestamp as its exact ms floor', () => {
+    // Short decimals take the one-pass path, long ones the substring path: both must agree with Number().
+    const digits = (min: number, max: number) =>
+      fc.string({ minLength: min, maxLength: max, unit: fc.constantFrom(...'0123456789') });
+    const decimal = fc
+      .tuple(fc.constantFrom('', '-', '+'), digits(0, 18), fc.constantFrom('', '.'), digits(0, 18))
+      .map(([sign, a, dot, b]) => `${sign}${a}${dot}${dot === '' ? '' : b}`)
+      .filter((t) => /\d/.test(t));
+    fc.assert(
+      fc.property(decimal, fc.constantFrom('', 'i', 'u'), digits(1, 19), (token, suffix, ts) => {
+        const r = parse(`m v=${token}${suffix} ${ts}`);
+        const integer = /^[+-]?\d+$/.test(token);
+        // The existing rules: i takes a sign and the int64 range, u no sign and the uint64 range.
+        const expectOk =
+          suffix === '' ||
+          (suffix === 'i' && integer && BigInt(token) >= -(2n ** 63n) && BigInt(token) < 2n ** 63n) ||
+          (suffix === 'u' && /^\d+$/.test(token) && BigInt(token) < 2n ** 64n);
+        if (!expectOk) {
+          expect(r.ok).toBe(false);
+          return;
+        }
+        if (!r.ok) throw new Error(`${token}${suffix}: ${r.reason}: ${r.detail}`);
+        expect(r.readings[0]!.value).toBe(Number(token));
+        expect(r.ts).toBe(Number(BigInt(ts) / 1_000_000n));
+      }),
+      { numRuns: 5000 },
     );
   });
 });

@@ -26,17 +26,20 @@ describe('line protocol, the reference examples (fixtures)', () => {
       device: null,
       capped: false,
       ts: 1465839830100,
-      readings: [{ metric: 'weather.location=us-midwest.temperature', value: 82, ts: 1465839830100 }],
+      // At the message's time: no time of its own.
+      readings: [{ metric: 'weather.location=us-midwest.temperature', value: 82 }],
     });
   });
 
   it('keeps each line at its own time (the home sample data, second precision)', () => {
     const r = ok(parse(fixtureText('line-protocol/reference-home-seconds.lp'), { precision: 's' }));
     expect(r.readings).toHaveLength(12);
+    // The first line's time is the message's; later lines' readings carry their own.
+    expect(r.ts).toBe(1641024000000);
     expect(r.readings.slice(0, 3)).toEqual([
-      { metric: 'home.room=Living Room.temp', value: 21.1, ts: 1641024000000 },
-      { metric: 'home.room=Living Room.hum', value: 35.9, ts: 1641024000000 },
-      { metric: 'home.room=Living Room.co', value: 0, ts: 1641024000000 },
+      { metric: 'home.room=Living Room.temp', value: 21.1 },
+      { metric: 'home.room=Living Room.hum', value: 35.9 },
+      { metric: 'home.room=Living Room.co', value: 0 },
     ]);
     expect(r.readings[9]).toEqual({ metric: 'home.room=Kitchen.temp', value: 23, ts: 1641027600000 });
   });
@@ -64,7 +67,9 @@ describe('line protocol, the reference examples (fixtures)', () => {
       'system.uptime': 86400,
     });
     expect(Object.keys(byMetric)).not.toContain('system.uptime_format');
-    expect(new Set(r.readings.map((x) => x.ts))).toEqual(new Set([1700000000000]));
+    // Every line at one time, the message's: no reading needs a time of its own.
+    expect(r.ts).toBe(1700000000000);
+    expect(new Set(r.readings.map((x) => x.ts))).toEqual(new Set([undefined]));
   });
 
   it('reads CRLF lines without timestamps; a repeated field keeps the last value', () => {
@@ -105,7 +110,7 @@ describe('line protocol, values and timestamps', () => {
   it('converts timestamps exactly in each precision', () => {
     const line = (ts: string) => `m v=1 ${ts}`;
     const at = (ts: string, precision: LineProtocolOptions['precision']) =>
-      ok(parse(line(ts), { precision })).readings[0]!.ts;
+      ok(parse(line(ts), { precision })).ts;
     // 2^53 + 1 ns would round to 2^53 as a double; the BigInt keeps it, and the ms floor is exact.
     expect(at('1700000000123999999', 'ns')).toBe(1700000000123);
     expect(at('1700000000123999', 'us')).toBe(1700000000123);
@@ -176,7 +181,10 @@ describe('line protocol, malformed payloads name the line', () => {
   });
 
   it('accepts a newline inside a quoted string field and escaped quotes there', () => {
-    expect(ok(parse('w s="a\nb \\" c",v=2 5000000')).readings).toEqual([{ metric: 'w.v', value: 2, ts: 5 }]);
+    expect(ok(parse('w s="a\nb \\" c",v=2 5000000'))).toMatchObject({
+      ts: 5,
+      readings: [{ metric: 'w.v', value: 2 }],
+    });
   });
 
   it('does not let a trailing backslash swallow the line end', () => {

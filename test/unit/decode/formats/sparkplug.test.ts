@@ -5,6 +5,7 @@ import {
   type SparkplugHostOptions,
   type SparkplugResult,
 } from '../../../../src/decode/formats/sparkplug/host.js';
+import { SparkplugOutbox } from '../../../../src/decode/formats/sparkplug/outbox.js';
 import { REBIRTH_METRIC, rebirthCommand } from '../../../../src/decode/formats/sparkplug/rebirth.js';
 import { MetricDesc, PayloadDesc } from '../../../../src/decode/formats/sparkplug/schema.js';
 import { parseSparkplugTopic, type SparkplugTopic } from '../../../../src/decode/formats/sparkplug/topic.js';
@@ -174,6 +175,97 @@ describe('Sparkplug B host state', () => {
     expect(r).toMatchObject({ anomalies: [], readings: [{ metric: 'Temperature', value: -1 }] });
   });
 
+  it('follows the seq of a node first seen by its DATA, so a later gap counts', () => {
+    const h = host();
+    expect(ok(h.handle(topicOf('NDATA'), data(5), RECEIVED)).anomalies).toEqual([
+      'data_before_birth',
+      'unknown_alias',
+    ]);
+    expect(ok(h.handle(topicOf('NDATA'), data(9), RECEIVED)).anomalies).toEqual(['seq_gap', 'unknown_alias']);
+  });
+
+  it('keeps its devices when a certificate (replay) repeats the NBIRTH it follows', () => {
+    const h = host();
+    birth(h);
+    ok(
+      h.handle(
+        topicOf('DBIRTH', 'D'),
+        encodeSparkplug({ seq: 1, metrics: [{ name: 'P', alias: 7, datatype: 10 }] }),
+        RECEIVED,
+      ),
+    );
+    // The broker's retained copy of the same NBIRTH (same bdSeq) arrives after the live one.
+    const copy = encodeSparkplug({
+      seq: 0,
+      metrics: [
+        { name: 'bdSeq', value: { long: '1' } },
+        { name: 'Temperature', alias: 1, datatype: 3 },
+      ],
+    });
+    expect(ok(h.handle(topicOf('NBIRTH'), copy, RECEIVED, true)).readings).toEqual([]);
+    const r = ok(
+      h.handle(
+        topicOf('DDATA', 'D'),
+        encodeSparkplug({ seq: 2, metrics: [{ alias: 7, value: { double: 1.5 } }] }),
+        RECEIVED,
+      ),
+    );
+    expect(r).toMatchObject({ anomalies: [], readings: [{ metric: 'P', value: 1.5 }] });
+  });
+
+  it('marks the node and each device it gave birth to offline on NDEATH, a device alone on DDEATH', () => {
+    const h = host();
+    birth(h);
+    for (const [i, d] of ['D1', 'D2'].entries())
+      ok(h.handle(topicOf('DBIRTH', d), encodeSparkplug({ seq: i + 1, metrics: [] }), RECEIVED));
+    expect(
+      ok(h.handle(topicOf('DDEATH', 'D1'), encodeSparkplug({ seq: 3, metrics: [] }), RECEIVED)),
+    ).toMatchObject({ device: 'Plant1/Edge1/D1', readings: [{ metric: 'sparkplug.online', value: 0 }] });
+    const death = encodeSparkplug({ metrics: [{ name: 'bdSeq', value: { long: '1' } }] });
+    expect(ok(h.handle(topicOf('NDEATH'), death, RECEIVED)).readings).toEqual([
+      { metric: 'sparkplug.online', value: 0 },
+      { metric: 'sparkplug.online', value: 0, device: 'Plant1/Edge1/D1' },
+      { metric: 'sparkplug.online', value: 0, device: 'Plant1/Edge1/D2' },
+    ]);
+  });
+
+  it('counts DATA after a DEATH without a new BIRTH as DATA before BIRTH, still named', () => {
+    const h = host({ rebirth: true });
+    birth(h);
+    ok(
+      h.handle(
+        topicOf('DBIRTH', 'D'),
+        encodeSparkplug({ seq: 1, metrics: [{ name: 'P', alias: 7, datatype: 10 }] }),
+        RECEIVED,
+      ),
+    );
+    ok(h.handle(topicOf('DDEATH', 'D'), encodeSparkplug({ seq: 2, metrics: [] }), RECEIVED));
+    const ddata = encodeSparkplug({ seq: 3, metrics: [{ alias: 7, value: { double: 2 } }] });
+    expect(ok(h.handle(topicOf('DDATA', 'D'), ddata, RECEIVED))).toMatchObject({
+      anomalies: ['data_before_birth'],
+      readings: [{ metric: 'P', value: 2 }],
+      rebirth: { group: 'Plant1', node: 'Edge1' },
+    });
+    ok(
+      h.handle(
+        topicOf('DBIRTH', 'D'),
+        encodeSparkplug({ seq: 4, metrics: [{ name: 'P', alias: 7, datatype: 10 }] }),
+        RECEIVED,
+      ),
+    );
+    expect(
+      ok(h.handle(topicOf('DDATA', 'D'), encodeSparkplug({ seq: 5, metrics: [] }), RECEIVED)).anomalies,
+    ).toEqual([]);
+    const death = encodeSparkplug({ metrics: [{ name: 'bdSeq', value: { long: '1' } }] });
+    ok(h.handle(topicOf('NDEATH'), death, RECEIVED));
+    expect(ok(h.handle(topicOf('NDATA'), data(0), RECEIVED))).toMatchObject({
+      anomalies: ['data_before_birth'],
+      readings: [{ metric: 'Temperature', value: -1 }],
+    });
+    birth(h);
+    expect(ok(h.handle(topicOf('NDATA'), data(1), RECEIVED)).anomalies).toEqual([]);
+  });
+
   it('reads host STATE messages, JSON (3.0) and plain (2.2)', () => {
     const state = parseSparkplugTopic('spBv1.0/STATE/scada1') as SparkplugTopic;
     const enc = (s: string) => new TextEncoder().encode(s);
@@ -222,5 +314,26 @@ describe('rebirth command', () => {
       value: { case: 'booleanValue', value: true },
     });
     expect(isFieldSet(p.metrics[0] as never, MetricDesc.field.alias!)).toBe(false);
+  });
+});
+
+describe('decoder report (what the worker hands back per batch)', () => {
+  it('gives the anomaly counts since the last report and the rebirth requests, then nothing', () => {
+    const h = host({ rebirth: true });
+    const outbox = new SparkplugOutbox(h.counts);
+    const r = ok(h.handle(topicOf('NDATA'), encodeSparkplug({ seq: 4, metrics: [{ alias: 3 }] }), RECEIVED));
+    expect(r.rebirth).toEqual({ group: 'Plant1', node: 'Edge1' });
+    outbox.rebirth(r.rebirth!.group, r.rebirth!.node, RECEIVED);
+    outbox.certificate();
+    const report = outbox.take();
+    expect(report?.counts).toEqual({
+      sparkplug_data_before_birth: 1,
+      sparkplug_unknown_alias: 1,
+      sparkplug_certificate: 1,
+    });
+    expect(report?.publish.map((p) => p.topic)).toEqual(['spBv1.0/Plant1/NCMD/Edge1']);
+    expect(outbox.take()).toBeUndefined();
+    ok(h.handle(topicOf('NDATA'), encodeSparkplug({ seq: 7, metrics: [] }), RECEIVED));
+    expect(outbox.take()).toEqual({ counts: { sparkplug_seq_gap: 1 }, publish: [] });
   });
 });
