@@ -91,13 +91,6 @@ function addToLevel(level: Map<number, Bucket>, size: number, ts: number, value:
   else addTo(b, ts, value);
 }
 
-function mergeLevel(into: Map<number, Bucket>, later: ReadonlyMap<number, Bucket>): void {
-  for (const [start, b] of later) {
-    const mine = into.get(start);
-    into.set(start, mine === undefined ? b : mergeBucket(mine, b));
-  }
-}
-
 /**
  * The readings of one transaction, by series. Keyed by device then metric (no string concatenation
  * per reading); a series' id is resolved once per batch when it is written.
@@ -138,35 +131,6 @@ export class BatchAggregator {
   /** Readings added since the last clear. */
   get size(): number {
     return this.readings;
-  }
-
-  /**
-   * Takes in `later`'s content (readings stored after this one's), as if they had been added here:
-   * buckets merge by mergeBucket, latest keeps the greater ts (a tie: the later-stored). Lets the store
-   * keep committed batches' aggregates in memory and write them for many batches at once. Takes
-   * over `later`'s buckets: clear `later` afterwards, never add to it again before that.
-   */
-  absorb(later: BatchAggregator): void {
-    for (const s of later.series()) {
-      let metrics = this.byDevice.get(s.device);
-      if (metrics === undefined) {
-        metrics = new Map();
-        this.byDevice.set(s.device, metrics);
-      }
-      const mine = metrics.get(s.metric);
-      if (mine === undefined) {
-        metrics.set(s.metric, { ...s, b5m: new Map(s.b5m), b1h: new Map(s.b1h) });
-        continue;
-      }
-      if (s.latestTs >= mine.latestTs) {
-        mine.latestTs = s.latestTs;
-        mine.latestValue = s.latestValue;
-        mine.latestMessageId = s.latestMessageId;
-      }
-      mergeLevel(mine.b5m, s.b5m);
-      mergeLevel(mine.b1h, s.b1h);
-    }
-    this.readings += later.readings;
   }
 
   *series(): IterableIterator<SeriesBatch> {

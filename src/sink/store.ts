@@ -71,9 +71,12 @@ type Outcome =
  * and written to latest and the rollups once per series and bucket at the end of that transaction.
  */
 export class SinkStore {
-  /** Readings of the transaction in progress; rebuilt from scratch by every attempt. */
-  private readonly agg = new BatchAggregator();
-  /** Readings of committed messages after the rollup cursor, not yet in latest/rollups. */
+  /**
+   * Readings of the messages stored after the rollup cursor, not yet in latest/rollups: committed
+   * ones, plus those of the transaction in progress. A transaction that rolls back leaves it wrong,
+   * so it is then rebuilt from the database (rebuildPending): failures are rare, and this way a
+   * healthy batch adds each reading once, into buckets that live across batches.
+   */
   private readonly pending = new BatchAggregator();
   /** Greatest messages.id committed (the cursor once pending is written). */
   private committedMaxId = 0;
@@ -183,14 +186,12 @@ export class SinkStore {
     try {
       outcomes = this.writeAll(b, decoded);
     } catch (err) {
-      // Series rows inserted by the rolled-back transaction are gone; so must their cached ids be.
-      this.rollups.forgetUncommitted();
+      this.rolledBack();
       if (!isRowLevelError(err)) throw err;
       try {
         outcomes = this.writeSplit(b, decoded);
       } catch (splitErr) {
-        this.rollups.forgetUncommitted();
-        this.agg.clear();
+        this.rolledBack();
         throw splitErr;
       }
     }
@@ -225,9 +226,15 @@ export class SinkStore {
   }
 
   private beginTx(): void {
-    this.agg.clear();
     this.txMaxId = 0;
     this.txFlushes = false;
+  }
+
+  /** After a transaction rolled back: what it added to memory is not in the database. */
+  private rolledBack(): void {
+    // Series rows inserted by it are gone; so must their cached ids be.
+    this.rollups.forgetUncommitted();
+    this.rebuildPending(this.cursor());
   }
 
   /** Inside the batch's transaction: writes latest/rollups now (pending and this batch) when due. */
@@ -236,11 +243,9 @@ export class SinkStore {
       this.rollupFlushMs === 0 ||
       batchSize < ROLLUP_EVERY_BATCH_BELOW ||
       performance.now() - this.lastFlush >= this.rollupFlushMs ||
-      this.pending.size + this.agg.size >= ROLLUP_PENDING_MAX_READINGS;
+      this.pending.size >= ROLLUP_PENDING_MAX_READINGS;
     if (!this.txFlushes) return;
-    // pending first: its messages were stored before this batch's (ties on ts go by storage order).
     if (this.pending.size > 0) this.rollups.write(this.pending);
-    if (this.agg.size > 0) this.rollups.write(this.agg);
     this.saveCursor.run(ROLLUP_CURSOR, Math.max(this.committedMaxId, this.txMaxId), Date.now());
   }
 
@@ -250,10 +255,37 @@ export class SinkStore {
     if (this.txFlushes) {
       this.pending.clear();
       this.lastFlush = performance.now();
-    } else {
-      this.pending.absorb(this.agg);
     }
-    this.agg.clear();
+  }
+
+  /** The rollups' cursor as stored; undefined when its row is missing. */
+  private cursor(): number | undefined {
+    const row = this.db.prepare('SELECT after_id FROM purge_protect WHERE consumer = ?').get(ROLLUP_CURSOR) as
+      | { after_id: number }
+      | undefined;
+    return row?.after_id;
+  }
+
+  /** pending := the readings of the messages stored after `after` (none when undefined). */
+  private rebuildPending(after: number | undefined): void {
+    this.pending.clear();
+    if (after === undefined) return;
+    const rows = this.db
+      .prepare(
+        `SELECT m.id, m.device, j.key AS metric, m.ts, CAST(j.value AS REAL) AS value
+           FROM messages m, json_each(m.readings) j WHERE m.id > ?
+         UNION ALL
+         SELECT message_id, device, metric, ts, value FROM readings_at WHERE message_id > ?
+         ORDER BY 1`,
+      )
+      .iterate(after, after) as IterableIterator<{
+      id: number;
+      device: string | null;
+      metric: string;
+      ts: number;
+      value: number;
+    }>;
+    for (const r of rows) this.pending.add(r.device, r.metric, r.ts, r.value, r.id);
   }
 
   /**
@@ -264,31 +296,10 @@ export class SinkStore {
   private recoverPending(): void {
     const max = this.db.prepare('SELECT ifnull(max(id), 0) AS id FROM messages').get() as { id: number };
     this.committedMaxId = max.id;
-    const row = this.db.prepare('SELECT after_id FROM purge_protect WHERE consumer = ?').get(ROLLUP_CURSOR) as
-      | { after_id: number }
-      | undefined;
-    if (row === undefined) {
-      this.saveCursor.run(ROLLUP_CURSOR, max.id, Date.now());
-      return;
-    }
-    const rows = this.db
-      .prepare(
-        `SELECT m.id, m.device, j.key AS metric, m.ts, CAST(j.value AS REAL) AS value
-           FROM messages m, json_each(m.readings) j WHERE m.id > ?
-         UNION ALL
-         SELECT message_id, device, metric, ts, value FROM readings_at WHERE message_id > ?
-         ORDER BY 1`,
-      )
-      .iterate(row.after_id, row.after_id) as IterableIterator<{
-      id: number;
-      device: string | null;
-      metric: string;
-      ts: number;
-      value: number;
-    }>;
-    for (const r of rows) this.pending.add(r.device, r.metric, r.ts, r.value, r.id);
+    const after = this.cursor();
+    this.rebuildPending(after);
     if (this.pending.size > 0) this.flushPending();
-    else if (row.after_id !== max.id) this.saveCursor.run(ROLLUP_CURSOR, max.id, Date.now());
+    else if (after !== max.id) this.saveCursor.run(ROLLUP_CURSOR, max.id, Date.now());
   }
 
   /** One retention step (purge chunk, vacuum step, stats) on this connection, between batches. */
@@ -400,7 +411,7 @@ export class SinkStore {
     if (messageId > this.txMaxId) this.txMaxId = messageId;
     for (const r of readings) {
       const at = r.ts === undefined ? ts : Math.round(r.ts);
-      this.agg.add(r.device ?? d.device, r.metric, at, r.value, messageId);
+      this.pending.add(r.device ?? d.device, r.metric, at, r.value, messageId);
     }
     // NaN: no payload timestamp, so nothing for mqlite_payload_ts_to_commit_seconds to observe.
     return {

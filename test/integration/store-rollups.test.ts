@@ -235,7 +235,17 @@ describe('latest and rollups kept in memory under load (store.ts "Rollups in mem
       decode,
     );
     try {
-      for (let at = 0; at < sent.length; at += 100) writeTo(busy, sent.slice(at, at + 100));
+      // A site trigger refuses one device: its batch rolls back and is redone message by message
+      // (what was added to memory for the rolled-back attempt must not count).
+      const admin = new Database(join(dir, 'busy.db'));
+      admin.exec(`CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.device = 'evil'
+               BEGIN SELECT RAISE(ABORT, 'refused'); END`);
+      admin.close();
+      for (let at = 0; at < sent.length; at += 100) {
+        const batch = sent.slice(at, at + 100);
+        if (at === 300) batch.splice(50, 0, { topic: 't/evil/x', body: { ts: T0, r: [['temp', 99]] } });
+        writeTo(busy, batch);
+      }
       path = join(dir, 'busy.db');
       // Committed messages, rollups not yet written: a reader sees them lag.
       expect(all('SELECT count(*) AS n FROM messages')).toEqual([{ n: 600 }]);
