@@ -9,6 +9,7 @@ import { V1 } from './v1.js';
 import { migrateToV2 } from './v2.js';
 import { V2_FINISH, V2_READINGS_VIEW, V2_SCHEMA } from './v2-schema.js';
 import { V3_RETENTION } from './v3-retention.js';
+import { V4_INSTANCE } from './v4-instance.js';
 
 export interface MigrationProgress {
   /** Version being migrated to. */
@@ -45,6 +46,14 @@ const STEPS: readonly Step[] = [
         db.pragma('user_version = 3');
       })
       .immediate(),
+  (db) =>
+    db
+      .transaction(() => {
+        if (version(db) !== 3) return;
+        db.exec(V4_INSTANCE);
+        db.pragma('user_version = 4');
+      })
+      .immediate(),
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
@@ -67,6 +76,7 @@ export function migrate(db: Database.Database, onProgress?: MigrationProgressFn)
       db.exec(V2_READINGS_VIEW);
       db.exec(V2_FINISH);
       db.exec(V3_RETENTION);
+      db.exec(V4_INSTANCE);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   }
