@@ -71,8 +71,8 @@ export const forwardSchema = z
           .prefault({}),
         /** true: retention never purges a message before it is in PostgreSQL. */
         protectUndelivered: z.boolean().default(true),
-        /** copy: COPY into a staging table, then INSERT … SELECT; unnest: one INSERT of arrays. */
-        method: z.enum(['copy', 'unnest']).default('copy'),
+        /** How rows travel (forward/pg-destination.ts ForwardMethod; measured in BENCHMARKS.md). */
+        method: z.enum(['copy', 'copy-direct', 'unnest']).default('copy'),
       })
       .prefault({}),
   })

@@ -12,7 +12,15 @@ import { finished } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTimeout } from '../lib/timeout.js';
-import { copyMessages, copyReadings, messageArrays, readingArrays } from './pg-encode.js';
+import { errorCode } from '../lib/errors.js';
+import {
+  copyDirectMessages,
+  copyDirectReadings,
+  copyMessages,
+  copyReadings,
+  messageArrays,
+  readingArrays,
+} from './pg-encode.js';
 import * as sql from './pg-schema.js';
 import type { OutboxBatch } from './types.js';
 
@@ -39,8 +47,17 @@ export interface PgDestinationSettings {
   readonly source: string;
   readonly connectTimeoutMs: number;
   readonly batchTimeoutMs: number;
-  readonly method: 'copy' | 'unnest';
+  readonly method: ForwardMethod;
 }
+
+/**
+ * copy: COPY into a session staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING (the
+ * default: fastest measured, BENCHMARKS.md "Forwarding"); copy-direct: COPY straight into the
+ * tables, falling back to staging for a batch after a unique violation (slower: the ISO time text
+ * costs more on both sides than integer ms converted in SQL); unnest: one INSERT … SELECT FROM
+ * unnest(arrays) … ON CONFLICT DO NOTHING.
+ */
+export type ForwardMethod = 'copy' | 'copy-direct' | 'unnest';
 
 export interface WriteResult {
   /** Rows new to PostgreSQL (the rest were there already: a re-send). */
@@ -50,6 +67,8 @@ export interface WriteResult {
 export class PgDestination {
   private client: pg.Client | undefined;
   private schemaReady = false;
+  /** The last direct COPY hit rows already there: the next attempt goes through staging. */
+  private stageNext = false;
   private readonly names: sql.Names;
 
   constructor(private readonly s: PgDestinationSettings) {
@@ -75,7 +94,7 @@ export class PgDestination {
       await withTimeout(this.createSchema(client), this.s.batchTimeoutMs, 'creating the PostgreSQL schema');
       this.schemaReady = true;
     }
-    if (this.s.method === 'copy') {
+    if (this.s.method !== 'unnest') {
       await withTimeout(client.query(sql.STAGE_MESSAGES), t, 'creating staging tables');
       await withTimeout(client.query(sql.STAGE_READINGS), t, 'creating staging tables');
     }
@@ -91,16 +110,32 @@ export class PgDestination {
   async write(batch: OutboxBatch): Promise<WriteResult> {
     const client = this.client;
     if (!client) throw new Error('not connected to PostgreSQL');
-    return withTimeout(this.transaction(client, batch), this.s.batchTimeoutMs, 'forwarding a batch');
+    const staged = this.s.method === 'copy' || this.stageNext;
+    try {
+      const r = await withTimeout(
+        this.transaction(client, batch, staged),
+        this.s.batchTimeoutMs,
+        'forwarding a batch',
+      );
+      this.stageNext = false;
+      return r;
+    } catch (err) {
+      if (errorCode(err) === sql.UNIQUE_VIOLATION) this.stageNext = true;
+      throw err;
+    }
   }
 
-  private async transaction(client: pg.Client, batch: OutboxBatch): Promise<WriteResult> {
+  private async transaction(client: pg.Client, batch: OutboxBatch, staged: boolean): Promise<WriteResult> {
     const source = this.s.source;
     // On any failure the caller drops the connection, which rolls the transaction back: no
     // ROLLBACK round trip on a link that may be dead.
     await client.query('BEGIN');
     let inserted: number;
-    if (this.s.method === 'copy') {
+    if (this.s.method === 'copy-direct' && !staged) {
+      inserted = await copy(client, sql.copyDirectMessages(this.names), copyDirectMessages(batch, source));
+      if (batch.readingsAt.length > 0)
+        await copy(client, sql.copyDirectReadings(this.names), copyDirectReadings(batch, source));
+    } else if (this.s.method !== 'unnest') {
       await copy(client, sql.COPY_MESSAGES, copyMessages(batch));
       inserted = (await client.query(sql.insertStagedMessages(this.names), [source])).rowCount ?? 0;
       if (batch.readingsAt.length > 0) {
@@ -155,10 +190,12 @@ function destroySocket(c: pg.Client): void {
   (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-async function copy(client: pg.Client, text: string, rows: string): Promise<void> {
+/** Rows copied. */
+async function copy(client: pg.Client, text: string, rows: string): Promise<number> {
   const stream = client.query(copyFrom(text));
   stream.end(Buffer.from(rows));
   await finished(stream);
+  return stream.rowCount;
 }
 
 function clientConfig(s: PgDestinationSettings): pg.ClientConfig {

@@ -44,6 +44,38 @@ export function copyMessages(batch: OutboxBatch): string {
   return lines.join('');
 }
 
+/**
+ * Rows for COPY straight into the messages table (pg-schema.ts COPY_DIRECT_MESSAGES): the source
+ * on every row and times as ISO-8601 UTC text, since there is no SELECT to convert them.
+ */
+export function copyDirectMessages(batch: OutboxBatch, source: string): string {
+  const src = copyText(source);
+  const lines: string[] = [];
+  for (const m of batch.messages) {
+    const p = payloadColumns(m.payload);
+    lines.push(
+      `${src}\t${m.id}\t${iso(m.ts)}\t${iso(m.receivedAt)}\t${copyText(m.topic)}\t${copyText(m.device)}\t${copyText(p.text)}\t${copyBytes(p.raw)}\t${m.qos}\t${bool(m.retain)}\t${bool(m.dup)}\t${copyText(m.readings)}\n`,
+    );
+  }
+  return lines.join('');
+}
+
+export function copyDirectReadings(batch: OutboxBatch, source: string): string {
+  const src = copyText(source);
+  const lines: string[] = [];
+  for (const r of batch.readingsAt) {
+    lines.push(
+      `${src}\t${r.messageId}\t${copyText(r.device)}\t${copyText(r.metric)}\t${iso(r.ts)}\t${floatText(r.value)}\n`,
+    );
+  }
+  return lines.join('');
+}
+
+/** ms since epoch → timestamptz input; out of Date's range (±8.64e15 ms) cannot come from the sink. */
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
 /** Columns of the readings staging table, in COPY order (pg-schema.ts STAGE_READINGS). */
 export function copyReadings(batch: OutboxBatch): string {
   const lines: string[] = [];

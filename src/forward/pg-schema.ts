@@ -92,8 +92,23 @@ export const STAGE_READINGS = `CREATE TEMP TABLE IF NOT EXISTS mqlite_stage_read
 export const COPY_MESSAGES = 'COPY mqlite_stage_messages FROM STDIN';
 export const COPY_READINGS = 'COPY mqlite_stage_readings FROM STDIN';
 
+export const UNIQUE_VIOLATION = '23505';
+
 const MESSAGE_COLUMNS =
   'source, id, ts, received_at, topic, device, payload, payload_raw, qos, retain, dup, readings';
+
+/**
+ * Straight into the tables, no staging: a row already there fails the whole COPY (23505) and the
+ * batch is retried through staging. The cursor committed with the rows makes that rare: only a
+ * commit whose acknowledgement was lost and that finished after the cursor was read back again.
+ */
+export function copyDirectMessages(n: Names): string {
+  return `COPY ${n.schema}.messages (${MESSAGE_COLUMNS}) FROM STDIN`;
+}
+
+export function copyDirectReadings(n: Names): string {
+  return `COPY ${n.schema}.readings_at (source, message_id, device, metric, ts, value) FROM STDIN`;
+}
 
 /** $1 = source. Re-sent rows collide with their first copy and are skipped. */
 export function insertStagedMessages(n: Names): string {

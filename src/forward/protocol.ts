@@ -1,7 +1,7 @@
 /** Messages between the daemon and the forwarder's worker thread (forward-worker.ts). */
 import type { BackoffPolicy } from '../lib/backoff.js';
 import type { ForwardStage } from './forward-loop.js';
-import type { PgConnection } from './pg-destination.js';
+import type { ForwardMethod, PgConnection } from './pg-destination.js';
 import type { BacklogStats } from './types.js';
 
 export interface ForwardWorkerInit {
@@ -11,7 +11,7 @@ export interface ForwardWorkerInit {
   readonly schema: string;
   /** undefined: the instance id stored in the database file. */
   readonly source: string | undefined;
-  readonly method: 'copy' | 'unnest';
+  readonly method: ForwardMethod;
   readonly batchMessages: number;
   readonly batchBytes: number;
   readonly pollMs: number;

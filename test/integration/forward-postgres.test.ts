@@ -135,7 +135,7 @@ describe('forwarding to PostgreSQL', () => {
     return { f, seen };
   }
 
-  for (const method of ['copy', 'unnest'] as const) {
+  for (const method of ['copy', 'copy-direct', 'unnest'] as const) {
     it(`delivers every stored message once, payloads and readings intact (${method})`, async () => {
       const db = join(tmp.dir, 'm.db');
       writeOutbox(db, 1, 3000);
@@ -170,25 +170,27 @@ describe('forwarding to PostgreSQL', () => {
     });
   }
 
-  it('picks up messages stored while it runs, and re-sends after a lost acknowledgement are skipped', async () => {
-    const db = join(tmp.dir, 'm.db');
-    writeOutbox(db, 1, 1000);
-    const first = await start(init(db, pg.name));
-    await waitFor(async () => (await pg.count('messages')) === 1000, 'the first 1000');
-    writeOutbox(db, 1001, 500);
-    await waitFor(async () => (await pg.count('messages')) === 1500, 'the 500 stored meanwhile');
-    await first.f.stop();
+  for (const method of ['copy', 'copy-direct'] as const) {
+    it(`picks up messages stored while it runs, and re-sends after a lost acknowledgement are skipped (${method})`, async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 1000);
+      const first = await start(init(db, pg.name, { method }));
+      await waitFor(async () => (await pg.count('messages')) === 1000, 'the first 1000');
+      writeOutbox(db, 1001, 500);
+      await waitFor(async () => (await pg.count('messages')) === 1500, 'the 500 stored meanwhile');
+      await first.f.stop();
 
-    // As if the commit of ids 701.. had happened but its acknowledgement was lost: the cursor
-    // says 700, so the next forwarder sends 701..1500 again.
-    await pg.client.query(`UPDATE ${pg.name}.forward_cursor SET after_id = 700`);
-    const second = await start(init(db, pg.name));
-    await waitFor(() => second.seen.duplicates === 800, 'the 800 re-sent rows to be skipped');
-    expect(second.seen.inserted).toBe(0);
-    expect(await pg.count('messages')).toBe(1500);
-    const ids = await pg.rows<{ n: string }>(`SELECT count(DISTINCT id) AS n FROM ${pg.name}.messages`);
-    expect(Number(ids[0]!.n)).toBe(1500);
-  });
+      // As if the commit of ids 701.. had happened but its acknowledgement was lost: the cursor
+      // says 700, so the next forwarder sends 701..1500 again.
+      await pg.client.query(`UPDATE ${pg.name}.forward_cursor SET after_id = 700`);
+      const second = await start(init(db, pg.name, { method }));
+      await waitFor(() => second.seen.duplicates === 800, 'the 800 re-sent rows to be skipped');
+      expect(second.seen.inserted).toBe(0);
+      expect(await pg.count('messages')).toBe(1500);
+      const ids = await pg.rows<{ n: string }>(`SELECT count(DISTINCT id) AS n FROM ${pg.name}.messages`);
+      expect(Number(ids[0]!.n)).toBe(1500);
+    });
+  }
 
   describe('through a link that fails', () => {
     let proxy: TcpProxy;
