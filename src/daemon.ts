@@ -260,8 +260,10 @@ export class Daemon {
         this.dbOpen = true;
       },
       () => this.writer.start(),
-      () => this.retention.start(),
+      // Before retention: the forwarder registers its purge protection as it starts, and the
+      // first retention pass must already see it, or it could purge rows never delivered.
       () => this.forwarder?.start(),
+      () => this.retention.start(),
       () => this.query?.start(),
       () => this.http?.start(),
       () => this.intake.start(),

@@ -41,10 +41,8 @@ const decode: DecodeFn = (topic, payload, receivedAt) => {
   };
 };
 
-export const T0 = Date.UTC(2026, 0, 1);
-
-function inbound(seq: number): InboundMessage {
-  const ts = T0 + seq * 10;
+function inbound(seq: number, t0: number): InboundMessage {
+  const ts = t0 + seq * 10;
   let payload: Buffer;
   if (seq % 97 === 0) payload = Buffer.from([0xff, 0xfe, seq & 0xff, 0x00, 0x80]);
   else {
@@ -65,8 +63,12 @@ function inbound(seq: number): InboundMessage {
   };
 }
 
-/** Appends messages seq = from … from + count − 1 to the file (created if new). */
-export function writeOutbox(path: string, from: number, count: number, batch = 5000): void {
+/**
+ * Appends messages seq = from … from + count − 1 to the file (created if new), message seq at
+ * t0 + 10·seq ms. The default t0, a day ago, is inside the default retention (30 days).
+ */
+export function writeOutbox(path: string, from: number, count: number, t0 = Date.now() - 86_400_000): void {
+  const batch = 5000;
   const store = SinkStore.open(
     { path, synchronous: 'NORMAL', busyTimeoutMs: 5000, deadLetterPayloadBytes: 64 },
     decode,
@@ -74,7 +76,7 @@ export function writeOutbox(path: string, from: number, count: number, batch = 5
   try {
     for (let at = from; at < from + count; at += batch) {
       const msgs: InboundMessage[] = [];
-      for (let s = at; s < Math.min(from + count, at + batch); s++) msgs.push(inbound(s));
+      for (let s = at; s < Math.min(from + count, at + batch); s++) msgs.push(inbound(s, t0));
       store.writeBatch(packBatch(msgs).packed);
     }
   } finally {
