@@ -253,6 +253,26 @@ describe('forwarding to PostgreSQL', () => {
       );
       expect(ids[0]).toEqual({ n: '20000', lo: '1', hi: '20000' });
     });
+    it('a link that goes silent mid-batch: the batch times out, is sent again on a new connection, once', async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 10_000);
+      const { seen } = await start(
+        init(db, pg.name, {
+          batchMessages: 500,
+          batchTimeoutMs: 1500,
+          connection: { ...init(db, '').connection, port: proxy.port },
+        }),
+      );
+      await waitFor(async () => (await pg.count('messages')) >= 1000, 'forwarding under way');
+      expect(proxy.stall()).toBeGreaterThan(0);
+      await waitFor(
+        () => seen.errors.some((e) => /^write: .*did not finish within 1500 ms/.test(e)),
+        'the timeout',
+      );
+      await waitFor(async () => (await pg.count('messages')) === 10_000, 'all 10000 after the stall', 60_000);
+      const ids = await pg.rows<{ n: string }>(`SELECT count(DISTINCT id) AS n FROM ${pg.name}.messages`);
+      expect(ids[0]?.n).toBe('10000');
+    });
   });
 
   it('with protectUndelivered: false registers no protection, so retention purges as usual', async () => {
