@@ -50,9 +50,11 @@ export function createForwarder(
   c: Readonly<Config>,
   deps: { registry: Registry; logger: Logger; workerUrl?: URL },
 ): Forwarder | undefined {
+  // Registered even when forwarding is off: dashboards and alerts (MqliteForwardingBehind) find
+  // the series at 0 rather than missing.
+  const m = createForwardMetrics(deps.registry);
   const init = forwardInit(c);
   if (!init) return undefined;
-  const m = createForwardMetrics(deps.registry);
   const log = deps.logger;
   const p = c.forward.postgres;
   const target = p.url !== undefined ? hideUrlPassword(p.url) : `${p.host}:${p.port}/${p.database}`;
