@@ -100,11 +100,17 @@ function run(box: Outbox): void {
     wake?.();
     clearInterval(backlogTimer);
     // The batch in flight ends (commits, fails or times out), then the last cursor is mirrored.
-    void finished.then(async () => {
-      await destination.close();
-      box.close();
-      send({ kind: 'stopped' });
-      port?.close();
-    });
+    void finished
+      .then(() => destination.close())
+      .finally(() => {
+        // Whatever happened above, the files are closed and the daemon told; it terminates the
+        // thread anyway if this never comes.
+        try {
+          box.close();
+        } finally {
+          send({ kind: 'stopped' });
+          port?.close();
+        }
+      });
   });
 }

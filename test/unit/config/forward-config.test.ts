@@ -38,6 +38,20 @@ describe('forward.postgres config', () => {
     );
   });
 
+  it('refuses unreadable files and settings that contradict each other', () => {
+    expect(() =>
+      fromYaml(
+        'forward: { postgres: { url: "postgres://h/db", host: h, passwordFile: /nonexistent/pw, password: x, tls: { ca: /nonexistent/ca.pem } } }',
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /forward\.postgres\.tls\.ca: expected a readable file[\s\S]*forward\.postgres\.passwordFile: expected a readable file[\s\S]*forward\.postgres\.host: expected either url or host[\s\S]*forward\.postgres\.passwordFile: expected either password or passwordFile/,
+        ),
+      }),
+    );
+  });
+
   it('check-config shows no password: not the key, not the one in the URL', () => {
     const c = fromYaml('forward: { postgres: { url: "postgres://me:hunter2@db/x" } }', {
       MQLITE_FORWARD_POSTGRES_PASSWORD: 'sekrit',
