@@ -11,6 +11,8 @@ export interface OutboxPort {
   readBatch(afterId: number, maxMessages: number, maxBytes: number): OutboxBatch | undefined;
   backlog(afterId: number, now: number): BacklogStats;
   protect(afterId: number, now: number): void;
+  /** The greatest messages.id stored, 0 when none. */
+  newestId(): number;
 }
 
 export interface DestinationPort {
@@ -49,6 +51,18 @@ export interface ForwardLoopDeps {
   /** Resolves after ms, or early when wake() is called. */
   readonly sleep: (ms: number) => Promise<void>;
   readonly random?: () => number;
+}
+
+export class SourceAheadError extends Error {
+  constructor(
+    readonly remote: number,
+    readonly local: number,
+  ) {
+    super(
+      `PostgreSQL has this source up to id ${remote} but this database ends at id ${local}: another database file forwards under the same source (a copy, or a reused forward.postgres.source). Give this file its own forward.postgres.source`,
+    );
+    this.name = 'SourceAheadError';
+  }
 }
 
 /** When the purge_protect mirror is due: on a move, at most every `everyMs`, and at the end. */
@@ -103,7 +117,13 @@ export class ForwardLoop {
     let stage: 'connect' | 'read' | 'write' = 'connect';
     try {
       if (!destination.connected || this.cursor === undefined) {
-        this.cursor = await destination.open();
+        const cursor = await destination.open();
+        // Ids only grow here, so the destination cannot be ahead, unless this source name belongs
+        // to another file too (a copied file, a reused forward.postgres.source, a file replaced
+        // under the same name): forwarding from there would silently skip ids. Refuse and say so.
+        const newest = outbox.newestId();
+        if (cursor > newest) throw new SourceAheadError(cursor, newest);
+        this.cursor = cursor;
         hooks.onConnected(this.cursor);
         this.syncProtect(true);
       }

@@ -95,8 +95,12 @@ export class Outbox {
     }
   }
 
+  newestId(): number {
+    return (this.stmts.newest.get() as { id: number | null }).id ?? 0;
+  }
+
   backlog(afterId: number, now: number): BacklogStats {
-    const newest = (this.stmts.newest.get() as { id: number | null }).id ?? 0;
+    const newest = this.newestId();
     const rows = Math.max(0, newest - afterId);
     if (rows === 0) return { rows: 0, bytes: 0, oldestAgeSeconds: 0 };
     const oldest = this.stmts.oldest.get(afterId) as { at: number } | undefined;

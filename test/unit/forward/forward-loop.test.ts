@@ -28,6 +28,7 @@ function world(n: number) {
     protect: (id) => {
       protectedAt.push(id);
     },
+    newestId: () => ids.at(-1) ?? 0,
   };
   const remote = { rows: new Set<number>(), cursor: 0, copies: 0 };
   const plan: ('ok' | 'fail-before' | 'fail-after-commit')[] = [];
@@ -130,6 +131,19 @@ describe('ForwardLoop', () => {
     expect(w.remote.copies).toBe(8);
     // The mirror never ran ahead of what the destination had committed.
     expect(w.protectedAt).toEqual([0, 4, 8]);
+  });
+
+  it('refuses a destination that is ahead of this file (its source is used by another file)', async () => {
+    const w = world(5);
+    w.remote.cursor = 9;
+    await w.loop.step();
+    await w.loop.step();
+    expect(w.log).toEqual([
+      'error connect PostgreSQL has this source up to id 9 but this database ends at id 5: another database file forwards under the same source (a copy, or a reused forward.postgres.source). Give this file its own forward.postgres.source 5',
+      'error connect PostgreSQL has this source up to id 9 but this database ends at id 5: another database file forwards under the same source (a copy, or a reused forward.postgres.source). Give this file its own forward.postgres.source 10',
+    ]);
+    expect(w.remote.copies).toBe(0);
+    expect(w.protectedAt).toEqual([]);
   });
 
   it('the backoff grows to its cap and resets after a success', async () => {
