@@ -7,10 +7,10 @@ import { parseSize } from './units.js';
 
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 
-const bytes = (expected: string, min: number) =>
+const bytes = (expected: string, min: number, max: number) =>
   z.union([z.number(), z.string()]).transform((v, ctx) => {
     const n = parseSize(v);
-    if (n === undefined || n < min) {
+    if (n === undefined || n < min || n > max) {
       ctx.addIssue({ code: 'custom', message: expected });
       return z.NEVER;
     }
@@ -55,8 +55,14 @@ export const forwardSchema = z
         source: z.string().min(1).max(200).optional(),
         /** Messages per remote transaction at most. */
         batchMessages: int(1, 1_000_000).default(20_000),
-        /** Payload bytes per remote transaction at most (bounds the forwarder's memory). */
-        batchBytes: bytes('a size like "16MiB" (at least 64KiB)', 64 * 1024).default(16 * 1024 ** 2),
+        /**
+         * Payload bytes per remote transaction at most (bounds the forwarder's memory). At most
+         * 128MiB: a batch is held about three times over (rows, COPY text, its buffer) in a worker
+         * whose heap is capped at 256 MB (forward/forwarder.ts).
+         */
+        batchBytes: bytes('a size like "16MiB" (64KiB to 128MiB)', 64 * 1024, 128 * 1024 ** 2).default(
+          16 * 1024 ** 2,
+        ),
         /** How often the outbox is looked at when it is empty. */
         pollMs: int(10, 60_000).default(500),
         connectTimeoutMs: int(100, 600_000).default(10_000),
