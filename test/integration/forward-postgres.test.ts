@@ -275,6 +275,20 @@ describe('forwarding to PostgreSQL', () => {
     });
   });
 
+  it('three gateways starting together share one schema, each row under its own source', async () => {
+    const files = [0, 1, 2].map((i) => join(tmp.dir, `g${i}.db`));
+    for (const f of files) writeOutbox(f, 1, 2000);
+    const started = await Promise.all(files.map((f) => start(init(f, pg.name))));
+    await waitFor(async () => (await pg.count('messages')) === 6000, 'all 3 × 2000');
+    const sources = started.map((s) => s.seen.source);
+    expect(new Set(sources).size).toBe(3);
+    const perSource = await pg.rows<{ source: string; n: string; after_id: string }>(
+      `SELECT m.source, count(*) AS n, c.after_id FROM ${pg.name}.messages m
+         JOIN ${pg.name}.forward_cursor c USING (source) GROUP BY m.source, c.after_id ORDER BY m.source`,
+    );
+    expect(perSource).toEqual([...sources].sort().map((source) => ({ source, n: '2000', after_id: '2000' })));
+  });
+
   it('with protectUndelivered: false registers no protection, so retention purges as usual', async () => {
     const db = join(tmp.dir, 'm.db');
     writeOutbox(db, 1, 100);
