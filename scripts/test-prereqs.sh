@@ -20,6 +20,26 @@ TOOLS=(
 # Daemons live in sbin, which a non-root PATH may lack.
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
+# The forwarding tests (test/integration/forward-*.test.ts) use the machine's PostgreSQL at
+# 127.0.0.1:5432 (trust auth, database `test`). Started here when it is installed but not running;
+# only when pg_isready says it is down, so a server someone else runs is left alone.
+start_postgres() {
+  command -v pg_isready >/dev/null 2>&1 || return 0
+  pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+  echo "test-prereqs: PostgreSQL is not accepting connections on 127.0.0.1:5432: starting it" >&2
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql/15/main ]; then
+    pg_ctlcluster 15 main start || true
+  else
+    service postgresql start || true
+  fi
+  for _ in $(seq 1 30); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    sleep 1
+  done
+  echo "test-prereqs: PostgreSQL did not start; the forwarding tests will fail" >&2
+  return 1
+}
+
 missing_bins=()
 packages=()
 for line in "${TOOLS[@]}"; do
@@ -31,6 +51,7 @@ for line in "${TOOLS[@]}"; do
 done
 
 if [ ${#packages[@]} -eq 0 ]; then
+  start_postgres
   exit 0
 fi
 
@@ -81,3 +102,4 @@ if [ ${#still[@]} -gt 0 ]; then
   exit 1
 fi
 echo "test-prereqs: installed ${packages[*]}" >&2
+start_postgres

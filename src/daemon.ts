@@ -30,6 +30,8 @@ import { BatchWriter } from './sink/batch-writer.js';
 import { DbLock } from './sink/db-lock.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
 import { createRetention } from './daemon-retention.js';
+import { createForwarder } from './daemon-forward.js';
+import type { Forwarder } from './forward/forwarder.js';
 import type { RetentionScheduler } from './retention/scheduler.js';
 import { errorCode } from './lib/errors.js';
 import { buildQueryService } from './daemon-query.js';
@@ -75,6 +77,8 @@ export class Daemon {
   /** Held by each batch commit and each retention step: one transaction at a time on the writer. */
   private readonly mutex = new Mutex();
   private readonly retention: RetentionScheduler;
+  /** Store and forward to PostgreSQL; undefined when not configured. */
+  private readonly forwarder: Forwarder | undefined;
   private readonly http: HttpServer | undefined;
   private readonly query: QueryService | undefined;
   private readonly summary: Summary;
@@ -129,6 +133,10 @@ export class Daemon {
       mutex: this.mutex,
       registry: this.registry,
       logger: stageLogger(log, 'retention'),
+    });
+    this.forwarder = createForwarder(config, {
+      registry: this.registry,
+      logger: stageLogger(log, 'forward'),
     });
     const writerHooks = this.telemetry.writerHooks(sinkLog, {
       onStuck: () => this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
@@ -261,6 +269,9 @@ export class Daemon {
         this.dbOpen = true;
       },
       () => this.writer.start(),
+      // Before retention: the forwarder registers its purge protection as it starts, and the
+      // first retention pass must already see it, or it could purge rows never delivered.
+      () => this.forwarder?.start(),
       () => this.retention.start(),
       () => this.query?.start(),
       () => this.http?.start(),
@@ -321,6 +332,12 @@ export class Daemon {
       log.warn({ err, abandoned }, 'grace period over: unstored messages left unacknowledged for redelivery');
     }
     await this.step('retention', () => this.retention.stop(), left());
+    // Before the sink closes: the forwarder's last cursor mirror writes to the same file.
+    await this.step(
+      'forward',
+      () => this.forwarder?.stop(Math.max(MIN_STEP_MS, left() - MIN_STEP_MS)),
+      left(),
+    );
     await this.step('summary', () => this.summary.stop(), left());
     await this.step('intake', () => this.intake.stop(), left());
     // The one step allowed past the deadline: a write in progress may be waiting out

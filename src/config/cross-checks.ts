@@ -78,6 +78,7 @@ export function crossChecks(c: Config, v: StageValidators): ConfigProblem[] {
       expected: `≥ batch.retryBaseMs (${c.batch.retryBaseMs})`,
     });
   }
+  problems.push(...forwardChecks(c));
   problems.push(...decodeChecks(c, v));
   if (c.queue.maxMessages < c.batch.maxBatch) {
     problems.push({
@@ -182,6 +183,44 @@ function shareChecks(c: Config): ConfigProblem[] {
       key: `subscribe.topics.${i}`,
       value: topic,
       expected: `a plain topic filter; for a shared subscription set subscribe.shareGroup (e.g. topics: ['${rest || '#'}'] with shareGroup: ${topic.split('/')[1] || 'mqlite'})`,
+    });
+  }
+  return problems;
+}
+
+/** forward.postgres (issue 16): files that must be readable, and settings that only work together. */
+function forwardChecks(c: Config): ConfigProblem[] {
+  const p = c.forward.postgres;
+  const problems: ConfigProblem[] = [];
+  const files: [string, string | undefined][] = [
+    ['tls.ca', p.tls.ca],
+    ['tls.cert', p.tls.cert],
+    ['tls.key', p.tls.key],
+    ['passwordFile', p.passwordFile],
+  ];
+  for (const [k, file] of files) {
+    if (file === undefined) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch {
+      problems.push({ key: `forward.postgres.${k}`, value: file, expected: 'a readable file' });
+    }
+  }
+  if (p.url !== undefined && p.host !== undefined) {
+    problems.push({ key: 'forward.postgres.host', value: p.host, expected: 'either url or host, not both' });
+  }
+  if (p.password !== undefined && p.passwordFile !== undefined) {
+    problems.push({
+      key: 'forward.postgres.passwordFile',
+      value: p.passwordFile,
+      expected: 'either password or passwordFile, not both',
+    });
+  }
+  if (p.retry.capMs < p.retry.baseMs) {
+    problems.push({
+      key: 'forward.postgres.retry.capMs',
+      value: p.retry.capMs,
+      expected: `≥ forward.postgres.retry.baseMs (${p.retry.baseMs})`,
     });
   }
   return problems;

@@ -10,6 +10,9 @@ export function redact(config: Readonly<Config>): unknown {
   for (const u of copy.http.users) u.passwordHash = HIDDEN;
   copy.http.tokenHashes = copy.http.tokenHashes.map(() => HIDDEN);
   if (copy.broker.url !== undefined) copy.broker.url = hideUrlPassword(copy.broker.url);
+  const pg = copy.forward.postgres;
+  if (pg.password !== undefined) pg.password = HIDDEN;
+  if (pg.url !== undefined) pg.url = hideUrlPassword(pg.url);
   return copy;
 }
 

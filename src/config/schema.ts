@@ -3,6 +3,7 @@
  * config/mqlite.example.yaml documents the same keys; a unit test keeps them in step.
  */
 import { z } from 'zod';
+import { forwardSchema } from './forward-schema.js';
 import { parseDuration, parseFreeSpaceFloor, parseHostPort, parseSize } from './units.js';
 
 const size = (expected: string) =>
@@ -339,6 +340,8 @@ export function buildConfigSchema(v: StageValidators = {}) {
         maxSeries: int(1, 1_000_000).default(10_000),
       })
       .prefault({}),
+    // ── store and forward (issue 16): see config/forward-schema.ts ────────────────────────
+    forward: forwardSchema,
     log: z
       .strictObject({
         level: z.enum(LOG_LEVELS).default('info'),

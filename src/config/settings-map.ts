@@ -29,6 +29,9 @@ export const SETTINGS: readonly SettingSource[] = [
   { flag: 'tlsCa', env: 'MQLITE_TLS_CA', key: 'broker.tls.ca', kind: 'string' },
   { flag: 'tlsCert', env: 'MQLITE_TLS_CERT', key: 'broker.tls.cert', kind: 'string' },
   { flag: 'tlsKey', env: 'MQLITE_TLS_KEY', key: 'broker.tls.key', kind: 'string' },
+  // Forwarding (issue 16). The URL may hold a password, so it has no flag either.
+  { flag: '', env: 'MQLITE_FORWARD_POSTGRES_URL', key: 'forward.postgres.url', kind: 'string' },
+  { flag: '', env: 'MQLITE_FORWARD_POSTGRES_PASSWORD', key: 'forward.postgres.password', kind: 'string' },
 ];
 
 /** Keys whose values never appear in output. */

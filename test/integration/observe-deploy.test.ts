@@ -159,6 +159,7 @@ describe('deploy/ against the live /metrics', () => {
       'MqliteDisconnected',
       'MqliteDiskBudgetCannotBeMet',
       'MqliteDown',
+      'MqliteForwardingBehind',
       'MqliteNoCommits',
       'MqliteQueueAbove80Percent',
     ]);
@@ -180,7 +181,7 @@ describe('deploy/ against the live /metrics', () => {
 
   it('promtool check rules accepts alerts.yml', async () => {
     const r = await promtool(['check', 'rules', 'deploy/prometheus/alerts.yml']);
-    expect(r.out).toContain('SUCCESS: 7 rules found');
+    expect(r.out).toContain('SUCCESS: 8 rules found');
     expect(r.code).toBe(0);
   });
 

@@ -239,6 +239,7 @@ describe('SqliteSink lifecycle', () => {
       { name: 'dead_letters' },
       { name: 'latest' },
       { name: 'messages' },
+      { name: 'mqlite_meta' },
       { name: 'purge_protect' },
       { name: 'readings_at' },
       { name: 'rollup_1h' },

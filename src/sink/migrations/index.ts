@@ -11,6 +11,7 @@ import { V2_FINISH, V2_READINGS_VIEW, V2_SCHEMA } from './v2-schema.js';
 import { V3_RETENTION } from './v3-retention.js';
 import { V4_ONE_MESSAGE_INDEX } from './v4-one-message-index.js';
 import { V5_READINGS_DEVICE } from './v5-readings-device.js';
+import { V6_INSTANCE } from './v6-instance.js';
 
 export interface MigrationProgress {
   /** Version being migrated to. */
@@ -65,6 +66,14 @@ const STEPS: readonly Step[] = [
         db.pragma('user_version = 5');
       })
       .immediate(),
+  (db) =>
+    db
+      .transaction(() => {
+        if (version(db) !== 5) return;
+        db.exec(V6_INSTANCE);
+        db.pragma('user_version = 6');
+      })
+      .immediate(),
 ];
 
 export const SCHEMA_VERSION = STEPS.length;
@@ -89,6 +98,7 @@ export function migrate(db: Database.Database, onProgress?: MigrationProgressFn)
       db.exec(V3_RETENTION);
       db.exec(V4_ONE_MESSAGE_INDEX);
       db.exec(V5_READINGS_DEVICE);
+      db.exec(V6_INSTANCE);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }).immediate();
   }

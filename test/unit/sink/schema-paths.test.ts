@@ -23,3 +23,25 @@ it('a new file and a migrated schema-1 file have the same schema', () => {
     old.close();
   }
 });
+
+it('every file gets one instance id of its own (schema 6), kept by later opens', () => {
+  const a = new Database(':memory:');
+  const b = new Database(':memory:');
+  const id = (db: Database.Database) =>
+    db.prepare("SELECT value FROM mqlite_meta WHERE key = 'instance_id'").all() as { value: string }[];
+  try {
+    migrate(a);
+    b.exec(V1);
+    b.pragma('user_version = 1');
+    migrate(b);
+    const first = id(a);
+    expect(first).toHaveLength(1);
+    expect(first[0]?.value).toMatch(/^[0-9a-f]{16}$/);
+    expect(id(b)[0]?.value).not.toBe(first[0]?.value);
+    migrate(a);
+    expect(id(a)).toEqual(first);
+  } finally {
+    a.close();
+    b.close();
+  }
+});

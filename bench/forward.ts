@@ -1,0 +1,145 @@
+/**
+ * `npm run bench:forward -- [--messages 1000000] [--methods copy,copy-direct,unnest] [--batch 20000]`: drain rate
+ * of store and forward (issue 16). Builds a backlog of N bench messages (~80-byte JSON, 5 readings)
+ * with the real sink (SinkStore, no broker), then, per method, starts the real forwarder (worker
+ * thread from dist/) against a fresh schema of the local PostgreSQL and times it from start until
+ * PostgreSQL's cursor reaches the last id. Prints one JSON line per method.
+ *
+ * PostgreSQL: PGHOST/PGPORT/PGDATABASE/PGUSER, default 127.0.0.1:5432 test postgres (trust).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { Forwarder } from '../src/forward/forwarder.js';
+import type { ForwardMethod } from '../src/forward/pg-destination.js';
+import type { ForwardWorkerInit } from '../src/forward/protocol.js';
+import { packBatch } from '../src/sink/protocol.js';
+import { SinkStore } from '../src/sink/store.js';
+import { benchDecode, benchMessage } from './lib/sink-input.js';
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '1000000' },
+    methods: { type: 'string', default: 'copy,copy-direct,unnest' },
+    batch: { type: 'string', default: '20000' },
+    devices: { type: 'string', default: '100' },
+  },
+});
+const N = Number(values.messages);
+const BATCH = Number(values.batch);
+const DEVICES = Number(values.devices);
+const PG = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  database: process.env.PGDATABASE ?? 'test',
+  user: process.env.PGUSER ?? 'postgres',
+};
+
+function buildBacklog(path: string): number {
+  const store = SinkStore.open(
+    { path, synchronous: 'NORMAL', busyTimeoutMs: 5000, deadLetterPayloadBytes: 64 },
+    benchDecode,
+  );
+  const t0 = Date.now() - 86_400_000;
+  let stored = 0;
+  for (let at = 0; at < N; at += 5000) {
+    const msgs = [];
+    for (let k = at; k < Math.min(N, at + 5000); k++)
+      msgs.push(benchMessage(k % DEVICES, Math.floor(k / DEVICES), t0 + Math.floor(k / 40)));
+    stored += store.writeBatch(packBatch(msgs).packed).stored;
+  }
+  store.close();
+  return stored;
+}
+
+async function drain(dbPath: string, method: ForwardMethod, lastId: number) {
+  const schema = `mqlite_bench_${randomBytes(4).toString('hex')}`;
+  const init: ForwardWorkerInit = {
+    dbPath,
+    busyTimeoutMs: 5000,
+    connection: { ...PG, tls: { enabled: false, rejectUnauthorized: true } },
+    schema,
+    source: undefined,
+    method,
+    batchMessages: BATCH,
+    batchBytes: 16 * 1024 ** 2,
+    pollMs: 100,
+    connectTimeoutMs: 10_000,
+    batchTimeoutMs: 600_000,
+    retry: { baseMs: 100, factor: 2, capMs: 2000 },
+    protectUndelivered: true,
+    protectEveryMs: 1000,
+    backlogEveryMs: 5000,
+  };
+  let batches = 0;
+  let batchSeconds = 0;
+  let errors = 0;
+  let started = 0;
+  let done: (() => void) | undefined;
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const f = new Forwarder(init, {
+    onReady: () => undefined,
+    onConnected: () => undefined,
+    onBatch: (b) => {
+      batches++;
+      batchSeconds += b.seconds;
+      if (b.cursor >= lastId) done?.();
+    },
+    onError: (stage, e) => {
+      errors++;
+      console.error(`${stage}: ${e.message}`);
+    },
+    onBacklog: () => undefined,
+  });
+  const cpu0 = process.cpuUsage();
+  started = performance.now();
+  await f.start();
+  await finished;
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  await f.stop();
+  const client = new pg.Client(PG);
+  await client.connect();
+  const n = Number((await client.query(`SELECT count(*) AS n FROM ${schema}.messages`)).rows[0].n);
+  const size = Number(
+    (await client.query(`SELECT pg_total_relation_size('${schema}.messages') AS b`)).rows[0].b,
+  );
+  await client.query(`DROP SCHEMA ${schema} CASCADE`);
+  await client.end();
+  return {
+    method,
+    messages: n,
+    seconds: Math.round(seconds * 10) / 10,
+    msgPerSec: Math.round(n / seconds),
+    batches,
+    meanBatchSeconds: Math.round((batchSeconds / batches) * 1000) / 1000,
+    errors,
+    // This process's CPU (the forwarder's worker thread: read, encode, pg client), per message.
+    forwarderCpuUsPerMsg: Math.round(((cpu.user + cpu.system) / n) * 10) / 10,
+    pgBytesPerMsg: Math.round(size / n),
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'mqlite-bench-forward-'));
+try {
+  const path = join(dir, 'outbox.db');
+  const b0 = performance.now();
+  const stored = buildBacklog(path);
+  console.log(
+    JSON.stringify({
+      backlog: stored,
+      buildSeconds: Math.round((performance.now() - b0) / 100) / 10,
+      sqliteBytes: statSync(path).size,
+    }),
+  );
+  for (const m of (values.methods as string).split(',')) {
+    console.log(JSON.stringify(await drain(path, m as ForwardMethod, stored)));
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

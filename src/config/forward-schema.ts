@@ -1,0 +1,85 @@
+/**
+ * forward.* (issue 16): store and forward to a PostgreSQL-protocol database. Kept apart from
+ * schema.ts so that file stays readable; it is one part of the same schema.
+ */
+import { z } from 'zod';
+import { parseSize } from './units.js';
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const bytes = (expected: string, min: number, max: number) =>
+  z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const n = parseSize(v);
+    if (n === undefined || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: expected });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/** A plain SQL identifier: it is spliced into DDL, so nothing that needs quoting. */
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, {
+  message: 'a lower-case SQL identifier (letters, digits, _; at most 63)',
+});
+
+const pgUrl = z.string().refine((v) => /^postgres(ql)?:\/\/\S+$/.test(v), {
+  message: 'a URL starting with postgres:// or postgresql://',
+});
+
+export const forwardSchema = z
+  .strictObject({
+    postgres: z
+      .strictObject({
+        /** Connection URL; forwarding is on when url or host is set. */
+        url: pgUrl.optional(),
+        host: z.string().min(1).optional(),
+        port: int(1, 65_535).default(5432),
+        database: z.string().min(1).default('postgres'),
+        user: z.string().min(1).optional(),
+        /** Prefer MQLITE_FORWARD_POSTGRES_PASSWORD or passwordFile: a file is easy to leak. */
+        password: z.string().optional(),
+        /** A file whose content (trimmed) is the password: a container or systemd credential. */
+        passwordFile: z.string().min(1).optional(),
+        tls: z
+          .strictObject({
+            enabled: z.boolean().default(false),
+            ca: z.string().optional(),
+            cert: z.string().optional(),
+            key: z.string().optional(),
+            rejectUnauthorized: z.boolean().default(true),
+          })
+          .prefault({}),
+        /** PostgreSQL schema holding mqlite's tables, created on first use. */
+        schema: identifier.default('mqlite'),
+        /** This database file's name as a source; default: the id generated into the file. */
+        source: z.string().min(1).max(200).optional(),
+        /** Messages per remote transaction at most. */
+        batchMessages: int(1, 1_000_000).default(20_000),
+        /**
+         * Payload bytes per remote transaction at most (bounds the forwarder's memory). At most
+         * 128MiB: a batch is held about three times over (rows, COPY text, its buffer) in a worker
+         * whose heap is capped at 256 MB (forward/forwarder.ts).
+         */
+        batchBytes: bytes('a size like "16MiB" (64KiB to 128MiB)', 64 * 1024, 128 * 1024 ** 2).default(
+          16 * 1024 ** 2,
+        ),
+        /** How often the outbox is looked at when it is empty. */
+        pollMs: int(10, 60_000).default(500),
+        connectTimeoutMs: int(100, 600_000).default(10_000),
+        /** One batch's remote transaction; past it the connection is dropped and the batch retried. */
+        batchTimeoutMs: int(1000, 3_600_000).default(120_000),
+        retry: z
+          .strictObject({
+            baseMs: int(10, 600_000).default(500),
+            factor: z.number().min(1).max(10).default(2),
+            capMs: int(100, 3_600_000).default(60_000),
+          })
+          .prefault({}),
+        /** true: retention never purges a message before it is in PostgreSQL. */
+        protectUndelivered: z.boolean().default(true),
+        /** How rows travel (forward/pg-destination.ts ForwardMethod; measured in BENCHMARKS.md). */
+        method: z.enum(['copy', 'copy-direct', 'unnest']).default('copy'),
+      })
+      .prefault({}),
+  })
+  .prefault({});

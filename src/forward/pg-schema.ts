@@ -1,0 +1,158 @@
+/**
+ * Pure: the SQL the PostgreSQL destination runs, for a schema name already validated as a plain
+ * identifier (config/forward-schema.ts).
+ *
+ * Tables (created on first use, under an advisory lock so that N instances starting together do
+ * not race on CREATE … IF NOT EXISTS):
+ *   messages        one row per forwarded message; key (source, id): the source instance and its
+ *                   local messages.id. With TimescaleDB a hypertable on ts, whose unique indexes
+ *                   must include the time column, so the key is (source, id, ts) there: ts of a
+ *                   stored message never changes, so a re-send still collides with its first copy.
+ *   readings_at     readings timestamped apart from their message (Sparkplug historical, batches).
+ *   forward_cursor  per source: the last local id delivered; written in the same transaction as
+ *                   the rows it covers, so it is exact after any crash on either side.
+ *   readings        view: every reading (messages.readings expanded, plus readings_at).
+ */
+
+export interface Names {
+  readonly schema: string;
+}
+
+const ms = (col: string): string => `timestamptz 'epoch' + ${col} * interval '1 millisecond'`;
+
+export function lockKey(n: Names): string {
+  return `mqlite.forward.${n.schema}`;
+}
+
+export const HAS_TIMESCALE = "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'";
+
+export function createSchema(n: Names, hypertable: boolean): string[] {
+  const s = n.schema;
+  const key = hypertable ? 'source, id, ts' : 'source, id';
+  const ddl = [
+    `CREATE SCHEMA IF NOT EXISTS ${s}`,
+    `CREATE TABLE IF NOT EXISTS ${s}.messages (
+      source       text        NOT NULL,
+      id           bigint      NOT NULL,
+      ts           timestamptz NOT NULL,
+      received_at  timestamptz NOT NULL,
+      topic        text        NOT NULL,
+      device       text,
+      payload      text,
+      payload_raw  bytea,
+      qos          smallint    NOT NULL,
+      retain       boolean     NOT NULL,
+      dup          boolean     NOT NULL,
+      readings     jsonb,
+      forwarded_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (${key})
+    )`,
+    `CREATE INDEX IF NOT EXISTS messages_device_ts ON ${s}.messages (device, ts)`,
+    `CREATE TABLE IF NOT EXISTS ${s}.readings_at (
+      source     text             NOT NULL,
+      message_id bigint           NOT NULL,
+      device     text,
+      metric     text             NOT NULL,
+      ts         timestamptz      NOT NULL,
+      value      double precision NOT NULL,
+      PRIMARY KEY (source, message_id, metric, ts)
+    )`,
+    `CREATE TABLE IF NOT EXISTS ${s}.forward_cursor (
+      source     text        PRIMARY KEY,
+      after_id   bigint      NOT NULL,
+      messages   bigint      NOT NULL DEFAULT 0,
+      updated_at timestamptz NOT NULL
+    )`,
+    `CREATE OR REPLACE VIEW ${s}.readings (source, ts, device, metric, value) AS
+      SELECT m.source, m.ts, m.device, r.key, (r.value)::double precision
+        FROM ${s}.messages m, jsonb_each(m.readings) r
+       WHERE jsonb_typeof(r.value) = 'number'
+      UNION ALL
+      SELECT source, ts, device, metric, value FROM ${s}.readings_at`,
+  ];
+  if (hypertable) {
+    ddl.push(
+      `SELECT create_hypertable('${s}.messages', 'ts', if_not_exists => TRUE, migrate_data => TRUE)`,
+      `SELECT create_hypertable('${s}.readings_at', 'ts', if_not_exists => TRUE, migrate_data => TRUE)`,
+    );
+  }
+  return ddl;
+}
+
+/** Session-local staging tables, emptied by every commit or rollback. */
+export const STAGE_MESSAGES = `CREATE TEMP TABLE IF NOT EXISTS mqlite_stage_messages (
+  id bigint, ts_ms bigint, received_ms bigint, topic text, device text, payload text,
+  payload_raw bytea, qos smallint, retain boolean, dup boolean, readings text
+) ON COMMIT DELETE ROWS`;
+
+export const STAGE_READINGS = `CREATE TEMP TABLE IF NOT EXISTS mqlite_stage_readings (
+  message_id bigint, device text, metric text, ts_ms bigint, value double precision
+) ON COMMIT DELETE ROWS`;
+
+export const COPY_MESSAGES = 'COPY mqlite_stage_messages FROM STDIN';
+export const COPY_READINGS = 'COPY mqlite_stage_readings FROM STDIN';
+
+export const UNIQUE_VIOLATION = '23505';
+
+const MESSAGE_COLUMNS =
+  'source, id, ts, received_at, topic, device, payload, payload_raw, qos, retain, dup, readings';
+
+/**
+ * Straight into the tables, no staging: a row already there fails the whole COPY (23505) and the
+ * batch is retried through staging. The cursor committed with the rows makes that rare: only a
+ * commit whose acknowledgement was lost and that finished after the cursor was read back again.
+ */
+export function copyDirectMessages(n: Names): string {
+  return `COPY ${n.schema}.messages (${MESSAGE_COLUMNS}) FROM STDIN`;
+}
+
+export function copyDirectReadings(n: Names): string {
+  return `COPY ${n.schema}.readings_at (source, message_id, device, metric, ts, value) FROM STDIN`;
+}
+
+/** $1 = source. Re-sent rows collide with their first copy and are skipped. */
+export function insertStagedMessages(n: Names): string {
+  return `INSERT INTO ${n.schema}.messages (${MESSAGE_COLUMNS})
+    SELECT $1, id, ${ms('ts_ms')}, ${ms('received_ms')}, topic, device, payload, payload_raw, qos, retain, dup,
+           readings::jsonb
+      FROM mqlite_stage_messages
+    ON CONFLICT DO NOTHING`;
+}
+
+export function insertStagedReadings(n: Names): string {
+  return `INSERT INTO ${n.schema}.readings_at (source, message_id, device, metric, ts, value)
+    SELECT $1, message_id, device, metric, ${ms('ts_ms')}, value FROM mqlite_stage_readings
+    ON CONFLICT DO NOTHING`;
+}
+
+/** $1 = source, $2.. = one array per column (pg-encode.ts messageArrays). */
+export function insertUnnestMessages(n: Names): string {
+  return `INSERT INTO ${n.schema}.messages (${MESSAGE_COLUMNS})
+    SELECT $1, id, ${ms('ts_ms')}, ${ms('received_ms')}, topic, device, payload, payload_raw, qos, retain, dup,
+           readings::jsonb
+      FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::bytea[],
+                  $9::smallint[], $10::boolean[], $11::boolean[], $12::text[])
+           AS u(id, ts_ms, received_ms, topic, device, payload, payload_raw, qos, retain, dup, readings)
+    ON CONFLICT DO NOTHING`;
+}
+
+export function insertUnnestReadings(n: Names): string {
+  return `INSERT INTO ${n.schema}.readings_at (source, message_id, device, metric, ts, value)
+    SELECT $1, message_id, device, metric, ${ms('ts_ms')}, value
+      FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::float8[])
+           AS u(message_id, device, metric, ts_ms, value)
+    ON CONFLICT DO NOTHING`;
+}
+
+/** $1 = source, $2 = last id of the batch, $3 = messages it inserted. Never moves back. */
+export function advanceCursor(n: Names): string {
+  return `INSERT INTO ${n.schema}.forward_cursor AS c (source, after_id, messages, updated_at)
+    VALUES ($1, $2, $3, now())
+    ON CONFLICT (source) DO UPDATE
+      SET after_id = GREATEST(c.after_id, EXCLUDED.after_id), messages = c.messages + EXCLUDED.messages,
+          updated_at = now()`;
+}
+
+export function readCursor(n: Names): string {
+  return `SELECT after_id FROM ${n.schema}.forward_cursor WHERE source = $1`;
+}

@@ -1,0 +1,40 @@
+/** Messages between the daemon and the forwarder's worker thread (forward-worker.ts). */
+import type { BackoffPolicy } from '../lib/backoff.js';
+import type { ForwardStage } from './forward-loop.js';
+import type { ForwardMethod, PgConnection } from './pg-destination.js';
+import type { BacklogStats } from './types.js';
+
+export interface ForwardWorkerInit {
+  readonly dbPath: string;
+  readonly busyTimeoutMs: number;
+  readonly connection: PgConnection;
+  readonly schema: string;
+  /** undefined: the instance id stored in the database file. */
+  readonly source: string | undefined;
+  readonly method: ForwardMethod;
+  readonly batchMessages: number;
+  readonly batchBytes: number;
+  readonly pollMs: number;
+  readonly connectTimeoutMs: number;
+  readonly batchTimeoutMs: number;
+  readonly retry: BackoffPolicy;
+  readonly protectUndelivered: boolean;
+  readonly protectEveryMs: number;
+  readonly backlogEveryMs: number;
+}
+
+export interface WireError {
+  readonly message: string;
+  readonly code: string | undefined;
+}
+
+export type ForwardWorkerMessage =
+  | { kind: 'ready'; source: string }
+  | { kind: 'open-failed'; error: WireError }
+  | { kind: 'connected'; cursor: number }
+  | { kind: 'batch'; messages: number; inserted: number; bytes: number; seconds: number; cursor: number }
+  | { kind: 'error'; stage: ForwardStage; error: WireError; retryInMs: number }
+  | { kind: 'backlog'; stats: BacklogStats }
+  | { kind: 'stopped' };
+
+export type ForwardWorkerRequest = { kind: 'stop' };

@@ -1,0 +1,305 @@
+/**
+ * The forwarder (its real worker thread, from dist/) against a database file written by the sink
+ * and the machine's PostgreSQL, each test in a schema of its own: every message arrives exactly
+ * once, with its payload and readings; a lost commit acknowledgement re-sends rows that are then
+ * skipped; an unreachable or cut link delays delivery and loses nothing; purge keeps what is not
+ * delivered.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Forwarder, type ForwarderHooks } from '../../src/forward/forwarder.js';
+import type { ForwardWorkerInit } from '../../src/forward/protocol.js';
+import { SqlitePurge } from '../../src/sink/sqlite-purge.js';
+import { writeOutbox } from '../helpers/outbox-db.js';
+import { PG, type TestSchema, testSchema } from '../helpers/pg-test-schema.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { assertBuilt } from './sink-fixture.js';
+
+const WORKER = new URL('../../dist/forward/forward-worker.js', import.meta.url);
+
+interface Seen {
+  source: string | undefined;
+  batches: number;
+  inserted: number;
+  duplicates: number;
+  errors: string[];
+  backlog: number | undefined;
+}
+
+function recorder(): { seen: Seen; hooks: ForwarderHooks } {
+  const seen: Seen = {
+    source: undefined,
+    batches: 0,
+    inserted: 0,
+    duplicates: 0,
+    errors: [],
+    backlog: undefined,
+  };
+  return {
+    seen,
+    hooks: {
+      onReady: (s) => {
+        seen.source = s;
+      },
+      onConnected: () => undefined,
+      onBatch: (b) => {
+        seen.batches++;
+        seen.inserted += b.inserted;
+        seen.duplicates += b.messages - b.inserted;
+      },
+      onError: (stage, e) => {
+        seen.errors.push(`${stage}: ${e.message}`);
+      },
+      onBacklog: (s) => {
+        seen.backlog = s.rows;
+      },
+    },
+  };
+}
+
+function init(dbPath: string, schema: string, over: Partial<ForwardWorkerInit> = {}): ForwardWorkerInit {
+  return {
+    dbPath,
+    busyTimeoutMs: 2000,
+    connection: {
+      host: PG.host,
+      port: PG.port,
+      database: PG.database,
+      user: PG.user,
+      tls: { enabled: false, rejectUnauthorized: true },
+    },
+    schema,
+    source: undefined,
+    method: 'copy',
+    batchMessages: 1000,
+    batchBytes: 1024 ** 2,
+    pollMs: 50,
+    connectTimeoutMs: 2000,
+    batchTimeoutMs: 5000,
+    retry: { baseMs: 20, factor: 2, capMs: 200 },
+    protectUndelivered: true,
+    protectEveryMs: 0,
+    backlogEveryMs: 100,
+    ...over,
+  };
+}
+
+function protectedAfter(dbPath: string): number | undefined {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    const r = db.prepare("SELECT after_id FROM purge_protect WHERE consumer = 'forward.postgres'").get() as
+      | { after_id: number }
+      | undefined;
+    return r?.after_id;
+  } finally {
+    db.close();
+  }
+}
+
+function localMessages(
+  dbPath: string,
+): { id: number; payload: string | Buffer; readings: string | null; ts: number }[] {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return db.prepare('SELECT id, payload, readings, ts FROM messages ORDER BY id').all() as never;
+  } finally {
+    db.close();
+  }
+}
+
+describe('forwarding to PostgreSQL', () => {
+  let tmp: ReturnType<typeof tmpDir>;
+  let pg: TestSchema;
+  const stops: (() => Promise<void>)[] = [];
+
+  beforeEach(async () => {
+    assertBuilt();
+    tmp = tmpDir('mqlite-forward-');
+    pg = await testSchema();
+  });
+
+  afterEach(async () => {
+    for (const s of stops.splice(0).reverse()) await s();
+    await pg.drop();
+    tmp.cleanup();
+  });
+
+  async function start(i: ForwardWorkerInit): Promise<{ f: Forwarder; seen: Seen }> {
+    const { seen, hooks } = recorder();
+    const f = new Forwarder(i, hooks, WORKER);
+    stops.push(() => f.stop());
+    await f.start();
+    return { f, seen };
+  }
+
+  for (const method of ['copy', 'copy-direct', 'unnest'] as const) {
+    it(`delivers every stored message once, payloads and readings intact (${method})`, async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 3000);
+      const { seen } = await start(init(db, pg.name, { method }));
+      await waitFor(async () => (await pg.count('messages')) === 3000, 'all 3000 messages in PostgreSQL');
+
+      const local = localMessages(db);
+      const remote = await pg.rows<{
+        id: string;
+        payload: string | null;
+        payload_raw: Buffer | null;
+        readings: Record<string, number> | null;
+        ts: Date;
+        source: string;
+      }>(`SELECT id, payload, payload_raw, readings, ts, source FROM ${pg.name}.messages ORDER BY id`);
+      expect(remote.map((r) => Number(r.id))).toEqual(local.map((m) => m.id));
+      for (const [i, m] of local.entries()) {
+        const r = remote[i]!;
+        const bytes = r.payload_raw ?? Buffer.from(r.payload ?? '');
+        expect(bytes.equals(Buffer.from(m.payload))).toBe(true);
+        expect(r.readings).toEqual(m.readings === null ? null : JSON.parse(m.readings));
+        expect(r.ts.getTime()).toBe(m.ts);
+        expect(r.source).toBe(seen.source);
+      }
+      // Every 50th message has a reading of its own time: 60 in 1..3000.
+      expect(await pg.count('readings_at')).toBe(60);
+      const cursor = await pg.rows<{ after_id: string }>(`SELECT after_id FROM ${pg.name}.forward_cursor`);
+      expect(cursor.map((c) => Number(c.after_id))).toEqual([local.at(-1)!.id]);
+      await waitFor(() => protectedAfter(db) === local.at(-1)!.id, 'purge_protect to mirror the cursor');
+      expect(seen.inserted).toBe(3000);
+      expect(seen.duplicates).toBe(0);
+    });
+  }
+
+  for (const method of ['copy', 'copy-direct'] as const) {
+    it(`picks up messages stored while it runs, and re-sends after a lost acknowledgement are skipped (${method})`, async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 1000);
+      const first = await start(init(db, pg.name, { method }));
+      await waitFor(async () => (await pg.count('messages')) === 1000, 'the first 1000');
+      writeOutbox(db, 1001, 500);
+      await waitFor(async () => (await pg.count('messages')) === 1500, 'the 500 stored meanwhile');
+      await first.f.stop();
+
+      // As if the commit of ids 701.. had happened but its acknowledgement was lost: the cursor
+      // says 700, so the next forwarder sends 701..1500 again.
+      await pg.client.query(`UPDATE ${pg.name}.forward_cursor SET after_id = 700`);
+      const second = await start(init(db, pg.name, { method }));
+      await waitFor(() => second.seen.duplicates === 800, 'the 800 re-sent rows to be skipped');
+      expect(second.seen.inserted).toBe(0);
+      expect(await pg.count('messages')).toBe(1500);
+      const ids = await pg.rows<{ n: string }>(`SELECT count(DISTINCT id) AS n FROM ${pg.name}.messages`);
+      expect(Number(ids[0]!.n)).toBe(1500);
+    });
+  }
+
+  describe('through a link that fails', () => {
+    let proxy: TcpProxy;
+    beforeEach(async () => {
+      proxy = await startTcpProxy({ host: PG.host, port: PG.port });
+    });
+    afterEach(async () => {
+      await proxy.stop();
+    });
+
+    it('waits out an unreachable server, keeps undelivered rows from purge, then delivers everything', async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 2000);
+      proxy.refuse();
+      const { seen } = await start(
+        init(db, pg.name, { connection: { ...init(db, '').connection, port: proxy.port } }),
+      );
+      await waitFor(() => seen.errors.filter((e) => e.startsWith('connect')).length >= 3, 'connect failures');
+      expect(protectedAfter(db)).toBe(0);
+      expect(seen.backlog).toBe(2000);
+
+      // Retention wants everything gone (budget): nothing undelivered may go.
+      const w = new Database(db);
+      const purge = new SqlitePurge(w);
+      const step = purge.run({ kind: 'raw-oldest', maxRows: 1000 });
+      expect(step.kind === 'step' && step.step.rows).toBe(0);
+      expect(localMessages(db)).toHaveLength(2000);
+
+      proxy.accept();
+      await waitFor(async () => (await pg.count('messages')) === 2000, 'all 2000 after the link returns');
+      await waitFor(() => protectedAfter(db) === 2000, 'the mirror to reach 2000');
+      // Now delivered: purge may take them (all but the newest, which keeps ids growing).
+      let purged = 0;
+      for (let i = 0; i < 3; i++) {
+        const r = purge.run({ kind: 'raw-oldest', maxRows: 1000 });
+        if (r.kind === 'step') purged += r.step.rows;
+      }
+      w.close();
+      expect(purged).toBe(1999);
+    });
+
+    it('survives connections cut mid-batch: every message once', async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 20_000);
+      const { seen } = await start(
+        init(db, pg.name, {
+          batchMessages: 500,
+          connection: { ...init(db, '').connection, port: proxy.port },
+        }),
+      );
+      for (let cuts = 0; cuts < 5; ) {
+        await waitFor(() => proxy.open > 0, 'a connection to cut');
+        if (proxy.cut() > 0) cuts++;
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      await waitFor(async () => (await pg.count('messages')) === 20_000, 'all 20000', 60_000);
+      expect(seen.errors.length).toBeGreaterThan(0);
+      const ids = await pg.rows<{ n: string; lo: string; hi: string }>(
+        `SELECT count(DISTINCT id) AS n, min(id) AS lo, max(id) AS hi FROM ${pg.name}.messages`,
+      );
+      expect(ids[0]).toEqual({ n: '20000', lo: '1', hi: '20000' });
+    });
+    it('a link that goes silent mid-batch: the batch times out, is sent again on a new connection, once', async () => {
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 10_000);
+      const { seen } = await start(
+        init(db, pg.name, {
+          batchMessages: 500,
+          batchTimeoutMs: 1500,
+          connection: { ...init(db, '').connection, port: proxy.port },
+        }),
+      );
+      await waitFor(async () => (await pg.count('messages')) >= 1000, 'forwarding under way');
+      expect(proxy.stall()).toBeGreaterThan(0);
+      await waitFor(
+        () => seen.errors.some((e) => /^write: .*did not finish within 1500 ms/.test(e)),
+        'the timeout',
+      );
+      await waitFor(async () => (await pg.count('messages')) === 10_000, 'all 10000 after the stall', 60_000);
+      const ids = await pg.rows<{ n: string }>(`SELECT count(DISTINCT id) AS n FROM ${pg.name}.messages`);
+      expect(ids[0]?.n).toBe('10000');
+    });
+  });
+
+  it('three gateways starting together share one schema, each row under its own source', async () => {
+    const files = [0, 1, 2].map((i) => join(tmp.dir, `g${i}.db`));
+    for (const f of files) writeOutbox(f, 1, 2000);
+    const started = await Promise.all(files.map((f) => start(init(f, pg.name))));
+    await waitFor(async () => (await pg.count('messages')) === 6000, 'all 3 × 2000');
+    const sources = started.map((s) => s.seen.source);
+    expect(new Set(sources).size).toBe(3);
+    const perSource = await pg.rows<{ source: string; n: string; after_id: string }>(
+      `SELECT m.source, count(*) AS n, c.after_id FROM ${pg.name}.messages m
+         JOIN ${pg.name}.forward_cursor c USING (source) GROUP BY m.source, c.after_id ORDER BY m.source`,
+    );
+    expect(perSource).toEqual([...sources].sort().map((source) => ({ source, n: '2000', after_id: '2000' })));
+  });
+
+  it('with protectUndelivered: false registers no protection, so retention purges as usual', async () => {
+    const db = join(tmp.dir, 'm.db');
+    writeOutbox(db, 1, 100);
+    const w = new Database(db);
+    w.prepare("INSERT INTO purge_protect VALUES ('forward.postgres', 0, 0)").run();
+    await start(
+      init(db, pg.name, { protectUndelivered: false, connection: { ...init(db, '').connection, port: 1 } }),
+    );
+    expect(protectedAfter(db)).toBeUndefined();
+    const r = new SqlitePurge(w).run({ kind: 'raw-oldest', maxRows: 1000 });
+    w.close();
+    expect(r.kind === 'step' && r.step.rows).toBe(99);
+  });
+});

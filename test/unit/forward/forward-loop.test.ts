@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type DestinationPort,
+  type ForwardHooks,
+  ForwardLoop,
+  type OutboxPort,
+  ProtectMirror,
+} from '../../../src/forward/forward-loop.js';
+import type { OutboxBatch, OutboxMessage } from '../../../src/forward/types.js';
+
+/** An outbox of ids 1..n; a destination that commits into a Set unless told to fail. */
+function world(n: number) {
+  const ids = Array.from({ length: n }, (_, i) => i + 1);
+  let now = 0;
+  const protectedAt: number[] = [];
+  const outbox: OutboxPort = {
+    readBatch(afterId, max): OutboxBatch | undefined {
+      const messages = ids
+        .filter((id) => id > afterId)
+        .slice(0, max)
+        .map((id) => ({ id }) as OutboxMessage);
+      const last = messages.at(-1);
+      return last
+        ? { afterId, lastId: last.id, messages, readingsAt: [], bytes: messages.length }
+        : undefined;
+    },
+    backlog: () => ({ rows: 0, bytes: 0, oldestAgeSeconds: 0 }),
+    protect: (id) => {
+      protectedAt.push(id);
+    },
+    newestId: () => ids.at(-1) ?? 0,
+  };
+  const remote = { rows: new Set<number>(), cursor: 0, copies: 0 };
+  const plan: ('ok' | 'fail-before' | 'fail-after-commit')[] = [];
+  let connected = false;
+  const destination: DestinationPort = {
+    get connected() {
+      return connected;
+    },
+    open: async () => {
+      connected = true;
+      return remote.cursor;
+    },
+    write: async (b) => {
+      const what = plan.shift() ?? 'ok';
+      if (what === 'fail-before') throw new Error('link down');
+      let inserted = 0;
+      for (const m of b.messages) {
+        remote.copies++;
+        if (!remote.rows.has(m.id)) {
+          remote.rows.add(m.id);
+          inserted++;
+        }
+      }
+      remote.cursor = Math.max(remote.cursor, b.lastId);
+      if (what === 'fail-after-commit') throw new Error('acknowledgement lost');
+      return { inserted };
+    },
+    drop: () => {
+      connected = false;
+    },
+  };
+  const log: string[] = [];
+  const hooks: ForwardHooks = {
+    onConnected: (c) => log.push(`connected ${c}`),
+    onBatch: (b) => log.push(`batch ${b.cursor} +${b.inserted}/${b.messages}`),
+    onError: (stage, err, delay) => log.push(`error ${stage} ${(err as Error).message} ${delay}`),
+    onProtectError: () => log.push('protect error'),
+  };
+  const sleeps: number[] = [];
+  const loop = new ForwardLoop(
+    {
+      batchMessages: 4,
+      batchBytes: 1e9,
+      pollMs: 100,
+      retry: { baseMs: 10, factor: 2, capMs: 1000 },
+      protect: true,
+      protectEveryMs: 0,
+    },
+    {
+      outbox,
+      destination,
+      hooks,
+      now: () => now,
+      sleep: async (ms) => {
+        sleeps.push(ms);
+        now += ms;
+      },
+      random: () => 0.5,
+    },
+  );
+  return { loop, remote, plan, log, sleeps, protectedAt, ids };
+}
+
+describe('ForwardLoop', () => {
+  it('ships batches in id order and moves the cursor and its mirror only after each commit', async () => {
+    const w = world(10);
+    for (let i = 0; i < 4; i++) await w.loop.step();
+    expect(w.log).toEqual(['connected 0', 'batch 4 +4/4', 'batch 8 +4/4', 'batch 10 +2/2']);
+    expect(w.protectedAt).toEqual([0, 4, 8, 10]); // the cursor read at connect, then each commit
+    expect(w.sleeps).toEqual([100]); // then nothing left: it polls
+    expect([...w.remote.rows]).toEqual(w.ids);
+  });
+
+  it('a failed write is retried after a jittered backoff, from the cursor the destination has', async () => {
+    const w = world(6);
+    w.plan.push('ok', 'fail-before', 'fail-before');
+    for (let i = 0; i < 5; i++) await w.loop.step();
+    expect(w.log).toEqual([
+      'connected 0',
+      'batch 4 +4/4',
+      'error write link down 5', // random 0.5 × min(cap, 10 × 2^0)
+      'connected 4',
+      'error write link down 10',
+      'connected 4',
+      'batch 6 +2/2',
+    ]);
+    expect(w.remote.copies).toBe(6);
+  });
+
+  it('a commit whose acknowledgement is lost is not sent again: the cursor is read back', async () => {
+    const w = world(8);
+    w.plan.push('fail-after-commit');
+    for (let i = 0; i < 3; i++) await w.loop.step();
+    expect(w.log).toEqual([
+      'connected 0',
+      'error write acknowledgement lost 5',
+      'connected 4',
+      'batch 8 +4/4',
+    ]);
+    expect(w.remote.copies).toBe(8);
+    // The mirror never ran ahead of what the destination had committed.
+    expect(w.protectedAt).toEqual([0, 4, 8]);
+  });
+
+  it('refuses a destination that is ahead of this file (its source is used by another file)', async () => {
+    const w = world(5);
+    w.remote.cursor = 9;
+    await w.loop.step();
+    await w.loop.step();
+    expect(w.log).toEqual([
+      'error connect PostgreSQL has this source up to id 9 but this database ends at id 5: another database file forwards under the same source (a copy, or a reused forward.postgres.source). Give this file its own forward.postgres.source 5',
+      'error connect PostgreSQL has this source up to id 9 but this database ends at id 5: another database file forwards under the same source (a copy, or a reused forward.postgres.source). Give this file its own forward.postgres.source 10',
+    ]);
+    expect(w.remote.copies).toBe(0);
+    expect(w.protectedAt).toEqual([]);
+  });
+
+  it('the backoff grows to its cap and resets after a success', async () => {
+    const w = world(3);
+    w.plan.push(...Array<'fail-before'>(9).fill('fail-before'));
+    for (let i = 0; i < 10; i++) await w.loop.step();
+    const delays = w.log.filter((l) => l.startsWith('error')).map((l) => Number(l.split(' ').at(-1)));
+    expect(delays).toEqual([5, 10, 20, 40, 80, 160, 320, 500, 500]);
+    expect(w.log.at(-1)).toBe('batch 3 +3/3');
+  });
+
+  it('run() ends after stop(), with the mirror at the last committed id', async () => {
+    const w = world(5);
+    const running = w.loop.run();
+    w.loop.stop();
+    await running;
+    expect(w.loop.stopped).toBe(true);
+    expect(w.protectedAt.at(-1)).toBe(w.remote.cursor);
+  });
+});
+
+describe('ProtectMirror', () => {
+  it('writes on a move at most every interval, and always when forced', () => {
+    const m = new ProtectMirror(1000);
+    expect(m.due(5, 0)).toBe(true);
+    m.wrote(5, 0);
+    expect(m.due(5, 5000)).toBe(false); // nothing moved
+    expect(m.due(9, 500)).toBe(false);
+    expect(m.due(9, 500, true)).toBe(true);
+    expect(m.due(9, 1000)).toBe(true);
+  });
+});
