@@ -26,6 +26,7 @@ export function buildQueryService(
         busyTimeoutMs: config.db.busyTimeoutMs,
         concurrency: config.query.concurrency,
         maxQueued: config.query.maxQueued,
+        idleMs: config.query.idleMs,
         limits: { timeoutMs: config.query.timeoutMs, maxSamples: config.query.maxSamples },
       },
       api: config.query.enabled,

@@ -1,7 +1,7 @@
 /**
  * The query pool with its real worker thread (dist/query/query-worker.js) on a schema-2 file:
  * bounded concurrency and wait line, typed errors across the thread boundary, a clean stop,
- * and a failed open reported at start.
+ * workers started by the first query and gone when idle, and a failed open reported to the query.
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -10,6 +10,7 @@ import type { JobResult, QueryJob } from '../../src/query/protocol.js';
 import { QueryPool } from '../../src/query/query-pool.js';
 import { migrate } from '../../src/sink/migrations/index.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const limits = { timeoutMs: 10_000, maxSamples: 1_000_000 };
 
@@ -41,7 +42,7 @@ describe('query pool', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function pool(concurrency: number, maxQueued: number): Promise<QueryPool> {
+  async function pool(concurrency: number, maxQueued: number, idleMs = 60_000): Promise<QueryPool> {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
     const p = new QueryPool({
@@ -50,6 +51,7 @@ describe('query pool', () => {
       concurrency,
       maxQueued,
       limits,
+      idleMs,
     });
     await p.start();
     cleanups.push(() => p.stop());
@@ -96,7 +98,19 @@ describe('query pool', () => {
     await expect(p.run(query('temperature'))).rejects.toMatchObject({ type: 'unavailable' });
   });
 
-  it('fails at start, saying why, when the database cannot be opened read-only', async () => {
+  it('starts no worker until the first query and lets idle workers go, serving again after', async () => {
+    const p = await pool(2, 4, 200);
+    expect(p.workers).toBe(0);
+    const both = await Promise.all([p.run(query('temperature')), p.run(query('temperature'))]);
+    expect(both.map((r) => r.kind)).toEqual(['api', 'api']);
+    expect(p.workers).toBeGreaterThanOrEqual(1);
+    await waitFor(() => p.workers === 0, 'the idle workers to exit');
+    const again = await p.run(query('temperature'));
+    expect(again).toMatchObject({ kind: 'api', data: { result: [{ value: [1.5, '21.5'] }] } });
+    expect(p.workers).toBe(1);
+  });
+
+  it('fails the query, saying why, when the database cannot be opened read-only', async () => {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
     const p = new QueryPool({
@@ -105,8 +119,11 @@ describe('query pool', () => {
       concurrency: 1,
       maxQueued: 1,
       limits,
+      idleMs: 60_000,
     });
-    await expect(p.start()).rejects.toThrow(/cannot open .*missing\.db read-only/);
-    await p.stop();
+    cleanups.push(() => p.stop());
+    await p.start();
+    await expect(p.run(query('temperature'))).rejects.toThrow(/cannot open .*missing\.db read-only/);
+    expect(p.workers).toBe(0);
   });
 });
