@@ -3,9 +3,8 @@
  * the subscriber (we subscribe to a broker). The daemon holds one Intake and never asks which.
  */
 import type { BrokerHooks, EmbeddedBrokerSettings } from './broker/embedded-broker.js';
-import { EmbeddedBroker } from './broker/embedded-broker.js';
 import type { Accept } from './lib/message.js';
-import { MqttSource, type SourceHooks, type SourceSettings } from './source/mqtt-source.js';
+import type { SourceHooks, SourceSettings } from './source/mqtt-source.js';
 
 export type IntakeSettings =
   | { readonly mode: 'embedded'; readonly broker: EmbeddedBrokerSettings }
@@ -42,17 +41,59 @@ export interface IntakeDeps {
   readonly shownUrl: (url: string) => string;
 }
 
+/**
+ * The mode's module (aedes, or MQTT.js) is loaded by start(): a process holds the code of the one
+ * it uses, not both (MQTT.js beside aedes: ~6 MB resident, issue #11's idle RSS). Until then the
+ * intake reports itself not connected and holds nothing.
+ */
 export function createIntake(settings: IntakeSettings, deps: IntakeDeps): Intake {
-  switch (settings.mode) {
-    case 'embedded':
-      return embeddedIntake(settings.broker, deps);
-    case 'subscriber':
-      return subscriberIntake(settings.source, deps);
-  }
+  let inner: Intake | undefined;
+  let loading: Promise<Intake> | undefined;
+  const load = (): Promise<Intake> => {
+    loading ??= (async () => {
+      switch (settings.mode) {
+        case 'embedded': {
+          const { EmbeddedBroker } = await import('./broker/embedded-broker.js');
+          return embeddedIntake(new EmbeddedBroker(settings.broker, brokerDeps(deps)));
+        }
+        case 'subscriber': {
+          const { MqttSource } = await import('./source/mqtt-source.js');
+          const source = new MqttSource(settings.source, { accept: deps.accept, hooks: deps.sourceHooks() });
+          return subscriberIntake(settings.source, source, deps);
+        }
+      }
+    })();
+    return loading;
+  };
+  return {
+    mode: settings.mode,
+    async start() {
+      inner = await load();
+      await inner.start();
+    },
+    pause: () => inner?.pause(),
+    stop: async () => {
+      // A start still loading the module: wait for it, so what it opens is closed.
+      const loaded = loading ? await loading.catch(() => undefined) : undefined;
+      await loaded?.stop();
+    },
+    health: () => inner?.health() ?? { connected: false, subscribed: false },
+    heldAcks: () => inner?.heldAcks() ?? 0,
+    onCommitsStuck: (reason) => inner?.onCommitsStuck(reason),
+    describe: () =>
+      inner?.describe() ??
+      (settings.mode === 'embedded' ? { mode: 'embedded' } : subscriberDescription(settings.source, deps)),
+  };
 }
 
-function embeddedIntake(s: EmbeddedBrokerSettings, deps: IntakeDeps): Intake {
-  const broker = new EmbeddedBroker(s, { accept: deps.accept, hooks: deps.brokerHooks() });
+function brokerDeps(deps: IntakeDeps): { accept: Accept; hooks: BrokerHooks } {
+  return { accept: deps.accept, hooks: deps.brokerHooks() };
+}
+
+type Broker = InstanceType<typeof import('./broker/embedded-broker.js').EmbeddedBroker>;
+type Source = InstanceType<typeof import('./source/mqtt-source.js').MqttSource>;
+
+function embeddedIntake(broker: Broker): Intake {
   let listening = false;
   return {
     mode: 'embedded',
@@ -74,8 +115,11 @@ function embeddedIntake(s: EmbeddedBrokerSettings, deps: IntakeDeps): Intake {
   };
 }
 
-function subscriberIntake(s: SourceSettings, deps: IntakeDeps): Intake {
-  const source = new MqttSource(s, { accept: deps.accept, hooks: deps.sourceHooks() });
+function subscriberDescription(s: SourceSettings, deps: IntakeDeps): Record<string, unknown> {
+  return { mode: 'subscriber', broker: deps.shownUrl(s.url), clientId: s.clientId, topics: s.topics };
+}
+
+function subscriberIntake(s: SourceSettings, source: Source, deps: IntakeDeps): Intake {
   return {
     mode: 'subscriber',
     start: () => source.start(),
@@ -84,11 +128,6 @@ function subscriberIntake(s: SourceSettings, deps: IntakeDeps): Intake {
     health: () => ({ connected: source.connected, subscribed: source.subscribed }),
     heldAcks: () => source.heldAcks,
     onCommitsStuck: (reason) => source.forceReconnect(reason),
-    describe: () => ({
-      mode: 'subscriber',
-      broker: deps.shownUrl(s.url),
-      clientId: s.clientId,
-      topics: s.topics,
-    }),
+    describe: () => subscriberDescription(s, deps),
   };
 }

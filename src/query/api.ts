@@ -12,7 +12,7 @@ import {
   parseDurationParam,
   parseTimeParam,
 } from './api-params.js';
-import type { QueryData } from './data.js';
+import type { QueryData, TimeRange } from './data.js';
 import { type EvalResult, evaluate, matchesAll } from './evaluator.js';
 import { type Labels, labelsKey, metricType, seriesLabels } from './names.js';
 import type { Matcher } from './promql-ast.js';
@@ -21,6 +21,10 @@ import { QueryError } from './query-error.js';
 
 /** Prometheus refuses range queries of more points per series (web/api/v1/api.go). */
 export const MAX_POINTS_PER_SERIES = 11_000;
+
+/** The times a JavaScript Date can hold: what parseTime clamps Prometheus's min/max sentinels to. */
+const MIN_TIME = -8.64e15;
+const MAX_TIME = 8.64e15;
 
 export type DataRoute = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata';
 
@@ -93,18 +97,18 @@ export function handleApi(
     }
     case 'series': {
       const sets = matchSets(req.params, true);
-      return sortLabels(selectLabels(data, sets));
+      return sortLabels(selectLabels(data, sets, rangeOf(req.params)));
     }
     case 'labels': {
       const names = new Set<string>();
-      for (const l of selectLabels(data, matchSets(req.params, false)))
+      for (const l of selectLabels(data, matchSets(req.params, false), rangeOf(req.params)))
         for (const k of Object.keys(l)) names.add(k);
       return [...names].sort();
     }
     case 'metadata': {
       // Grafana shows this beside the metric names.
       const out: Record<string, { type: string; help: string; unit: string }[]> = {};
-      for (const l of selectLabels(data, undefined)) {
+      for (const l of selectLabels(data, undefined, undefined)) {
         const name = l.__name__ ?? '';
         out[name] ??= [
           { type: metricType(name), help: `mqlite reading ${l.mqlite_metric ?? name}`, unit: '' },
@@ -115,7 +119,7 @@ export function handleApi(
     case 'label_values': {
       const name = req.label ?? '';
       const values = new Set<string>();
-      for (const l of selectLabels(data, matchSets(req.params, false))) {
+      for (const l of selectLabels(data, matchSets(req.params, false), rangeOf(req.params))) {
         const v = l[name];
         if (v !== undefined && v !== '') values.add(v);
       }
@@ -150,8 +154,24 @@ function matchSets(p: Params, needed: boolean): Matcher[][] | undefined {
   });
 }
 
-function selectLabels(data: QueryData, sets: Matcher[][] | undefined): Labels[] {
-  const all = data.listSeries().map((s) => seriesLabels(s.device, s.metric));
+/**
+ * `start`/`end` of the metadata endpoints: series with a reading between them. Absent, they are
+ * Prometheus's minTime and maxTime (every series); undefined when both are absent.
+ */
+function rangeOf(p: Params): TimeRange | undefined {
+  if (param(p, 'start') === undefined && param(p, 'end') === undefined) return undefined;
+  const start = parseTimeParam(p, 'start', MIN_TIME);
+  const end = parseTimeParam(p, 'end', MAX_TIME);
+  if (end < start) throw new QueryError('bad_data', 'end timestamp must not be before start time');
+  return { start, end };
+}
+
+function selectLabels(
+  data: QueryData,
+  sets: Matcher[][] | undefined,
+  range: TimeRange | undefined,
+): Labels[] {
+  const all = data.listSeries(range).map((s) => seriesLabels(s.device, s.metric));
   if (!sets) return all;
   return all.filter((l) => sets.some((ms) => matchesAll(l, ms)));
 }

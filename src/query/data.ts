@@ -33,9 +33,19 @@ export interface LatestReading extends SeriesId {
   readonly value: number;
 }
 
+/** Inclusive, ms since the epoch. */
+export interface TimeRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface QueryData {
-  /** Every series (device + metric) stored. */
-  listSeries(): readonly SeriesId[];
+  /**
+   * Every series (device + metric) stored; with a range, those with a reading in it. Like
+   * Prometheus's (which answers by whole chunks), an answer may include a series whose readings
+   * only surround the range within one rollup bucket; it never leaves out one with a reading in it.
+   */
+  listSeries(range?: TimeRange): readonly SeriesId[];
   /** Readings with after < ts ≤ until (Prometheus 3 windows are left-open). */
   points(s: SeriesId, after: number, until: number): Points;
   /** Buckets with from ≤ start < to, ascending; only those holding readings. */

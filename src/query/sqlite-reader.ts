@@ -9,7 +9,8 @@
  */
 import Database from 'better-sqlite3';
 import { MqliteError } from '../lib/errors.js';
-import type { Bucket, LatestReading, Points, QueryData, Rollup, SeriesId } from './data.js';
+import { ROLLUP_MS } from './data.js';
+import type { Bucket, LatestReading, Points, QueryData, Rollup, SeriesId, TimeRange } from './data.js';
 
 /** The schema this reader understands (PRAGMA user_version written by the sink's migrations). */
 const SCHEMA_VERSION = 2;
@@ -23,6 +24,7 @@ export class SqliteReader implements QueryData {
   private readonly ids = new Map<string, number>();
   private readonly stmts: {
     series: Stmt<{ id: number; device: string | null; metric: string }>;
+    seriesIn: Stmt<{ id: number; device: string | null; metric: string }>;
     latest: Stmt<{ device: string | null; metric: string; ts: number; value: number }>;
     inline: Stmt<{ ts: number; value: number }>;
     apart: Stmt<{ ts: number; value: number }>;
@@ -61,6 +63,18 @@ export class SqliteReader implements QueryData {
       );
     this.stmts = {
       series: db.prepare('SELECT series_id AS id, device, metric FROM latest'),
+      // A series has a reading in [start, end] when its latest one is in it; none when its latest is
+      // before start; else when one of its 1 h buckets there spans part of it (first_ts..last_ts).
+      // One row of latest and an index range of rollup_1h(series_id, bucket) per series, never the
+      // raw rows. Every reading is in a 1 h bucket (v2-schema.ts invariants); rollups outlive raw rows.
+      seriesIn: db.prepare(
+        `SELECT l.series_id AS id, l.device, l.metric FROM latest l
+          WHERE l.ts BETWEEN :start AND :end
+             OR l.ts > :end AND EXISTS (
+                  SELECT 1 FROM rollup_1h r WHERE r.series_id = l.series_id
+                     AND r.bucket >= :from AND r.bucket <= :end
+                     AND r.last_ts >= :start AND r.first_ts <= :end)`,
+      ),
       latest: db.prepare('SELECT device, metric, ts, value FROM latest'),
       // json_each rather than json_extract: a metric name may hold any character, and a JSON path
       // cannot quote every one of them. The messages(device, ts) index narrows the rows first.
@@ -76,7 +90,15 @@ export class SqliteReader implements QueryData {
     };
   }
 
-  listSeries(): SeriesId[] {
+  listSeries(range?: TimeRange): SeriesId[] {
+    if (range) {
+      const from = Math.floor(range.start / ROLLUP_MS['1h']) * ROLLUP_MS['1h'];
+      return this.stmts.seriesIn.all({ start: range.start, end: range.end, from }).map((r) => {
+        const s = { device: r.device ?? '', metric: r.metric };
+        this.ids.set(key(s), r.id);
+        return s;
+      });
+    }
     this.ids.clear();
     return this.stmts.series.all().map((r) => {
       const s = { device: r.device ?? '', metric: r.metric };
