@@ -1,5 +1,13 @@
 /** QueryData over arrays, with rollups computed the way the storage defines them. */
-import type { Bucket, LatestReading, Points, QueryData, Rollup, SeriesId, TimeRange } from '../../../src/query/data.js';
+import type {
+  Bucket,
+  LatestReading,
+  Points,
+  QueryData,
+  Rollup,
+  SeriesId,
+  TimeRange,
+} from '../../../src/query/data.js';
 import { ROLLUP_MS } from '../../../src/query/data.js';
 
 export interface Reading {
@@ -23,7 +31,7 @@ export class FakeData implements QueryData {
     const seen = new Map<string, SeriesId>();
     for (const r of this.readings)
       if (!range || (r.ts >= range.start && r.ts <= range.end))
-      seen.set(`${r.device}\u0000${r.metric}`, { device: r.device, metric: r.metric });
+        seen.set(`${r.device}\u0000${r.metric}`, { device: r.device, metric: r.metric });
     return [...seen.values()];
   }
 
