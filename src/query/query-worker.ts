@@ -36,7 +36,7 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     if (msg.job.kind === 'api') {
       const notes: ApiNotes = {};
       const data = handleApi(msg.job.req, reader, init.limits, notes);
-      result = { kind: 'api', data, resolution: notes.resolution };
+      result = { kind: 'api', json: JSON.stringify(data), resolution: notes.resolution };
     } else if (msg.job.kind === 'status') {
       result = { kind: 'status', data: statusQuery(reader.handle(), msg.job.job) };
     } else {

@@ -1,6 +1,7 @@
 /** QueryData over arrays, with rollups computed the way the storage defines them. */
 import type {
-  Bucket,
+  BucketColumns,
+  BucketField,
   LatestReading,
   Points,
   QueryData,
@@ -9,6 +10,16 @@ import type {
   TimeRange,
 } from '../../../src/query/data.js';
 import { ROLLUP_MS } from '../../../src/query/data.js';
+
+interface Bucket {
+  readonly start: number;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  readonly last: number;
+  readonly lastTs: number;
+}
 
 export interface Reading {
   readonly device: string;
@@ -41,7 +52,23 @@ export class FakeData implements QueryData {
     return { ts: rs.map((r) => r.ts), values: rs.map((r) => r.value) };
   }
 
-  buckets(s: SeriesId, rollup: Rollup, from: number, to: number): Bucket[] {
+  buckets(
+    series: readonly SeriesId[],
+    rollup: Rollup,
+    from: number,
+    to: number,
+    fields: readonly BucketField[],
+  ): BucketColumns[] {
+    return series.map((s) => {
+      const rows = this.bucketRows(s, rollup, from, to);
+      return {
+        start: rows.map((b) => b.start),
+        fields: Object.fromEntries(fields.map((f) => [f, rows.map((b) => b[f])])),
+      };
+    });
+  }
+
+  private bucketRows(s: SeriesId, rollup: Rollup, from: number, to: number): Bucket[] {
     this.calls.push(`buckets ${rollup} ${s.device}/${s.metric}`);
     const size = ROLLUP_MS[rollup];
     const out = new Map<number, Bucket>();
