@@ -27,7 +27,7 @@ import { BatchWriter } from './sink/batch-writer.js';
 import { DbLock } from './sink/db-lock.js';
 import { SqliteSink } from './sink/sqlite-sink.js';
 import { createRetention } from './daemon-retention.js';
-import type { RetentionScheduler } from './retention/scheduler.js';
+import type { RetentionObservation, RetentionScheduler } from './retention/scheduler.js';
 import { errorCode } from './lib/errors.js';
 import { buildQueryService } from './daemon-query.js';
 import { buildStatusRoutes } from './daemon-status.js';
@@ -82,6 +82,7 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private lock: DbLock | undefined;
   private readonly intakeSettings: IntakeSettings;
+  private retentionSeen: RetentionObservation | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -126,6 +127,9 @@ export class Daemon {
       mutex: this.mutex,
       registry: this.registry,
       logger: stageLogger(log, 'retention'),
+      observed: (o) => {
+        this.retentionSeen = o;
+      },
     });
     const writerHooks = this.telemetry.writerHooks(sinkLog, {
       onStuck: () => this.intake.onCommitsStuck('commits are failing: reconnecting so the broker redelivers'),
@@ -181,6 +185,11 @@ export class Daemon {
                   intake: () => this.intake.describe(),
                   counters: () => this.telemetry.snapshot(this.queue, this.intake.heldAcks()),
                   fileSizes: () => (this.dbOpen ? this.sink.fileSizes() : { dbBytes: 0, walBytes: 0 }),
+                  budget: () => ({
+                    maxBytes: config.db.maxBytes,
+                    minFree: config.db.minFreeBytes,
+                    observed: this.retentionSeen,
+                  }),
                 }),
                 ...(this.query?.routes ?? []),
               ],
