@@ -4,7 +4,7 @@
  * writer (which has its own thread and connection).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type ApiNotes, handleApi } from './api.js';
+import { type ApiNotes, handleApiJson } from './api.js';
 import { renderExposition } from './exposition.js';
 import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest } from './protocol.js';
 import { toWire } from './query-error.js';
@@ -35,8 +35,8 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     let result: JobResult;
     if (msg.job.kind === 'api') {
       const notes: ApiNotes = {};
-      const data = handleApi(msg.job.req, reader, init.limits, notes);
-      result = { kind: 'api', json: JSON.stringify(data), resolution: notes.resolution };
+      const json = handleApiJson(msg.job.req, reader, init.limits, notes);
+      result = { kind: 'api', json, resolution: notes.resolution };
     } else if (msg.job.kind === 'status') {
       result = { kind: 'status', data: statusQuery(reader.handle(), msg.job.job) };
     } else {
