@@ -150,9 +150,11 @@ async function main(): Promise<number> {
       const b = await runPhase(spec, env, queryClient(q));
       withQueries.push({ r: b, q });
       const lat = [...q.latenciesMs].sort((x, y) => x - y);
+      const v = (r: PhaseResult) =>
+        r.verification.ok ? 'verified' : `NOT verified: ${JSON.stringify(r.verification)}`;
       console.log(
-        `  round ${round + 1}: alone ${Math.round(a.msgsPerSec)} msg/s (verified ${a.verification.ok}); ` +
-          `with queries ${Math.round(b.msgsPerSec)} msg/s (verified ${b.verification.ok}), ` +
+        `  round ${round + 1}: alone ${Math.round(a.msgsPerSec)} msg/s (${v(a)}); ` +
+          `with queries ${Math.round(b.msgsPerSec)} msg/s (${v(b)}), ` +
           `${q.ok}/${q.sent} queries ok, ${q.failed} failed, p50 ${percentile(lat, 50).toFixed(0)} ms, ` +
           `p99 ${percentile(lat, 99).toFixed(0)} ms, ${q.points} points; loop p99 ${b.loop.p99Ms.toFixed(1)} ms ` +
           `(alone ${a.loop.p99Ms.toFixed(1)} ms)`,
@@ -185,10 +187,10 @@ async function main(): Promise<number> {
         machine: m,
         broker,
         options: { devices, messages, repeat, qps, qos, queries: QUERIES, rangeS: RANGE_S, stepS: STEP_S },
-        alone: alone.map((r) => ({ msgsPerSec: r.msgsPerSec, verified: r.verification.ok, loop: r.loop })),
+        alone: alone.map((r) => ({ msgsPerSec: r.msgsPerSec, verification: r.verification, loop: r.loop })),
         withQueries: withQueries.map(({ r, q }) => ({
           msgsPerSec: r.msgsPerSec,
-          verified: r.verification.ok,
+          verification: r.verification,
           loop: r.loop,
           queries: { ...q, latenciesMs: undefined },
         })),

@@ -27,6 +27,7 @@ export function buildQueryService(
         concurrency: config.query.concurrency,
         maxQueued: config.query.maxQueued,
         idleMs: config.query.idleMs,
+        nice: config.query.nice,
         limits: { timeoutMs: config.query.timeoutMs, maxSamples: config.query.maxSamples },
       },
       api: config.query.enabled,

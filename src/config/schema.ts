@@ -311,6 +311,11 @@ export function buildConfigSchema(v: StageValidators = {}) {
          * query starts one again, paying ~50-100 ms once. A dashboard refreshing more often keeps it.
          */
         idleMs: int(1000, 86_400_000).default(60_000),
+        /**
+         * Nice value of the query worker threads (Linux; 0: the process's). A dashboard then takes
+         * the CPU ingestion leaves: queries slow down under load, ingestion does not.
+         */
+        nice: int(0, 19).default(10),
       })
       .prefault({}),
     exposition: z

@@ -8,6 +8,8 @@ export interface QueryWorkerInit {
   readonly dbPath: string;
   readonly busyTimeoutMs: number;
   readonly limits: ApiLimits;
+  /** The worker thread's nice value (query.nice); 0 leaves it at the process's. */
+  readonly nice: number;
 }
 
 export type QueryJob =

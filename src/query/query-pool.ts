@@ -22,6 +22,8 @@ export interface QueryPoolSettings {
   readonly limits: ApiLimits;
   /** A worker with no job for this long exits; the next query starts one again. */
   readonly idleMs: number;
+  /** Nice value of the worker threads (Linux): queries yield the CPU to ingestion. */
+  readonly nice: number;
 }
 
 /** The worker checks its deadline between series; this covers one slow series after it. */
@@ -112,6 +114,7 @@ export class QueryPool {
       dbPath: this.settings.dbPath,
       busyTimeoutMs: this.settings.busyTimeoutMs,
       limits: this.settings.limits,
+      nice: this.settings.nice,
     };
     const worker = new Worker(this.workerUrl, {
       workerData: init,

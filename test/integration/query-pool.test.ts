@@ -3,6 +3,7 @@
  * bounded concurrency and wait line, typed errors across the thread boundary, a clean stop,
  * workers started by the first query and gone when idle, and a failed open reported to the query.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -52,6 +53,7 @@ describe('query pool', () => {
       maxQueued,
       limits,
       idleMs,
+      nice: 10,
     });
     await p.start();
     cleanups.push(() => p.stop());
@@ -109,6 +111,22 @@ describe('query pool', () => {
     expect(p.workers).toBe(1);
   });
 
+  it('runs its worker threads at query.nice, the ingesting threads untouched (Linux)', async () => {
+    // nice of each thread of this process: field 19 of /proc/self/task/<tid>/stat (after the name).
+    const nices = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    expect(nices().filter((n) => n === 10)).toEqual([]);
+    const p = await pool(1, 1);
+    await p.run(query('temperature'));
+    expect(nices().filter((n) => n === 10)).toHaveLength(1);
+    // This thread (the one that started the worker) kept its priority.
+    const self = readFileSync('/proc/thread-self/stat', 'utf8');
+    expect(Number(self.slice(self.lastIndexOf(')') + 2).split(' ')[16])).toBe(0);
+  });
+
   it('fails the query, saying why, when the database cannot be opened read-only', async () => {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
@@ -119,6 +137,7 @@ describe('query pool', () => {
       maxQueued: 1,
       limits,
       idleMs: 60_000,
+      nice: 10,
     });
     cleanups.push(() => p.stop());
     await p.start();
