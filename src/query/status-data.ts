@@ -15,6 +15,8 @@ export const COUNT_WINDOW_MS = 24 * 3_600_000;
 /** Sparklines cover the last 6 h in 5 min buckets (72 points): one clustered range of rollup_5m. */
 export const SPARK_WINDOW_MS = 6 * 3_600_000;
 export const SPARK_STEP_MS = 300_000;
+/** Series with a sparkline at most (the most recently updated): ~72 rows each per minute's read. */
+export const MAX_SPARK_SERIES = 2_000;
 /** Enough of a bad payload to recognise it; the table holds more. */
 const PAYLOAD_PREVIEW_CHARS = 120;
 
@@ -84,26 +86,36 @@ function sparklines(db: Database.Database, now: number): StatusData {
   const last = Math.floor(now / SPARK_STEP_MS) * SPARK_STEP_MS;
   const n = SPARK_WINDOW_MS / SPARK_STEP_MS;
   const start = last - (n - 1) * SPARK_STEP_MS;
+  const names = new Map(
+    db
+      .prepare<[number], { id: number; device: string | null; metric: string }>(
+        'SELECT series_id AS id, device, metric FROM latest ORDER BY ts DESC LIMIT ?',
+      )
+      .all(MAX_SPARK_SERIES)
+      .map((r) => [r.id, { device: r.device ?? '', metric: r.metric }]),
+  );
+  // Raw rows (arrays) of the fewest columns, streamed: the copy to JavaScript is most of this
+  // read's cost, and a gateway with many series must not hold all their rows at once.
   const rows = db
-    .prepare<[number], { device: string | null; metric: string; bucket: number; avg: number }>(
-      `SELECT l.device, l.metric, r.bucket, r.sum / r.count AS avg
-         FROM rollup_5m r JOIN latest l ON l.series_id = r.series_id
-        WHERE r.bucket >= ?`,
+    .prepare<[number], [number, number, number]>(
+      // The table's own order: the last 6 h of every series is one contiguous range.
+      'SELECT series_id, bucket, sum / count FROM rollup_5m WHERE bucket >= ?',
     )
-    .all(start);
-  const bySeries = new Map<string, { device: string; metric: string; values: (number | null)[] }>();
-  for (const r of rows) {
-    const k = (r.bucket - start) / SPARK_STEP_MS;
+    .raw(true)
+    .iterate(start);
+  const bySeries = new Map<number, { device: string; metric: string; values: (number | null)[] }>();
+  for (const [id, bucket, avg] of rows) {
+    const k = (bucket - start) / SPARK_STEP_MS;
     if (k >= n) continue; // a reading stamped in the future
-    const device = r.device ?? '';
-    const key = `${device}\u0000${r.metric}`;
-    let s = bySeries.get(key);
+    let s = bySeries.get(id);
     if (!s) {
-      s = { device, metric: r.metric, values: new Array<number | null>(n).fill(null) };
-      bySeries.set(key, s);
+      const name = names.get(id);
+      if (!name) continue;
+      s = { ...name, values: new Array<number | null>(n).fill(null) };
+      bySeries.set(id, s);
     }
     // Four significant digits: a 20 px high line cannot show more, and the answer stays small.
-    s.values[k] = Number(r.avg.toPrecision(4));
+    s.values[k] = Number(avg.toPrecision(4));
   }
   return { what: 'sparklines', start, stepMs: SPARK_STEP_MS, series: [...bySeries.values()] };
 }
