@@ -73,7 +73,8 @@ export function createIntake(settings: IntakeSettings, deps: IntakeDeps): Intake
     },
     pause: () => inner?.pause(),
     stop: async () => {
-      // A start still loading the module: wait for it, so what it opens is closed.
+      // A start still loading the module: wait for it, so what it opens is closed. A module that
+      // failed to load opened nothing, and start() has already thrown that error to the daemon.
       const loaded = loading ? await loading.catch(() => undefined) : undefined;
       await loaded?.stop();
     },
