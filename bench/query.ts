@@ -1,14 +1,14 @@
 /**
  * `npm run bench:query -- --db <file>`: the query API's answers on a storage-bench history
  * (`npm run bench:storage -- --keep` prints where it kept v2.db: 100 devices × 5 metrics over
- * 30 days), through the same code the query worker runs (handleApi over SqliteReader):
+ * 30 days), through the same code the query worker runs (handleApiJson over SqliteReader):
  *   - one series' last 24 h raw (query_range, 1 min step);
  *   - one series over 30 days at 1 h (avg_over_time from the 1 h rollups);
  *   - /label/device/values, /series for one device, an instant query over every series.
  * Median wall and CPU time of --runs runs each, JSON serialisation included (target: under 20 ms).
  */
 import { parseArgs } from 'node:util';
-import { type ApiRequest, handleApi } from '../src/query/api.js';
+import { type ApiRequest, handleApiJson } from '../src/query/api.js';
 import { SqliteReader } from '../src/query/sqlite-reader.js';
 
 const { values } = parseArgs({
@@ -81,8 +81,7 @@ for (const [label, req] of cases) {
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    const data = handleApi({ ...req, now: lastTs }, reader, limits);
-    size = JSON.stringify(data).length;
+    size = handleApiJson({ ...req, now: lastTs }, reader, limits).length;
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
     wall.push(performance.now() - t0);

@@ -16,8 +16,10 @@ import { MqliteError, errorMessage } from './lib/errors.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
 import { parseDuration } from './config/units.js';
-import { type PurgeTier, purgeCommand, terminalProgress, vacuumCommand } from './maintenance-commands.js';
-import { type ExportFlags, runExport } from './query/export-command.js';
+// Types only: the commands' modules (and what they pull in) load when their command runs, so the
+// daemon's process does not hold them (idle RSS, issue #11).
+import type { PurgeTier } from './maintenance-commands.js';
+import type { ExportFlags } from './query/export-command.js';
 
 const EXIT_OK = 0;
 const EXIT_FATAL = 1;
@@ -174,9 +176,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       }
       const config = configFrom({ config: opts.config, db: opts.db });
-      result = purgeCommand(config, { olderThanMs, tier: opts.tier as PurgeTier }, terminalProgress()).then(
-        () => EXIT_OK,
-      );
+      result = import('./maintenance-commands.js')
+        .then((m) =>
+          m.purgeCommand(config, { olderThanMs, tier: opts.tier as PurgeTier }, m.terminalProgress()),
+        )
+        .then(() => EXIT_OK);
     });
   program
     .command('vacuum')
@@ -198,9 +202,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       }
       const config = configFrom({ config: opts.config, db: opts.db });
-      result = vacuumCommand(config, { full: opts.full === true, pages }, terminalProgress()).then(
-        () => EXIT_OK,
-      );
+      result = import('./maintenance-commands.js')
+        .then((m) => m.vacuumCommand(config, { full: opts.full === true, pages }, m.terminalProgress()))
+        .then(() => EXIT_OK);
     });
   program
     .command('export')
@@ -220,6 +224,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action((opts: ExportFlags & Flags) => {
       result = (async () => {
         const db = opts.db ?? configFrom({ config: opts.config }).db.path;
+        const { runExport } = await import('./query/export-command.js');
         await runExport(opts, db);
         return EXIT_OK;
       })();

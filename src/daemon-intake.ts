@@ -3,9 +3,8 @@
  * the subscriber (we subscribe to a broker). The daemon holds one Intake and never asks which.
  */
 import type { BrokerHooks, EmbeddedBrokerSettings } from './broker/embedded-broker.js';
-import { EmbeddedBroker } from './broker/embedded-broker.js';
 import type { Accept } from './lib/message.js';
-import { MqttSource, type SourceHooks, type SourceSettings } from './source/mqtt-source.js';
+import type { SourceHooks, SourceSettings } from './source/mqtt-source.js';
 
 export type IntakeSettings =
   | { readonly mode: 'embedded'; readonly broker: EmbeddedBrokerSettings }
@@ -44,17 +43,64 @@ export interface IntakeDeps {
   readonly shownUrl: (url: string) => string;
 }
 
+/**
+ * The mode's module (aedes, or MQTT.js) is loaded by start(): a process holds the code of the one
+ * it uses, not both (MQTT.js beside aedes: ~6 MB resident, issue #11's idle RSS). Until then the
+ * intake reports itself not connected and holds nothing.
+ */
 export function createIntake(settings: IntakeSettings, deps: IntakeDeps): Intake {
-  switch (settings.mode) {
-    case 'embedded':
-      return embeddedIntake(settings.broker, deps);
-    case 'subscriber':
-      return subscriberIntake(settings.source, deps);
-  }
+  let inner: Intake | undefined;
+  let loading: Promise<Intake> | undefined;
+  const load = (): Promise<Intake> => {
+    loading ??= (async () => {
+      switch (settings.mode) {
+        case 'embedded': {
+          const { EmbeddedBroker } = await import('./broker/embedded-broker.js');
+          return embeddedIntake(new EmbeddedBroker(settings.broker, brokerDeps(deps)));
+        }
+        case 'subscriber': {
+          const { MqttSource } = await import('./source/mqtt-source.js');
+          const source = new MqttSource(settings.source, { accept: deps.accept, hooks: deps.sourceHooks() });
+          return subscriberIntake(settings.source, source, deps);
+        }
+      }
+    })();
+    return loading;
+  };
+  return {
+    mode: settings.mode,
+    async start() {
+      inner = await load();
+      await inner.start();
+    },
+    pause: () => inner?.pause(),
+    stop: async () => {
+      // A start still loading the module: wait for it, so what it opens is closed. A module that
+      // failed to load opened nothing, and start() has already thrown that error to the daemon.
+      const loaded = loading ? await loading.catch(() => undefined) : undefined;
+      await loaded?.stop();
+    },
+    health: () => inner?.health() ?? { connected: false, subscribed: false },
+    heldAcks: () => inner?.heldAcks() ?? 0,
+    onCommitsStuck: (reason) => inner?.onCommitsStuck(reason),
+    describe: () =>
+      inner?.describe() ??
+      (settings.mode === 'embedded' ? { mode: 'embedded' } : subscriberDescription(settings.source, deps)),
+    // A Sparkplug rebirth request before the intake started has nowhere to go: refused, and counted
+    // as failed by the caller (daemon-decoder-report.ts).
+    publish: (topic, payload) =>
+      inner === undefined ? Promise.reject(new Error('intake not started')) : inner.publish(topic, payload),
+  };
 }
 
-function embeddedIntake(s: EmbeddedBrokerSettings, deps: IntakeDeps): Intake {
-  const broker = new EmbeddedBroker(s, { accept: deps.accept, hooks: deps.brokerHooks() });
+function brokerDeps(deps: IntakeDeps): { accept: Accept; hooks: BrokerHooks } {
+  return { accept: deps.accept, hooks: deps.brokerHooks() };
+}
+
+type Broker = InstanceType<typeof import('./broker/embedded-broker.js').EmbeddedBroker>;
+type Source = InstanceType<typeof import('./source/mqtt-source.js').MqttSource>;
+
+function embeddedIntake(broker: Broker): Intake {
   let listening = false;
   return {
     mode: 'embedded',
@@ -77,8 +123,17 @@ function embeddedIntake(s: EmbeddedBrokerSettings, deps: IntakeDeps): Intake {
   };
 }
 
-function subscriberIntake(s: SourceSettings, deps: IntakeDeps): Intake {
-  const source = new MqttSource(s, { accept: deps.accept, hooks: deps.sourceHooks() });
+function subscriberDescription(s: SourceSettings, deps: IntakeDeps): Record<string, unknown> {
+  return {
+    mode: 'subscriber',
+    broker: deps.shownUrl(s.url),
+    clientId: s.clientId,
+    topics: s.topics,
+    ...(s.shareGroup !== undefined ? { shareGroup: s.shareGroup } : {}),
+  };
+}
+
+function subscriberIntake(s: SourceSettings, source: Source, deps: IntakeDeps): Intake {
   return {
     mode: 'subscriber',
     start: () => source.start(),
@@ -87,13 +142,7 @@ function subscriberIntake(s: SourceSettings, deps: IntakeDeps): Intake {
     health: () => ({ connected: source.connected, subscribed: source.subscribed }),
     heldAcks: () => source.heldAcks,
     onCommitsStuck: (reason) => source.forceReconnect(reason),
-    describe: () => ({
-      mode: 'subscriber',
-      broker: deps.shownUrl(s.url),
-      clientId: s.clientId,
-      topics: s.topics,
-      ...(s.shareGroup !== undefined ? { shareGroup: s.shareGroup } : {}),
-    }),
+    describe: () => subscriberDescription(s, deps),
     publish: (topic, payload) => source.publish(topic, payload),
   };
 }

@@ -26,6 +26,8 @@ export function buildQueryService(
         busyTimeoutMs: config.db.busyTimeoutMs,
         concurrency: config.query.concurrency,
         maxQueued: config.query.maxQueued,
+        idleMs: config.query.idleMs,
+        nice: config.query.nice,
         limits: { timeoutMs: config.query.timeoutMs, maxSamples: config.query.maxSamples },
       },
       api: config.query.enabled,

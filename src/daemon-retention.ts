@@ -13,7 +13,11 @@ import { errorCode } from './lib/errors.js';
 import { withTimeout } from './lib/timeout.js';
 import { createRetentionMetrics } from './observe/retention-metrics.js';
 import type { RetentionPolicy } from './retention/policy.js';
-import { type MaintenanceTarget, RetentionScheduler } from './retention/scheduler.js';
+import {
+  type MaintenanceTarget,
+  type RetentionObservation,
+  RetentionScheduler,
+} from './retention/scheduler.js';
 
 /** statfs is a local syscall, but a hung network mount must not hang a pass forever. */
 const STATFS_TIMEOUT_MS = 10_000;
@@ -39,7 +43,14 @@ export async function volumeOf(path: string): Promise<{ freeBytes: number; sizeB
 
 export function createRetention(
   c: Config,
-  deps: { target: MaintenanceTarget; mutex: Mutex; registry: Registry; logger: Logger },
+  deps: {
+    target: MaintenanceTarget;
+    mutex: Mutex;
+    registry: Registry;
+    logger: Logger;
+    /** Each pass's measurements, for the status page's budget slot. */
+    observed?: (o: RetentionObservation) => void;
+  },
 ): RetentionScheduler {
   const m = createRetentionMetrics(deps.registry);
   const log = deps.logger;
@@ -57,6 +68,7 @@ export function createRetention(
         m.purgeDuration.observe({ tier }, seconds);
       },
       onObserved(o) {
+        deps.observed?.(o);
         m.usedBytes.set(o.usedBytes);
         m.freelistBytes.set(o.freelistBytes);
         m.volumeFreeBytes.set(o.volumeFreeBytes);

@@ -7,6 +7,7 @@ import { type StatusSnapshot, statusRoutes } from './observe/status-routes.js';
 import type { SummarySnapshot } from './observe/summary.js';
 import type { HttpRoute } from './observe/http-server.js';
 import type { QueryService } from './query/index.js';
+import type { RetentionObservation } from './retention/scheduler.js';
 import { QueryError } from './query/query-error.js';
 
 export interface DaemonView {
@@ -18,6 +19,10 @@ export interface DaemonView {
   intake(): Record<string, unknown>;
   counters(): SummarySnapshot;
   fileSizes(): { dbBytes: number; walBytes: number };
+  /** The disk budget as configured, and as retention last measured it (undefined before its first pass). */
+  budget(): Pick<StatusSnapshot['db'], 'maxBytes' | 'minFree'> & {
+    observed: RetentionObservation | undefined;
+  };
 }
 
 /** No routes without the query API: the page shows what the API reads, under the same rule. */
@@ -32,13 +37,14 @@ export function buildStatusRoutes(
     read: async (what) => {
       const r = await query.run({
         kind: 'status',
-        job: what === 'devices' ? { what, now: Date.now() } : { what },
+        job: what === 'dead_letters' ? { what } : { what, now: Date.now() },
       });
       if (r.kind !== 'status') throw new QueryError('internal', 'unexpected answer');
       return r.data;
     },
     snapshot: () => {
       const sizes = view.fileSizes();
+      const b = view.budget();
       return {
         version: view.version,
         intake: safe(() => view.intake()),
@@ -46,8 +52,21 @@ export function buildStatusRoutes(
         readiness: view.readiness(),
         counters: view.counters(),
         queueLimits: view.queueLimits,
-        // Retention (a size budget) is not in this build: the page shows the slot empty.
-        db: { path: view.dbPath, bytes: sizes.dbBytes, walBytes: sizes.walBytes, budgetBytes: undefined },
+        db: {
+          path: view.dbPath,
+          bytes: sizes.dbBytes,
+          walBytes: sizes.walBytes,
+          // Before retention's first pass, the fixed cap is what is known of the budget.
+          budgetBytes: b.observed
+            ? (b.observed.budgetBytes ?? undefined)
+            : b.maxBytes > 0
+              ? b.maxBytes
+              : undefined,
+          usedBytes: b.observed?.usedBytes,
+          maxBytes: b.maxBytes,
+          minFree: b.minFree,
+          budgetUnmet: b.observed?.budgetUnmet ?? false,
+        },
       };
     },
   });

@@ -32,7 +32,7 @@ import { SqliteSink } from './sink/sqlite-sink.js';
 import { createRetention } from './daemon-retention.js';
 import { createForwarder } from './daemon-forward.js';
 import type { Forwarder } from './forward/forwarder.js';
-import type { RetentionScheduler } from './retention/scheduler.js';
+import type { RetentionObservation, RetentionScheduler } from './retention/scheduler.js';
 import { errorCode } from './lib/errors.js';
 import { buildQueryService } from './daemon-query.js';
 import { buildStatusRoutes } from './daemon-status.js';
@@ -89,6 +89,7 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private lock: DbLock | undefined;
   private readonly intakeSettings: IntakeSettings;
+  private retentionSeen: RetentionObservation | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -133,6 +134,9 @@ export class Daemon {
       mutex: this.mutex,
       registry: this.registry,
       logger: stageLogger(log, 'retention'),
+      observed: (o) => {
+        this.retentionSeen = o;
+      },
     });
     this.forwarder = createForwarder(config, {
       registry: this.registry,
@@ -198,6 +202,11 @@ export class Daemon {
                   intake: () => this.intake.describe(),
                   counters: () => this.telemetry.snapshot(this.queue, this.intake.heldAcks()),
                   fileSizes: () => (this.dbOpen ? this.sink.fileSizes() : { dbBytes: 0, walBytes: 0 }),
+                  budget: () => ({
+                    maxBytes: config.db.maxBytes,
+                    minFree: config.db.minFreeBytes,
+                    observed: this.retentionSeen,
+                  }),
                 }),
                 ...(this.query?.routes ?? []),
               ],

@@ -83,7 +83,13 @@ async function waitForAll(
   }
 }
 
-export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseResult> {
+/**
+ * Work run beside the load while it is measured (bench/query-load.ts: queries against the target):
+ * started with the first publish, stopped once the last message is stored.
+ */
+export type Alongside = (target: Target) => { stop: () => Promise<void> };
+
+export async function runPhase(spec: PhaseSpec, env: PhaseEnv, alongside?: Alongside): Promise<PhaseResult> {
   const dir = mkdtempSync(join(tmpdir(), `mqlite-bench-${spec.target}-`));
   const broker = await startBroker(env.broker, env.deployConf, env.compiled.path('lib/aedes-child.ts'));
   const cleanups: (() => Promise<void>)[] = [broker.stop];
@@ -141,8 +147,9 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv): Promise<PhaseRes
     );
     gen.send({ type: 'go' });
     const t0 = (await started).at;
+    const beside = alongside?.(target);
     const expected = spec.devices * spec.perDevice;
-    const done = await waitForAll(target, expected, () => generatorEnded);
+    const done = await waitForAll(target, expected, () => generatorEnded).finally(() => beside?.stop());
     const cpu = cpuSeconds(target.pid) - cpu0;
     const threads = diffThreads(threads0, cpuSecondsByThread(target.pid));
     const peak = peakRssBytes(target.pid);

@@ -54,6 +54,8 @@ export interface Progress {
 export interface Target {
   readonly kind: TargetKind;
   readonly pid: number;
+  /** mqlite only: its HTTP listener (metrics, query API). */
+  readonly httpPort?: number;
   readonly output: () => string;
   readonly beforeGo: () => Promise<void>;
   readonly progress: () => Promise<Progress>;
@@ -159,6 +161,7 @@ export async function startTarget(ctx: TargetContext): Promise<Target> {
   const observer = new CommitLatencyObserver(db);
   return {
     ...common,
+    ...(mqlite ? { httpPort: mqlite.httpPort } : {}),
     beforeGo: async () => {
       child.send({ type: 'loop-reset' });
       // prom-client resets its loop histogram on every scrape: scrape now so the end value covers the run.

@@ -328,6 +328,16 @@ export function buildConfigSchema(v: StageValidators = {}) {
         maxQueued: int(0, 10_000).default(32),
         /** Readings and rollup buckets one query may load (Prometheus's --query.max-samples). */
         maxSamples: int(1000).default(5_000_000),
+        /**
+         * A query worker with nothing to do for this long exits (each holds ~10-20 MB); the next
+         * query starts one again, paying ~50-100 ms once. A dashboard refreshing more often keeps it.
+         */
+        idleMs: int(1000, 86_400_000).default(60_000),
+        /**
+         * Nice value of the query worker threads (Linux; 0: the process's). A dashboard then takes
+         * the CPU ingestion leaves: queries slow down under load, ingestion does not.
+         */
+        nice: int(0, 19).default(10),
       })
       .prefault({}),
     exposition: z

@@ -2,9 +2,14 @@
  * pino NDJSON on stdout: journald, Docker and log shippers read it as is. No rotation in
  * the process (the supervisor owns stdout). A human at a terminal gets pino-pretty instead.
  */
+import { createRequire } from 'node:module';
 import type { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
+
+/** pino-pretty (and its dependencies) load only for a terminal: a daemon under systemd never holds them. */
+const loadPretty = (): typeof PinoPretty =>
+  createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
 
 export type LogLevel = Level | 'silent';
 
@@ -36,7 +41,7 @@ export function createLogger(s: LoggerSettings): Logger {
   if (usePretty) {
     // A stream in this thread rather than pino.transport(): no worker thread to start and
     // flush at exit, and a terminal is not where throughput matters.
-    const stream = pretty({
+    const stream = loadPretty()({
       colorize: process.stdout.isTTY === true && s.destination === undefined,
       translateTime: 'SYS:HH:MM:ss.l',
       ignore: 'pid,hostname',

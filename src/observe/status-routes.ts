@@ -26,8 +26,16 @@ export interface StatusSnapshot {
     readonly path: string;
     readonly bytes: number;
     readonly walBytes: number;
-    /** The retention budget, once retention exists; undefined: none (the page leaves the slot empty). */
+    /** What the disk budget allows now (db.maxBytes, db.minFreeBytes); undefined: no budget. */
     readonly budgetBytes: number | undefined;
+    /** Pages in use, as retention last measured them (what the budget limits); undefined before. */
+    readonly usedBytes: number | undefined;
+    /** db.maxBytes; 0: no cap. */
+    readonly maxBytes: number;
+    /** db.minFreeBytes: the free space the volume keeps. */
+    readonly minFree: { readonly bytes: number } | { readonly percentOfVolume: number };
+    /** Over budget with nothing more that may be purged. */
+    readonly budgetUnmet: boolean;
   };
 }
 
@@ -36,7 +44,7 @@ export interface StatusDeps {
   readonly snapshot: () => StatusSnapshot;
   readonly allowed: (authorization: string | undefined) => Promise<boolean>;
   /** Runs a status read on a query worker; resolves with its JSON-able answer. */
-  readonly read: (what: 'devices' | 'dead_letters') => Promise<unknown>;
+  readonly read: (what: 'devices' | 'sparklines' | 'dead_letters') => Promise<unknown>;
 }
 
 interface Asset {
@@ -129,6 +137,10 @@ export function statusRoutes(deps: StatusDeps, assets: Map<string, Asset> = asse
     },
     { path: '/api/v1/mqlite/status', handle: guarded(() => status(deps.snapshot())) },
     { path: '/api/v1/mqlite/devices', handle: guarded(async () => success(await deps.read('devices'))) },
+    {
+      path: '/api/v1/mqlite/sparklines',
+      handle: guarded(async () => success(await deps.read('sparklines'))),
+    },
     {
       path: '/api/v1/mqlite/dead_letters',
       handle: guarded(async () => success(await deps.read('dead_letters'))),

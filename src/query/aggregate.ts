@@ -3,7 +3,7 @@
  * by/without), rollup buckets into one window's value, and the check that series left with
  * equal labels do not collide. Pure.
  */
-import type { Bucket } from './data.js';
+import type { BucketColumns, BucketField } from './data.js';
 import type { StepSeries } from './evaluator.js';
 import { type Labels, labelsKey } from './names.js';
 import type { AggregateExpr, RangeFunction } from './promql-ast.js';
@@ -12,74 +12,125 @@ import { QueryError } from './query-error.js';
 export type WindowFn = RangeFunction | 'selector';
 
 export function aggregateSeries(inner: readonly StepSeries[], e: AggregateExpr, steps: number): StepSeries[] {
-  const groups = new Map<string, { labels: Labels; acc: Acc[] }>();
+  // One set of columns per group, not an object per group and step (100 series × 720 steps made
+  // 72,000 of them).
+  const groups = new Map<string, { labels: Labels; acc: Acc }>();
   for (const s of inner) {
     const labels = groupLabels(s.labels, e.grouping);
     const key = labelsKey(labels);
     let g = groups.get(key);
     if (!g) {
-      g = { labels, acc: [] };
+      g = { labels, acc: newAcc(steps) };
       groups.set(key, g);
     }
+    const { sum, count, min, max } = g.acc;
     for (let k = 0; k < steps; k++) {
       const v = s.values[k];
       if (v === undefined) continue;
-      const a = g.acc[k];
-      if (!a) g.acc[k] = { sum: v, count: 1, min: v, max: v };
-      else {
-        a.sum += v;
-        a.count++;
-        if (v < a.min || Number.isNaN(a.min)) a.min = v;
-        if (v > a.max || Number.isNaN(a.max)) a.max = v;
+      if ((count[k] as number) === 0) {
+        sum[k] = v;
+        min[k] = v;
+        max[k] = v;
+      } else {
+        sum[k] = (sum[k] as number) + v;
+        const lo = min[k] as number;
+        const hi = max[k] as number;
+        if (v < lo || Number.isNaN(lo)) min[k] = v;
+        if (v > hi || Number.isNaN(hi)) max[k] = v;
       }
+      count[k] = (count[k] as number) + 1;
     }
   }
-  return [...groups.values()].map((g) => ({
-    labels: g.labels,
-    values: Array.from({ length: steps }, (_, k) => {
-      const a = g.acc[k];
-      if (!a) return undefined;
-      return e.op === 'sum' ? a.sum : e.op === 'avg' ? a.sum / a.count : e.op === 'count' ? a.count : a[e.op];
-    }),
-  }));
+  return [...groups.values()].map(({ labels, acc }) => {
+    const values: (number | undefined)[] = new Array(steps);
+    for (let k = 0; k < steps; k++) {
+      const n = acc.count[k] as number;
+      values[k] =
+        n === 0
+          ? undefined
+          : e.op === 'sum'
+            ? acc.sum[k]
+            : e.op === 'avg'
+              ? (acc.sum[k] as number) / n
+              : e.op === 'count'
+                ? n
+                : acc[e.op][k];
+    }
+    return { labels, values };
+  });
 }
 
 interface Acc {
-  sum: number;
-  count: number;
-  min: number;
-  max: number;
+  readonly sum: Float64Array;
+  readonly count: Float64Array;
+  readonly min: Float64Array;
+  readonly max: Float64Array;
 }
 
-export function combine(fn: WindowFn, b: readonly Bucket[], lo: number, hi: number): number | undefined {
-  if (hi <= lo) return undefined;
-  const last = b[hi - 1] as Bucket;
-  if (fn === 'selector' || fn === 'last_over_time') return last.last;
-  let count = 0;
-  let sum = 0;
-  let min = Number.NaN;
-  let max = Number.NaN;
-  for (let i = lo; i < hi; i++) {
-    const x = b[i] as Bucket;
-    count += x.count;
-    sum += x.sum;
-    if (x.min < min || Number.isNaN(min)) min = x.min;
-    if (x.max > max || Number.isNaN(max)) max = x.max;
-  }
+function newAcc(steps: number): Acc {
+  return {
+    sum: new Float64Array(steps),
+    count: new Float64Array(steps),
+    min: new Float64Array(steps),
+    max: new Float64Array(steps),
+  };
+}
+
+/** The bucket fields a window function reads. */
+export function fieldsFor(fn: WindowFn): readonly BucketField[] {
   switch (fn) {
+    case 'selector':
+    case 'last_over_time':
+      return ['last'];
     case 'count_over_time':
-      return count;
+      return ['count'];
     case 'sum_over_time':
-      return sum;
+      return ['sum'];
     case 'avg_over_time':
-      return sum / count;
+      return ['sum', 'count'];
     case 'min_over_time':
-      return min;
+      return ['min'];
     case 'max_over_time':
-      return max;
+      return ['max'];
+    default:
+      return [];
+  }
+}
+
+/** `fn` over buckets [lo, hi) of columns read with fieldsFor(fn); undefined: no value. */
+export function combine(fn: WindowFn, b: BucketColumns, lo: number, hi: number): number | undefined {
+  if (hi <= lo) return undefined;
+  const f = b.fields;
+  switch (fn) {
+    case 'selector':
+    case 'last_over_time':
+      return (f.last as readonly number[])[hi - 1];
+    case 'count_over_time':
+      return sumOf(f.count as readonly number[], lo, hi);
+    case 'sum_over_time':
+      return sumOf(f.sum as readonly number[], lo, hi);
+    case 'avg_over_time':
+      return sumOf(f.sum as readonly number[], lo, hi) / sumOf(f.count as readonly number[], lo, hi);
+    case 'min_over_time':
+    case 'max_over_time': {
+      const xs = (fn === 'min_over_time' ? f.min : f.max) as readonly number[];
+      let m = Number.NaN;
+      for (let i = lo; i < hi; i++) {
+        const x = xs[i] as number;
+        // NaN is replaced by any number, as in Prometheus.
+        if (Number.isNaN(m) || (fn === 'min_over_time' ? x < m : x > m)) m = x;
+      }
+      return m;
+    }
     default:
       return undefined;
   }
+}
+
+function sumOf(xs: readonly number[], lo: number, hi: number): number {
+  let s = 0;
+  for (let i = lo; i < hi; i++) s += xs[i] as number;
+  return s;
 }
 
 function groupLabels(labels: Labels, grouping: AggregateExpr['grouping']): Labels {

@@ -12,7 +12,7 @@ import {
   parseDurationParam,
   parseTimeParam,
 } from './api-params.js';
-import type { QueryData } from './data.js';
+import type { QueryData, TimeRange } from './data.js';
 import { type EvalResult, evaluate, matchesAll } from './evaluator.js';
 import { type Labels, labelsKey, metricType, seriesLabels } from './names.js';
 import type { Matcher } from './promql-ast.js';
@@ -21,6 +21,10 @@ import { QueryError } from './query-error.js';
 
 /** Prometheus refuses range queries of more points per series (web/api/v1/api.go). */
 export const MAX_POINTS_PER_SERIES = 11_000;
+
+/** The times a JavaScript Date can hold: what parseTime clamps Prometheus's min/max sentinels to. */
+const MIN_TIME = -8.64e15;
+const MAX_TIME = 8.64e15;
 
 export type DataRoute = 'query' | 'query_range' | 'series' | 'labels' | 'label_values' | 'metadata';
 
@@ -46,12 +50,26 @@ export interface ApiNotes {
   resolution?: string;
 }
 
-export function handleApi(
-  req: ApiRequest,
-  data: QueryData,
-  limits: ApiLimits,
-  notes: ApiNotes = {},
-): ApiData {
+/** The answer's `data` as Prometheus's JSON shapes (tests, and JSON.stringify of anything but a matrix). */
+export function handleApi(...call: ApiCall): ApiData {
+  const d = answer(...call);
+  return d instanceof Matrix ? d.plain() : d;
+}
+
+/**
+ * The answer's `data` as JSON text: what the query worker sends. A range query's matrix is
+ * written as text point by point, without a [time, "value"] array per point for JSON.stringify to
+ * walk (a month at 1 h over 100 series is 72,000 of them).
+ */
+export function handleApiJson(...call: ApiCall): string {
+  const d = answer(...call);
+  return d instanceof Matrix ? d.json() : JSON.stringify(d);
+}
+
+/** A request, the data it reads, its limits and (written) notes about the answer. */
+type ApiCall = [req: ApiRequest, data: QueryData, limits: ApiLimits, notes?: ApiNotes];
+
+function answer(...[req, data, limits, notes = {}]: ApiCall): ApiData | Matrix {
   // The deadline is about time spent (real clock), `now` about which data (the request's clock).
   const deadline = Date.now() + timeoutOf(req.params, limits.timeoutMs);
   const evalLimits = { deadline, maxSamples: limits.maxSamples };
@@ -93,18 +111,18 @@ export function handleApi(
     }
     case 'series': {
       const sets = matchSets(req.params, true);
-      return sortLabels(selectLabels(data, sets));
+      return sortLabels(selectLabels(data, sets, rangeOf(req.params)));
     }
     case 'labels': {
       const names = new Set<string>();
-      for (const l of selectLabels(data, matchSets(req.params, false)))
+      for (const l of selectLabels(data, matchSets(req.params, false), rangeOf(req.params)))
         for (const k of Object.keys(l)) names.add(k);
       return [...names].sort();
     }
     case 'metadata': {
       // Grafana shows this beside the metric names.
       const out: Record<string, { type: string; help: string; unit: string }[]> = {};
-      for (const l of selectLabels(data, undefined)) {
+      for (const l of selectLabels(data, undefined, undefined)) {
         const name = l.__name__ ?? '';
         out[name] ??= [
           { type: metricType(name), help: `mqlite reading ${l.mqlite_metric ?? name}`, unit: '' },
@@ -115,7 +133,7 @@ export function handleApi(
     case 'label_values': {
       const name = req.label ?? '';
       const values = new Set<string>();
-      for (const l of selectLabels(data, matchSets(req.params, false))) {
+      for (const l of selectLabels(data, matchSets(req.params, false), rangeOf(req.params))) {
         const v = l[name];
         if (v !== undefined && v !== '') values.add(v);
       }
@@ -150,8 +168,24 @@ function matchSets(p: Params, needed: boolean): Matcher[][] | undefined {
   });
 }
 
-function selectLabels(data: QueryData, sets: Matcher[][] | undefined): Labels[] {
-  const all = data.listSeries().map((s) => seriesLabels(s.device, s.metric));
+/**
+ * `start`/`end` of the metadata endpoints: series with a reading between them. Absent, they are
+ * Prometheus's minTime and maxTime (every series); undefined when both are absent.
+ */
+function rangeOf(p: Params): TimeRange | undefined {
+  if (param(p, 'start') === undefined && param(p, 'end') === undefined) return undefined;
+  const start = parseTimeParam(p, 'start', MIN_TIME);
+  const end = parseTimeParam(p, 'end', MAX_TIME);
+  if (end < start) throw new QueryError('bad_data', 'end timestamp must not be before start time');
+  return { start, end };
+}
+
+function selectLabels(
+  data: QueryData,
+  sets: Matcher[][] | undefined,
+  range: TimeRange | undefined,
+): Labels[] {
+  const all = data.listSeries(range).map((s) => seriesLabels(s.device, s.metric));
   if (!sets) return all;
   return all.filter((l) => sets.some((ms) => matchesAll(l, ms)));
 }
@@ -186,24 +220,50 @@ function instantData(r: EvalResult, t: number): ApiData {
   }
 }
 
-function rangeData(r: EvalResult, start: number, end: number, step: number): ApiData {
+function rangeData(r: EvalResult, start: number, end: number, step: number): Matrix {
   if (r.type === 'raw') throw new QueryError('internal', 'range vector in a range query');
   if (r.type === 'scalar') {
     // A number over a range is a matrix of one series with no labels, as in Prometheus.
-    const values: [number, string][] = [];
-    for (let t = start; t <= end; t += step) values.push([formatTime(t), formatValue(r.value)]);
-    return { resultType: 'matrix', result: [{ metric: {}, values }] };
+    const values: number[] = [];
+    for (let t = start; t <= end; t += step) values.push(r.value);
+    return new Matrix([{ labels: {}, values }], start, step);
   }
-  return {
-    resultType: 'matrix',
-    result: sortBy(r.series).map((s) => {
-      const values: [number, string][] = [];
+  return new Matrix(sortBy(r.series), start, step);
+}
+
+/** A range query's answer: series with a value (or none) per step from start. */
+class Matrix {
+  constructor(
+    private readonly series: readonly { labels: Labels; values: readonly (number | undefined)[] }[],
+    private readonly start: number,
+    private readonly step: number,
+  ) {}
+
+  plain(): ApiData {
+    return {
+      resultType: 'matrix',
+      result: this.series.map((s) => {
+        const values: [number, string][] = [];
+        s.values.forEach((v, k) => {
+          if (v !== undefined) values.push([formatTime(this.start + k * this.step), formatValue(v)]);
+        });
+        return { metric: s.labels, values };
+      }),
+    };
+  }
+
+  /** The same as JSON.stringify(plain()): times are JSON numbers, values strings needing no escape. */
+  json(): string {
+    const parts = this.series.map((s) => {
+      let pts = '';
       s.values.forEach((v, k) => {
-        if (v !== undefined) values.push([formatTime(start + k * step), formatValue(v)]);
+        if (v === undefined) return;
+        pts += `${pts === '' ? '' : ','}[${formatTime(this.start + k * this.step)},"${formatValue(v)}"]`;
       });
-      return { metric: s.labels, values };
-    }),
-  };
+      return `{"metric":${JSON.stringify(s.labels)},"values":[${pts}]}`;
+    });
+    return `{"resultType":"matrix","result":[${parts.join(',')}]}`;
+  }
 }
 
 function sortBy<T extends { labels: Labels }>(xs: readonly T[]): T[] {

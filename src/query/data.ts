@@ -14,15 +14,17 @@ export interface Points {
   readonly values: readonly number[];
 }
 
-/** One rollup bucket: [start, start + size). */
-export interface Bucket {
-  readonly start: number;
-  readonly count: number;
-  readonly sum: number;
-  readonly min: number;
-  readonly max: number;
-  readonly last: number;
-  readonly lastTs: number;
+/** What a rollup bucket ([start, start + size)) holds about its readings. */
+export type BucketField = 'count' | 'sum' | 'min' | 'max' | 'last';
+
+/**
+ * Buckets as columns: start[i], and for each field asked for its value at i. A query reads only
+ * the fields its function needs: each column costs per row in SQLite and in the copy to
+ * JavaScript (100 series × 720 buckets: 7 columns as objects 219 ms CPU, 3 as arrays 59 ms).
+ */
+export interface BucketColumns {
+  readonly start: readonly number[];
+  readonly fields: Readonly<Partial<Record<BucketField, readonly number[]>>>;
 }
 
 export type Rollup = '5m' | '1h';
@@ -33,13 +35,33 @@ export interface LatestReading extends SeriesId {
   readonly value: number;
 }
 
+/** Inclusive, ms since the epoch. */
+export interface TimeRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface QueryData {
-  /** Every series (device + metric) stored. */
-  listSeries(): readonly SeriesId[];
+  /**
+   * Every series (device + metric) stored; with a range, those with a reading in it. Like
+   * Prometheus's (which answers by whole chunks), an answer may include a series whose readings
+   * only surround the range within one rollup bucket; it never leaves out one with a reading in it.
+   */
+  listSeries(range?: TimeRange): readonly SeriesId[];
   /** Readings with after < ts ≤ until (Prometheus 3 windows are left-open). */
   points(s: SeriesId, after: number, until: number): Points;
-  /** Buckets with from ≤ start < to, ascending; only those holding readings. */
-  buckets(s: SeriesId, rollup: Rollup, from: number, to: number): readonly Bucket[];
+  /**
+   * For each series (answers in the same order): its buckets with from ≤ start < to, ascending,
+   * only those holding readings, with the fields asked. (Many at once: the evaluator checks its
+   * limits between calls, not between series.)
+   */
+  buckets(
+    series: readonly SeriesId[],
+    rollup: Rollup,
+    from: number,
+    to: number,
+    fields: readonly BucketField[],
+  ): BucketColumns[];
   /** The latest reading of every series. */
   latest(): readonly LatestReading[];
 }

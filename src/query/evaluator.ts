@@ -10,8 +10,8 @@
  * Prometheus would count it. rate and increase always read raw readings (a bucket cannot show a
  * counter reset).
  */
-import { aggregateSeries, combine, mergeSameLabels, type WindowFn } from './aggregate.js';
-import type { Bucket, QueryData, Rollup, SeriesId } from './data.js';
+import { aggregateSeries, combine, fieldsFor, mergeSameLabels, type WindowFn } from './aggregate.js';
+import type { BucketColumns, QueryData, Rollup, SeriesId } from './data.js';
 import { ROLLUP_MS } from './data.js';
 import { type Labels, seriesLabels, withoutName } from './names.js';
 import type { AggregateExpr, Expr, Matcher, ScalarExpr } from './promql-ast.js';
@@ -26,6 +26,9 @@ export const LOOKBACK_MS = 300_000;
  * interval, cheaper than the difference they make. Longer aligned spans read rollups.
  */
 export const RAW_SPAN_MS = 6 * 3_600_000;
+
+/** Series whose buckets are read by one call: a bound on what a query loads before its limits are checked. */
+const BUCKET_CHUNK = 256;
 
 export interface EvalParams {
   readonly start: number;
@@ -184,22 +187,58 @@ class Evaluation {
     if (rollup) this.resolution = rollup;
     const out: StepSeries[] = [];
     const latest = this.latestFor(fn);
-    for (const s of this.select(matchers)) {
+    const t = this.p.end;
+    const selected = this.select(matchers);
+    // The latest reading answers an instant "last value" exactly when it is not after t: no
+    // reading can lie between it and t. (Dashboards' "current value" panels ask just that.)
+    const fromLatest = (s: Known) => {
       const l = latest?.get(`${s.device}\u0000${s.metric}`);
-      const t = this.p.end;
-      // The latest reading answers an instant "last value" exactly when it is not after t: no
-      // reading can lie between it and t. (Dashboards' "current value" panels ask just that.)
-      const values =
-        l && l.ts <= t
-          ? [l.ts > t - windowMs ? l.value : undefined]
-          : rollup
-            ? this.fromBuckets(fn, s, rollup, windowMs)
-            : this.fromRaw(fn, s, windowMs);
+      return l && l.ts <= t ? l : undefined;
+    };
+    const buckets = rollup
+      ? this.loadBuckets(
+          fn,
+          selected.filter((s) => !fromLatest(s)),
+          rollup,
+          windowMs,
+        )
+      : undefined;
+    for (const s of selected) {
+      const l = fromLatest(s);
+      const b = buckets?.get(s);
+      const values = l
+        ? [l.ts > t - windowMs ? l.value : undefined]
+        : b
+          ? this.fromBuckets(fn, b, windowMs)
+          : this.fromRaw(fn, s, windowMs);
       // Prometheus drops the metric name from a function's result, except last_over_time's.
       const keep = fn === 'selector' || fn === 'last_over_time';
       out.push({ labels: keep ? s.labels : withoutName(s.labels), values });
     }
     return mergeSameLabels(out, this.steps);
+  }
+
+  /** Buckets of many series, BUCKET_CHUNK at a time: the limits are checked between chunks. */
+  private loadBuckets(
+    fn: WindowFn,
+    series: readonly Known[],
+    rollup: Rollup,
+    windowMs: number,
+  ): Map<Known, BucketColumns> {
+    const { start, end } = this.p;
+    const out = new Map<Known, BucketColumns>();
+    for (let i = 0; i < series.length; i += BUCKET_CHUNK) {
+      const chunk = series.slice(i, i + BUCKET_CHUNK);
+      const cols = this.data.buckets(chunk, rollup, start - windowMs, end, fieldsFor(fn));
+      let n = 0;
+      chunk.forEach((s, k) => {
+        const c = cols[k] as BucketColumns;
+        n += c.start.length;
+        out.set(s, c);
+      });
+      this.tick(n);
+    }
+    return out;
   }
 
   /** For an instant selector or last_over_time, the latest reading of every series. */
@@ -231,17 +270,16 @@ class Evaluation {
     return out;
   }
 
-  private fromBuckets(fn: WindowFn, s: SeriesId, rollup: Rollup, windowMs: number): (number | undefined)[] {
-    const { start, end, step } = this.p;
-    const buckets = this.data.buckets(s, rollup, start - windowMs, end);
-    this.tick(buckets.length);
+  private fromBuckets(fn: WindowFn, buckets: BucketColumns, windowMs: number): (number | undefined)[] {
+    const { start, step } = this.p;
+    const starts = buckets.start;
     const out: (number | undefined)[] = new Array(this.steps);
     let lo = 0;
     let hi = 0;
     for (let k = 0; k < this.steps; k++) {
       const t = start + k * step;
-      while (hi < buckets.length && (buckets[hi] as Bucket).start < t) hi++;
-      while (lo < hi && (buckets[lo] as Bucket).start < t - windowMs) lo++;
+      while (hi < starts.length && (starts[hi] as number) < t) hi++;
+      while (lo < hi && (starts[lo] as number) < t - windowMs) lo++;
       out[k] = combine(fn, buckets, lo, hi);
     }
     return out;

@@ -61,19 +61,25 @@ export async function writeExport(
         progress({ series: i + 1, seriesTotal: series.length, rows });
       }
     } else {
-      for (const b of data.buckets(s, opts.resolution, opts.from, opts.to)) {
+      const [b] = data.buckets([s], opts.resolution, opts.from, opts.to, EXPORT_FIELDS);
+      if (!b) continue;
+      const { count = [], sum = [], min = [], max = [], last = [] } = b.fields;
+      for (let k = 0; k < b.start.length; k++) {
+        const start = b.start[k] as number;
+        const c = count[k] as number;
+        const total = sum[k] as number;
         await emit([
-          new Date(b.start).toISOString(),
-          b.start,
+          new Date(start).toISOString(),
+          start,
           s.device,
           s.metric,
           name,
-          b.count,
-          b.sum,
-          b.min,
-          b.max,
-          b.sum / b.count,
-          b.last,
+          c,
+          total,
+          min[k] as number,
+          max[k] as number,
+          total / c,
+          last[k] as number,
         ]);
         rows++;
       }
@@ -82,6 +88,8 @@ export async function writeExport(
   }
   return rows;
 }
+
+const EXPORT_FIELDS = ['count', 'sum', 'min', 'max', 'last'] as const;
 
 function selectSeries(all: readonly SeriesId[], opts: ExportOptions): SeriesId[] {
   return all

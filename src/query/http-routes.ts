@@ -153,7 +153,12 @@ async function api(deps: QueryRoutesDeps, req: IncomingMessage): Promise<Reply> 
   });
   if (r.kind !== 'api') throw new QueryError('internal', 'unexpected answer');
   // Which data answered (raw readings, 5m or 1h rollups): for users and tests, beside the body.
-  return { ...success(r.data), ...(r.resolution ? { headers: { 'Mqlite-Resolution': r.resolution } } : {}) };
+  return {
+    status: 200,
+    type: 'application/json',
+    body: `{"status":"success","data":${r.json}}`,
+    ...(r.resolution ? { headers: { 'Mqlite-Resolution': r.resolution } } : {}),
+  };
 }
 
 /** Query string and, for POST, the form body (body values first, as Go's ParseForm). */

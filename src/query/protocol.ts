@@ -1,5 +1,5 @@
 /** Messages between the query pool (main thread) and a query worker; plain data only. */
-import type { ApiData, ApiLimits, ApiRequest } from './api.js';
+import type { ApiLimits, ApiRequest } from './api.js';
 import type { ExpositionSettings } from './exposition.js';
 import type { WireQueryError } from './query-error.js';
 import type { StatusData, StatusJob } from './status-data.js';
@@ -8,6 +8,8 @@ export interface QueryWorkerInit {
   readonly dbPath: string;
   readonly busyTimeoutMs: number;
   readonly limits: ApiLimits;
+  /** The worker thread's nice value (query.nice); 0 leaves it at the process's. */
+  readonly nice: number;
 }
 
 export type QueryJob =
@@ -16,7 +18,15 @@ export type QueryJob =
   | { readonly kind: 'status'; readonly job: StatusJob };
 
 export type JobResult =
-  | { readonly kind: 'api'; readonly data: ApiData; readonly resolution: string | undefined }
+  | {
+      readonly kind: 'api';
+      /**
+       * The answer's `data`, as JSON text: serialised in the worker, so a large answer costs the
+       * event loop one string copy, not a structured clone of every point and a JSON.stringify.
+       */
+      readonly json: string;
+      readonly resolution: string | undefined;
+    }
   | { readonly kind: 'exposition'; readonly text: string; readonly refused: number }
   | { readonly kind: 'status'; readonly data: StatusData };
 

@@ -1,9 +1,13 @@
 /**
- * A fixed set of query worker threads, each with its own read-only connection, and a bounded
+ * Up to `concurrency` query worker threads, each with its own read-only connection, and a bounded
  * wait line in front of them. Past the line, a query is refused at once (503 unavailable) rather
  * than queued without bound. A query the worker does not answer within its time limit (plus a
  * grace for the worker's own deadline check to fire) is answered with a timeout; its worker stays
  * busy until it finishes, so a stuck query occupies one slot, never more.
+ *
+ * Workers start on demand and leave after `idleMs` without a job: each is a V8 isolate of its own
+ * (~10–20 MB resident), and most of an edge gateway's life has no one asking. A query that finds no
+ * free worker and room for one more starts it and runs on it once it is ready.
  */
 import { Worker } from 'node:worker_threads';
 import type { ApiLimits } from './api.js';
@@ -16,6 +20,10 @@ export interface QueryPoolSettings {
   readonly concurrency: number;
   readonly maxQueued: number;
   readonly limits: ApiLimits;
+  /** A worker with no job for this long exits; the next query starts one again. */
+  readonly idleMs: number;
+  /** Nice value of the worker threads (Linux): queries yield the CPU to ingestion. */
+  readonly nice: number;
 }
 
 /** The worker checks its deadline between series; this covers one slow series after it. */
@@ -35,8 +43,12 @@ interface Pending {
 }
 
 interface Slot {
-  worker: Worker;
+  readonly worker: Worker;
+  ready: boolean;
+  /** The job that started this worker, run once it is ready. */
+  first: Pending | undefined;
   busy: { id: number; pending: Pending; timer: NodeJS.Timeout; answered: boolean } | undefined;
+  idle: NodeJS.Timeout | undefined;
 }
 
 export class QueryPool {
@@ -50,17 +62,22 @@ export class QueryPool {
     private readonly workerUrl: URL = defaultQueryWorkerUrl(),
   ) {}
 
-  async start(): Promise<void> {
-    for (let i = 0; i < this.settings.concurrency; i++) this.slots.push(await this.spawn());
+  /** Nothing to do: workers start with the first query. Kept for the one lifecycle. */
+  async start(): Promise<void> {}
+
+  /** Worker threads alive now (starting, busy or idle). */
+  get workers(): number {
+    return this.slots.length;
   }
 
-  /** Runs a job on a free worker, or waits in line; refuses when the line is full. */
+  /** Runs a job on a free worker, on a new one, or waits in line; refuses when the line is full. */
   run(job: QueryJob): Promise<JobResult> {
     if (this.stopped) return Promise.reject(new QueryError('unavailable', 'mqlite is shutting down'));
     return new Promise<JobResult>((resolve, reject) => {
       const p: Pending = { job, resolve, reject };
-      const free = this.slots.find((s) => !s.busy);
+      const free = this.slots.find((s) => s.ready && !s.busy);
       if (free) this.dispatch(free, p);
+      else if (this.slots.length < this.settings.concurrency) this.spawn(p);
       else if (this.waiting.length < this.settings.maxQueued) this.waiting.push(p);
       else
         reject(
@@ -78,6 +95,8 @@ export class QueryPool {
       p.reject(new QueryError('unavailable', 'mqlite is shutting down'));
     await Promise.all(
       this.slots.splice(0).map(async (s) => {
+        clearTimeout(s.idle);
+        s.first?.reject(new QueryError('unavailable', 'mqlite is shutting down'));
         if (s.busy) {
           clearTimeout(s.busy.timer);
           if (!s.busy.answered)
@@ -89,40 +108,49 @@ export class QueryPool {
     );
   }
 
-  private spawn(): Promise<Slot> {
+  /** A new worker for `first`; it runs `first` when ready, or fails it with the reason it did not start. */
+  private spawn(first: Pending): void {
     const init: QueryWorkerInit = {
       dbPath: this.settings.dbPath,
       busyTimeoutMs: this.settings.busyTimeoutMs,
       limits: this.settings.limits,
+      nice: this.settings.nice,
     };
     const worker = new Worker(this.workerUrl, {
       workerData: init,
       resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     });
-    const slot: Slot = { worker, busy: undefined };
-    return new Promise<Slot>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void worker.terminate();
-        reject(new QueryError('internal', 'query worker did not start'));
-      }, START_TIMEOUT_MS);
-      worker.on('message', (m: QueryWorkerMessage) => {
-        if (m.kind === 'ready') {
-          clearTimeout(timer);
-          resolve(slot);
-        } else if (m.kind === 'open-failed') {
-          clearTimeout(timer);
-          reject(new QueryError(m.error.type, m.error.message));
-        } else this.answered(slot, m);
-      });
-      worker.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-        this.crashed(slot, err);
-      });
+    const slot: Slot = { worker, ready: false, first, busy: undefined, idle: undefined };
+    this.slots.push(slot);
+    const startTimer = setTimeout(() => {
+      this.failed(slot, new QueryError('internal', 'query worker did not start'));
+      void worker.terminate();
+    }, START_TIMEOUT_MS);
+    worker.on('message', (m: QueryWorkerMessage) => {
+      if (m.kind === 'ready') {
+        clearTimeout(startTimer);
+        slot.ready = true;
+        const p = slot.first;
+        slot.first = undefined;
+        if (p) this.dispatch(slot, p);
+      } else if (m.kind === 'open-failed') {
+        clearTimeout(startTimer);
+        this.failed(slot, new QueryError(m.error.type, m.error.message));
+      } else this.answered(slot, m);
+    });
+    worker.on('error', (err) => {
+      clearTimeout(startTimer);
+      this.failed(slot, new QueryError('internal', `query worker failed: ${err.message}`));
+    });
+    worker.on('exit', () => {
+      clearTimeout(startTimer);
+      this.failed(slot, new QueryError('internal', 'query worker exited'));
     });
   }
 
   private dispatch(slot: Slot, p: Pending): void {
+    clearTimeout(slot.idle);
+    slot.idle = undefined;
     const id = this.nextId++;
     const timer = setTimeout(() => {
       if (!slot.busy || slot.busy.id !== id) return;
@@ -144,34 +172,43 @@ export class QueryPool {
     }
     const next = this.waiting.shift();
     if (next) this.dispatch(slot, next);
+    else if (!this.stopped) {
+      slot.idle = setTimeout(() => this.retire(slot), this.settings.idleMs);
+      // An idle worker's timer must not keep a process alive that has nothing else to do.
+      slot.idle.unref();
+    }
   }
 
-  /** A worker that died (out of memory, a native fault) is replaced; its query fails. */
-  private crashed(slot: Slot, err: Error): void {
+  private retire(slot: Slot): void {
+    if (slot.busy || !this.remove(slot)) return;
+    // Idle: no read transaction open, nothing to finish.
+    void slot.worker.terminate();
+  }
+
+  /**
+   * A worker that did not start, died (out of memory, a native fault) or exited: its query fails,
+   * and a query waiting in line starts a worker in its place.
+   */
+  private failed(slot: Slot, err: QueryError): void {
+    if (!this.remove(slot)) return;
+    clearTimeout(slot.idle);
+    slot.first?.reject(err);
+    slot.first = undefined;
     const busy = slot.busy;
     if (busy) {
       clearTimeout(busy.timer);
-      if (!busy.answered)
-        busy.pending.reject(new QueryError('internal', `query worker failed: ${err.message}`));
+      if (!busy.answered) busy.pending.reject(err);
     }
+    const next = this.waiting.shift();
+    if (next && !this.stopped) this.spawn(next);
+  }
+
+  /** Takes the slot out of the pool; false when it was out already (stopped, retired, failed). */
+  private remove(slot: Slot): boolean {
     const i = this.slots.indexOf(slot);
-    if (i < 0 || this.stopped) return;
+    if (i < 0) return false;
     this.slots.splice(i, 1);
-    this.spawn().then(
-      (s) => {
-        if (this.stopped) {
-          void s.worker.terminate();
-          return;
-        }
-        this.slots.push(s);
-        const next = this.waiting.shift();
-        if (next) this.dispatch(s, next);
-      },
-      (e: unknown) => {
-        for (const p of this.waiting.splice(0))
-          p.reject(new QueryError('internal', `query worker failed: ${String(e)}`));
-      },
-    );
+    return true;
   }
 }
 

@@ -4,12 +4,13 @@
  * writer (which has its own thread and connection).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type ApiNotes, handleApi } from './api.js';
+import { type ApiNotes, handleApiJson } from './api.js';
 import { renderExposition } from './exposition.js';
 import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest } from './protocol.js';
 import { toWire } from './query-error.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { statusQuery } from './status-data.js';
+import { lowerThreadPriority } from './thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('query-worker must run in a worker thread');
@@ -18,6 +19,7 @@ const send = (m: QueryWorkerMessage): void => port.postMessage(m);
 
 let reader: SqliteReader | undefined;
 try {
+  if (init.nice > 0) lowerThreadPriority(init.nice);
   reader = new SqliteReader(init.dbPath, { busyTimeoutMs: init.busyTimeoutMs });
   send({ kind: 'ready' });
 } catch (err) {
@@ -35,8 +37,8 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     let result: JobResult;
     if (msg.job.kind === 'api') {
       const notes: ApiNotes = {};
-      const data = handleApi(msg.job.req, reader, init.limits, notes);
-      result = { kind: 'api', data, resolution: notes.resolution };
+      const json = handleApiJson(msg.job.req, reader, init.limits, notes);
+      result = { kind: 'api', json, resolution: notes.resolution };
     } else if (msg.job.kind === 'status') {
       result = { kind: 'status', data: statusQuery(reader.handle(), msg.job.job) };
     } else {

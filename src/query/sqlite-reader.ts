@@ -9,7 +9,17 @@
  */
 import Database from 'better-sqlite3';
 import { MqliteError } from '../lib/errors.js';
-import type { Bucket, LatestReading, Points, QueryData, Rollup, SeriesId } from './data.js';
+import { ROLLUP_MS } from './data.js';
+import type {
+  BucketColumns,
+  BucketField,
+  LatestReading,
+  Points,
+  QueryData,
+  Rollup,
+  SeriesId,
+  TimeRange,
+} from './data.js';
 
 /** The schema this reader understands (PRAGMA user_version written by the sink's migrations). */
 const SCHEMA_VERSION = 2;
@@ -21,12 +31,14 @@ interface Stmt<R> {
 export class SqliteReader implements QueryData {
   private readonly db: Database.Database;
   private readonly ids = new Map<string, number>();
+  /** One statement per rollup and set of fields, prepared on first use. */
+  private readonly bucketStmts = new Map<string, Database.Statement<unknown[], number[]>>();
   private readonly stmts: {
     series: Stmt<{ id: number; device: string | null; metric: string }>;
+    seriesIn: Stmt<{ id: number; device: string | null; metric: string }>;
     latest: Stmt<{ device: string | null; metric: string; ts: number; value: number }>;
     inline: Stmt<{ ts: number; value: number }>;
     apart: Stmt<{ ts: number; value: number }>;
-    rollup: Record<Rollup, Stmt<Bucket>>;
   };
 
   constructor(path: string, opts: { busyTimeoutMs?: number } = {}) {
@@ -54,13 +66,20 @@ export class SqliteReader implements QueryData {
       );
     }
     const db = this.db;
-    const rollup = (table: string) =>
-      db.prepare<unknown[], Bucket>(
-        `SELECT bucket AS start, count, sum, min, max, last, last_ts AS lastTs FROM ${table}
-          WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
-      );
     this.stmts = {
       series: db.prepare('SELECT series_id AS id, device, metric FROM latest'),
+      // A series has a reading in [start, end] when its latest one is in it; none when its latest is
+      // before start; else when one of its 1 h buckets there spans part of it (first_ts..last_ts).
+      // One row of latest and an index range of rollup_1h(series_id, bucket) per series, never the
+      // raw rows. Every reading is in a 1 h bucket (v2-schema.ts invariants); rollups outlive raw rows.
+      seriesIn: db.prepare(
+        `SELECT l.series_id AS id, l.device, l.metric FROM latest l
+          WHERE l.ts BETWEEN :start AND :end
+             OR l.ts > :end AND EXISTS (
+                  SELECT 1 FROM rollup_1h r WHERE r.series_id = l.series_id
+                     AND r.bucket >= :from AND r.bucket <= :end
+                     AND r.last_ts >= :start AND r.first_ts <= :end)`,
+      ),
       latest: db.prepare('SELECT device, metric, ts, value FROM latest'),
       // json_each rather than json_extract: a metric name may hold any character, and a JSON path
       // cannot quote every one of them. The messages(device, ts) index narrows the rows first.
@@ -72,11 +91,18 @@ export class SqliteReader implements QueryData {
       apart: db.prepare(
         `SELECT ts, value FROM readings_at WHERE device IS ? AND metric = ? AND ts > ? AND ts <= ? ORDER BY ts`,
       ),
-      rollup: { '5m': rollup('rollup_5m'), '1h': rollup('rollup_1h') },
     };
   }
 
-  listSeries(): SeriesId[] {
+  listSeries(range?: TimeRange): SeriesId[] {
+    if (range) {
+      const from = Math.floor(range.start / ROLLUP_MS['1h']) * ROLLUP_MS['1h'];
+      return this.stmts.seriesIn.all({ start: range.start, end: range.end, from }).map((r) => {
+        const s = { device: r.device ?? '', metric: r.metric };
+        this.ids.set(key(s), r.id);
+        return s;
+      });
+    }
     this.ids.clear();
     return this.stmts.series.all().map((r) => {
       const s = { device: r.device ?? '', metric: r.metric };
@@ -99,11 +125,44 @@ export class SqliteReader implements QueryData {
     return { ts, values };
   }
 
-  buckets(s: SeriesId, rollup: Rollup, from: number, to: number): Bucket[] {
+  buckets(
+    series: readonly SeriesId[],
+    rollup: Rollup,
+    from: number,
+    to: number,
+    fields: readonly BucketField[],
+  ): BucketColumns[] {
     if (this.ids.size === 0) this.listSeries();
-    const id = this.ids.get(key(s));
-    if (id === undefined) return [];
-    return this.stmts.rollup[rollup].all(id, from, to);
+    const ids = series.map((s) => this.ids.get(key(s)));
+    const cols = series.map(() => new Columns(fields.length));
+    const st = this.bucketStmt(rollup, fields);
+    ids.forEach((id, i) => {
+      if (id === undefined) return;
+      const c = cols[i] as Columns;
+      for (const r of st.all(id, from, to)) c.push(r);
+    });
+    return cols.map((c) => c.done(fields));
+  }
+
+  /** An index range of (series_id, bucket), then a lookup into the table for each bucket. */
+  private bucketStmt(
+    rollup: Rollup,
+    fields: readonly BucketField[],
+  ): Database.Statement<unknown[], number[]> {
+    const k = `${rollup} ${fields.join(',')}`;
+    let st = this.bucketStmts.get(k);
+    if (!st) {
+      // fields are BucketField names only (typed), never user text. Raw rows (arrays): no object
+      // with named keys per bucket.
+      st = this.db
+        .prepare<unknown[], number[]>(
+          `SELECT bucket${fields.map((f) => `, ${f}`).join('')} FROM rollup_${rollup}
+            WHERE series_id = ? AND bucket >= ? AND bucket < ? ORDER BY bucket`,
+        )
+        .raw(true);
+      this.bucketStmts.set(k, st);
+    }
+    return st;
   }
 
   latest(): LatestReading[] {
@@ -117,6 +176,23 @@ export class SqliteReader implements QueryData {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** Bucket rows gathered as columns. */
+class Columns {
+  readonly start: number[] = [];
+  readonly cols: number[][];
+  constructor(n: number) {
+    this.cols = Array.from({ length: n }, () => []);
+  }
+  /** A raw row: bucket, then the fields. */
+  push(r: number[]): void {
+    this.start.push(r[0] as number);
+    for (let f = 0; f < this.cols.length; f++) (this.cols[f] as number[]).push(r[1 + f] as number);
+  }
+  done(fields: readonly BucketField[]): BucketColumns {
+    return { start: this.start, fields: Object.fromEntries(fields.map((f, i) => [f, this.cols[i]])) };
   }
 }
 

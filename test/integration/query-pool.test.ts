@@ -1,8 +1,9 @@
 /**
  * The query pool with its real worker thread (dist/query/query-worker.js) on a schema-2 file:
  * bounded concurrency and wait line, typed errors across the thread boundary, a clean stop,
- * and a failed open reported at start.
+ * workers started by the first query and gone when idle, and a failed open reported to the query.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import type { JobResult, QueryJob } from '../../src/query/protocol.js';
 import { QueryPool } from '../../src/query/query-pool.js';
 import { migrate } from '../../src/sink/migrations/index.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const limits = { timeoutMs: 10_000, maxSamples: 1_000_000 };
 
@@ -41,7 +43,7 @@ describe('query pool', () => {
     for (const c of cleanups.splice(0).reverse()) await c();
   });
 
-  async function pool(concurrency: number, maxQueued: number): Promise<QueryPool> {
+  async function pool(concurrency: number, maxQueued: number, idleMs = 60_000): Promise<QueryPool> {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
     const p = new QueryPool({
@@ -50,6 +52,8 @@ describe('query pool', () => {
       concurrency,
       maxQueued,
       limits,
+      idleMs,
+      nice: 10,
     });
     await p.start();
     cleanups.push(() => p.stop());
@@ -59,13 +63,10 @@ describe('query pool', () => {
   it('answers from the worker thread, errors typed as Prometheus types them', async () => {
     const p = await pool(1, 4);
     const r = await p.run(query('temperature'));
-    expect(r).toEqual({
-      kind: 'api',
-      resolution: 'raw',
-      data: {
-        resultType: 'vector',
-        result: [{ metric: { __name__: 'temperature', device: 'kitchen' }, value: [1.5, '21.5'] }],
-      },
+    expect(r).toMatchObject({ kind: 'api', resolution: 'raw' });
+    expect(JSON.parse((r as JobResult & { kind: 'api' }).json)).toEqual({
+      resultType: 'vector',
+      result: [{ metric: { __name__: 'temperature', device: 'kitchen' }, value: [1.5, '21.5'] }],
     });
     await expect(p.run(query('rate(temperature)'))).rejects.toMatchObject({ type: 'bad_data' });
   });
@@ -96,7 +97,37 @@ describe('query pool', () => {
     await expect(p.run(query('temperature'))).rejects.toMatchObject({ type: 'unavailable' });
   });
 
-  it('fails at start, saying why, when the database cannot be opened read-only', async () => {
+  it('starts no worker until the first query and lets idle workers go, serving again after', async () => {
+    const p = await pool(2, 4, 200);
+    expect(p.workers).toBe(0);
+    const both = await Promise.all([p.run(query('temperature')), p.run(query('temperature'))]);
+    expect(both.map((r) => r.kind)).toEqual(['api', 'api']);
+    expect(p.workers).toBeGreaterThanOrEqual(1);
+    await waitFor(() => p.workers === 0, 'the idle workers to exit');
+    const again = await p.run(query('temperature'));
+    expect(JSON.parse((again as JobResult & { kind: 'api' }).json)).toMatchObject({
+      result: [{ value: [1.5, '21.5'] }],
+    });
+    expect(p.workers).toBe(1);
+  });
+
+  it('runs its worker threads at query.nice, the ingesting threads untouched (Linux)', async () => {
+    // nice of each thread of this process: field 19 of /proc/self/task/<tid>/stat (after the name).
+    const nices = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    expect(nices().filter((n) => n === 10)).toEqual([]);
+    const p = await pool(1, 1);
+    await p.run(query('temperature'));
+    expect(nices().filter((n) => n === 10)).toHaveLength(1);
+    // This thread (the one that started the worker) kept its priority.
+    const self = readFileSync('/proc/thread-self/stat', 'utf8');
+    expect(Number(self.slice(self.lastIndexOf(')') + 2).split(' ')[16])).toBe(0);
+  });
+
+  it('fails the query, saying why, when the database cannot be opened read-only', async () => {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
     const p = new QueryPool({
@@ -105,8 +136,12 @@ describe('query pool', () => {
       concurrency: 1,
       maxQueued: 1,
       limits,
+      idleMs: 60_000,
+      nice: 10,
     });
-    await expect(p.start()).rejects.toThrow(/cannot open .*missing\.db read-only/);
-    await p.stop();
+    cleanups.push(() => p.stop());
+    await p.start();
+    await expect(p.run(query('temperature'))).rejects.toThrow(/cannot open .*missing\.db read-only/);
+    expect(p.workers).toBe(0);
   });
 });

@@ -105,16 +105,14 @@ function deviceRow(page: Page, device: string) {
 }
 
 describe('status page in Chromium', () => {
-  it('shows the pipeline, the devices with their latest values, a chart per series, and a dead letter after a bad message', async () => {
+  it('shows the pipeline, its disk budget, the devices with their latest values and sparklines, a chart per series, and a dead letter after a bad message', async () => {
     const tmp = tmpDir();
     cleanups.push(tmp.cleanup);
+    const config = join(tmp.dir, 'mqlite.yaml');
+    writeFileSync(config, ['db:', '  maxBytes: 64MiB', '  minFreeBytes: 5%'].join('\n'));
     const daemon = await startDaemon([
-      '--listen',
-      '127.0.0.1:0',
-      '--http',
-      '127.0.0.1:0',
-      '--db',
-      join(tmp.dir, 'm.db'),
+      ...['--config', config, '--listen', '127.0.0.1:0'],
+      ...['--http', '127.0.0.1:0', '--db', join(tmp.dir, 'm.db')],
     ]);
     cleanups.push(() => daemon.kill9());
     const url = `mqtt://127.0.0.1:${daemon.broker?.port}`;
@@ -144,6 +142,26 @@ describe('status page in Chromium', () => {
       .toContain('temperature 21.5');
     await expect.poll(() => deviceRow(page, 'kitchen_plug').textContent()).toContain('ENERGY.Power 42');
     expect(await deviceRow(page, 'greenhouse').textContent()).toContain('humidity');
+    // The retention budget as configured and as retention measured it (its first pass runs at start).
+    await expect
+      .poll(() => page.locator('#c-db-budget').textContent())
+      .toMatch(/used of budget [\d.,]+ MiB \(max 64 MiB, keep 5% free\)$/);
+    // A sparkline per series from the 5 min rollups: six hours of history, one reading every
+    // 10 min, make one line of ~36 points; a device with three readings just now, a dot (or a
+    // short line, should they straddle a bucket's edge).
+    const spark = deviceRow(page, 'greenhouse').locator(
+      '.chip[data-metric="temperature"] svg.spark polyline',
+    );
+    await spark.waitFor();
+    const points = ((await spark.getAttribute('points')) ?? '').trim().split(/\s+/);
+    expect(points.length).toBeGreaterThanOrEqual(30);
+    const ys = new Set(points.map((p) => p.split(',')[1]));
+    expect(ys.size).toBeGreaterThan(5); // the sine it was sent, not a flat line
+    await deviceRow(page, 'living_room_sensor')
+      .locator('.chip[data-metric="temperature"] svg.spark')
+      .locator('circle, polyline')
+      .first()
+      .waitFor();
 
     // Select the device with history: one chart per series, drawn by uPlot on a real canvas.
     await deviceRow(page, 'greenhouse').click();

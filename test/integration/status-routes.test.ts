@@ -26,7 +26,16 @@ const snapshot: StatusSnapshot = {
     duplicates: 0,
   },
   queueLimits: { messages: 10, bytes: 1024 },
-  db: { path: '/x.db', bytes: 4096, walBytes: 0, budgetBytes: undefined },
+  db: {
+    path: '/x.db',
+    bytes: 4096,
+    walBytes: 0,
+    budgetBytes: undefined,
+    usedBytes: undefined,
+    maxBytes: 0,
+    minFree: { percentOfVolume: 5 },
+    budgetUnmet: false,
+  },
 };
 
 let server: HttpServer | undefined;
@@ -59,6 +68,7 @@ describe('status routes', () => {
       '/',
       '/api/v1/mqlite/status',
       '/api/v1/mqlite/devices',
+      '/api/v1/mqlite/sparklines',
       '/api/v1/mqlite/dead_letters',
     ]) {
       const r = await fetch(base + path);

@@ -6,7 +6,12 @@
   const CHART_RANGE_S = 6 * 3600;
   const CHART_STEP_S = 60;
   const $ = (id) => document.getElementById(id);
-  const state = { prev: undefined, selected: undefined, charts: new Map() };
+  /** Sparklines come from the 5 min rollups: a new point every 5 min, so they are fetched every minute. */
+  const SPARK_REFRESH_MS = 60_000;
+  const SVG = 'http://www.w3.org/2000/svg';
+  /** Buckets (5 min) a sparkline's line may bridge: 30 min. */
+  const SPARK_MAX_GAP = 6;
+  const state = { prev: undefined, selected: undefined, charts: new Map(), sparks: new Map() };
   // For tests and curious operators: the uPlot instances of the selected device, by series.
   window.mqliteCharts = state.charts;
 
@@ -83,12 +88,68 @@
     $('c-queue-bytes').textContent = `${bytes(c.queueBytes)} of ${bytes(s.queueLimits.bytes)}`;
     $('c-acks').textContent = num(c.heldAcks);
     $('c-db').textContent = bytes(s.db.bytes + s.db.walBytes);
-    $('c-db-budget').textContent =
-      s.db.budgetBytes === undefined || s.db.budgetBytes === null
-        ? `WAL ${bytes(s.db.walBytes)} · no size budget`
-        : `WAL ${bytes(s.db.walBytes)} · budget ${bytes(s.db.budgetBytes)}`;
+    $('c-db-budget').textContent = `WAL ${bytes(s.db.walBytes)} · ${budget(s.db)}`;
+    $('c-db-budget').className = s.db.budgetUnmet ? 'bad' : '';
     $('c-dead').textContent = num(c.deadLetters);
     $('c-dropped').textContent = `${num(c.dropped)} dropped · ${num(c.commitErrors)} commit errors`;
+  }
+
+  /** The retention budget: what the database may use now, and the settings that make it. */
+  function budget(db) {
+    const floor =
+      db.minFree && 'bytes' in db.minFree
+        ? db.minFree.bytes > 0
+          ? `keep ${bytes(db.minFree.bytes)} free`
+          : ''
+        : db.minFree && db.minFree.percentOfVolume > 0
+          ? `keep ${db.minFree.percentOfVolume}% free`
+          : '';
+    const rule = [db.maxBytes > 0 ? `max ${bytes(db.maxBytes)}` : '', floor].filter(Boolean).join(', ');
+    if (db.budgetBytes === undefined || db.budgetBytes === null) return 'no size budget';
+    const used = db.usedBytes === undefined || db.usedBytes === null ? '' : `${bytes(db.usedBytes)} used of `;
+    return `${used}budget ${bytes(db.budgetBytes)}${rule ? ` (${rule})` : ''}${db.budgetUnmet ? ': over, nothing left to purge' : ''}`;
+  }
+
+  /** A series' last 6 h of 5 min averages as a line: ~72 points, no axes, scaled to its own range. */
+  function sparkline(values) {
+    const W = 72;
+    const H = 18;
+    const svg = document.createElementNS(SVG, 'svg');
+    svg.setAttribute('class', 'spark');
+    svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
+    svg.setAttribute('width', String(W));
+    svg.setAttribute('height', String(H));
+    svg.setAttribute('aria-hidden', 'true');
+    const ys = values.filter((v) => v !== null);
+    if (ys.length === 0) return svg;
+    const lo = Math.min(...ys);
+    const span = Math.max(...ys) - lo;
+    // A flat series (or a single point) sits in the middle, not on the floor.
+    const y = (v) => (span === 0 ? H / 2 : H - 1 - ((v - lo) / span) * (H - 2));
+    const dx = W / Math.max(1, values.length - 1);
+    // Points are joined across a few empty buckets (a device reporting every 10 min fills every
+    // other one); a longer silence stays a gap.
+    let run = [];
+    let prev = -1;
+    const flush = () => {
+      if (run.length === 0) return;
+      const line = document.createElementNS(SVG, run.length === 1 ? 'circle' : 'polyline');
+      if (run.length === 1) {
+        line.setAttribute('cx', run[0][0]);
+        line.setAttribute('cy', run[0][1]);
+        line.setAttribute('r', '1.2');
+      } else line.setAttribute('points', run.map((p) => p.join(',')).join(' '));
+      svg.append(line);
+      run = [];
+    };
+    values.forEach((v, i) => {
+      if (v === null) return;
+      if (prev >= 0 && i - prev > SPARK_MAX_GAP) flush();
+      prev = i;
+      run.push([(i * dx).toFixed(1), y(v).toFixed(1)]);
+    });
+    flush();
+    return svg;
   }
 
   function renderDevices(d) {
@@ -96,14 +157,16 @@
     const body = $('devices').tBodies[0];
     body.replaceChildren(
       ...d.devices.map((dev) => {
-        const chips = dev.series.map((s) =>
-          el(
+        const chips = dev.series.map((s) => {
+          const spark = state.sparks.get(`${dev.device}\u0000${s.metric}`);
+          return el(
             'span',
-            { class: 'chip', title: `at ${new Date(s.ts).toLocaleString()}` },
+            { class: 'chip', title: `at ${new Date(s.ts).toLocaleString()}`, 'data-metric': s.metric },
             `${s.metric} `,
             el('b', {}, value(s.value)),
-          ),
-        );
+            ...(spark ? [sparkline(spark)] : []),
+          );
+        });
         const row = el(
           'tr',
           { 'data-device': dev.device },
@@ -217,13 +280,23 @@
   const name = (s) => s.metric.mqlite_metric || s.metric.__name__;
 
   let chartsAt = 0;
+  let sparksAt = 0;
   async function refresh() {
     try {
-      const [status, devices, dead] = await Promise.all([
+      const sparks =
+        Date.now() - sparksAt > SPARK_REFRESH_MS
+          ? api('/api/v1/mqlite/sparklines')
+          : Promise.resolve(undefined);
+      const [status, devices, dead, lines] = await Promise.all([
         api('/api/v1/mqlite/status'),
         api('/api/v1/mqlite/devices'),
         api('/api/v1/mqlite/dead_letters'),
+        sparks,
       ]);
+      if (lines) {
+        sparksAt = Date.now();
+        state.sparks = new Map(lines.series.map((l) => [`${l.device}\u0000${l.metric}`, l.values]));
+      }
       renderStatus(status);
       renderDevices(devices);
       renderDeadLetters(dead);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatValue, parseTime } from '../../../src/query/api-params.js';
-import { type ApiRequest, handleApi } from '../../../src/query/api.js';
+import { type ApiRequest, handleApi, handleApiJson } from '../../../src/query/api.js';
 import { FakeData } from './fake-data.js';
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -119,6 +119,34 @@ describe('Prometheus HTTP API shapes', () => {
     expect(call('label_values', {}, 'device')).toEqual(['hall', 'kitchen']);
     expect(call('label_values', {}, '__name__')).toEqual(['energy_total', 'temperature']);
     expect(call('label_values', { 'match[]': 'energy_total' }, 'device')).toEqual(['hall']);
+  });
+});
+
+describe('the JSON text the query worker sends', () => {
+  it('is JSON.stringify of the answer, for matrices written point by point too', () => {
+    const range = { start: String((T0 - 120_000) / 1000), end: String(T0 / 1000), step: '30' };
+    const odd = new FakeData([
+      { device: 'a', metric: 'x', ts: T0 - 60_000, value: Number.NaN },
+      { device: 'a', metric: 'x', ts: T0 - 30_000, value: Number.POSITIVE_INFINITY },
+      { device: 'b', metric: 'x', ts: T0, value: 1e-7 },
+      { device: 'b "quoted"', metric: 'x', ts: T0, value: -2.5e21 },
+    ]);
+    for (const [query, d] of [
+      ['temperature', data],
+      ['avg by (device) (avg_over_time(temperature[1m]))', data],
+      ['1+1', data],
+      ['x', odd],
+      ['query_that_matches_nothing', data],
+    ] as const) {
+      const req: ApiRequest = {
+        route: 'query_range',
+        params: Object.fromEntries(Object.entries({ query, ...range }).map(([k, v]) => [k, [v]])),
+        now: T0,
+      };
+      const text = handleApiJson(req, d, limits);
+      expect(text, query).toBe(JSON.stringify(handleApi(req, d, limits)));
+      expect(JSON.parse(text).resultType, query).toBe('matrix');
+    }
   });
 });
 

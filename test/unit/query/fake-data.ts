@@ -1,6 +1,25 @@
 /** QueryData over arrays, with rollups computed the way the storage defines them. */
-import type { Bucket, LatestReading, Points, QueryData, Rollup, SeriesId } from '../../../src/query/data.js';
+import type {
+  BucketColumns,
+  BucketField,
+  LatestReading,
+  Points,
+  QueryData,
+  Rollup,
+  SeriesId,
+  TimeRange,
+} from '../../../src/query/data.js';
 import { ROLLUP_MS } from '../../../src/query/data.js';
+
+interface Bucket {
+  readonly start: number;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+  readonly last: number;
+  readonly lastTs: number;
+}
 
 export interface Reading {
   readonly device: string;
@@ -19,10 +38,11 @@ export class FakeData implements QueryData {
       .sort((a, b) => a.ts - b.ts);
   }
 
-  listSeries(): SeriesId[] {
+  listSeries(range?: TimeRange): SeriesId[] {
     const seen = new Map<string, SeriesId>();
     for (const r of this.readings)
-      seen.set(`${r.device}\u0000${r.metric}`, { device: r.device, metric: r.metric });
+      if (!range || (r.ts >= range.start && r.ts <= range.end))
+        seen.set(`${r.device}\u0000${r.metric}`, { device: r.device, metric: r.metric });
     return [...seen.values()];
   }
 
@@ -32,7 +52,23 @@ export class FakeData implements QueryData {
     return { ts: rs.map((r) => r.ts), values: rs.map((r) => r.value) };
   }
 
-  buckets(s: SeriesId, rollup: Rollup, from: number, to: number): Bucket[] {
+  buckets(
+    series: readonly SeriesId[],
+    rollup: Rollup,
+    from: number,
+    to: number,
+    fields: readonly BucketField[],
+  ): BucketColumns[] {
+    return series.map((s) => {
+      const rows = this.bucketRows(s, rollup, from, to);
+      return {
+        start: rows.map((b) => b.start),
+        fields: Object.fromEntries(fields.map((f) => [f, rows.map((b) => b[f])])),
+      };
+    });
+  }
+
+  private bucketRows(s: SeriesId, rollup: Rollup, from: number, to: number): Bucket[] {
     this.calls.push(`buckets ${rollup} ${s.device}/${s.metric}`);
     const size = ROLLUP_MS[rollup];
     const out = new Map<number, Bucket>();

@@ -1,0 +1,214 @@
+/**
+ * `npm run bench:query-load`: mqlite's ingestion while a dashboard queries it (issue #13: queries
+ * must never stall ingestion; target ≥ 0.9× the rate without them). Rounds alternate on the same
+ * machine, broker and load: the bench load alone, then the same load while a client sends
+ * Grafana-like range queries (--qps a second, over every device: per-device averages and maxima,
+ * raw readings, a sum) to the daemon's query API. Each side keeps its median round; the report is
+ * their ratio, the queries answered and their latency. Run after `npm run build`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { brokerInfo } from './lib/broker.js';
+import { compileBench } from './lib/compile.js';
+import { type Alongside, type PhaseEnv, type PhaseResult, runPhase } from './lib/phase.js';
+import { installSignalHandlers, sleep } from './lib/process.js';
+import { machine } from './lib/report.js';
+import { percentile } from './lib/stats.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repoDir = resolve(benchDir, '..');
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '100' },
+    messages: { type: 'string', default: '100000' },
+    repeat: { type: 'string', default: '3' },
+    qps: { type: 'string', default: '4' },
+    qos: { type: 'string', default: '1' },
+    json: {
+      type: 'string',
+      default: `bench/results/query-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+    },
+  },
+});
+const devices = Number(values.devices);
+const messages = Number(values.messages);
+const repeat = Number(values.repeat);
+const qps = Number(values.qps);
+const qos = Number(values.qos) as 0 | 1;
+
+/** What a Grafana dashboard over these devices asks, panel by panel: last 15 min, a point per 15 s. */
+const QUERIES = [
+  'avg by (device) (avg_over_time(temp[1m]))',
+  'max by (device) (max_over_time(hum[1m]))',
+  'temp',
+  'sum(count_over_time(rssi[1m]))',
+];
+const RANGE_S = 15 * 60;
+const STEP_S = 15;
+
+interface QueryStats {
+  sent: number;
+  ok: number;
+  failed: number;
+  /** Ticks skipped because the previous query was still running (the client never piles up). */
+  skipped: number;
+  points: number;
+  latenciesMs: number[];
+}
+
+function queryClient(stats: QueryStats): Alongside {
+  return (target) => {
+    let stopped = false;
+    const loop = (async () => {
+      let k = 0;
+      while (!stopped) {
+        const tick = sleep(1000 / qps);
+        const end = Date.now() / 1000;
+        const q = new URLSearchParams({
+          query: QUERIES[k++ % QUERIES.length] as string,
+          start: String(end - RANGE_S),
+          end: String(end),
+          step: String(STEP_S),
+        });
+        const t0 = performance.now();
+        stats.sent++;
+        try {
+          const res = await fetch(`http://127.0.0.1:${target.httpPort}/api/v1/query_range?${q}`, {
+            signal: AbortSignal.timeout(30_000),
+          });
+          const body = (await res.json()) as { data?: { result?: { values: unknown[] }[] } };
+          if (res.status !== 200) stats.failed++;
+          else {
+            stats.ok++;
+            for (const s of body.data?.result ?? []) stats.points += s.values.length;
+          }
+        } catch {
+          stats.failed++;
+        }
+        stats.latenciesMs.push(performance.now() - t0);
+        // One query at a time, at most qps a second: a slow answer delays the next, as a
+        // dashboard's refresh would wait.
+        const late = performance.now() - t0 > 1000 / qps;
+        if (late) stats.skipped++;
+        else await tick;
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+      },
+    };
+  };
+}
+
+function median(xs: PhaseResult[]): PhaseResult | undefined {
+  return [...xs].sort((a, b) => a.msgsPerSec - b.msgsPerSec)[Math.floor(xs.length / 2)];
+}
+
+async function main(): Promise<number> {
+  const deployConf = join(repoDir, 'deploy', 'mosquitto.conf');
+  const broker = brokerInfo(deployConf);
+  const m = machine();
+  console.log(
+    `machine: ${m.nproc} cpus, ${m.cpuModel}, node ${m.node}; broker ${broker.kind} ${broker.version}`,
+  );
+  console.log(
+    `load: ${devices} devices, ${messages} messages qos ${qos}, ${repeat} round(s) each way; queries: ${qps}/s, ` +
+      `last ${RANGE_S / 60} min step ${STEP_S} s, ${QUERIES.join(' | ')}`,
+  );
+  installSignalHandlers();
+  const compiled = compileBench(benchDir, repoDir);
+  const env: PhaseEnv = {
+    broker,
+    deployConf,
+    repoDir,
+    compiled,
+    topic: 'bench/#',
+    mqliteFormat: 'json',
+  };
+  const spec = {
+    target: 'mqlite' as const,
+    phase: 'max' as const,
+    qos,
+    devices,
+    perDevice: Math.floor(messages / devices),
+    rate: 0,
+    payloadBytes: 80,
+    window: 100,
+  };
+  const alone: PhaseResult[] = [];
+  const withQueries: { r: PhaseResult; q: QueryStats }[] = [];
+  try {
+    for (let round = 0; round < repeat; round++) {
+      const a = await runPhase(spec, env);
+      alone.push(a);
+      const q: QueryStats = { sent: 0, ok: 0, failed: 0, skipped: 0, points: 0, latenciesMs: [] };
+      const b = await runPhase(spec, env, queryClient(q));
+      withQueries.push({ r: b, q });
+      const lat = [...q.latenciesMs].sort((x, y) => x - y);
+      const v = (r: PhaseResult) =>
+        r.verification.ok ? 'verified' : `NOT verified: ${JSON.stringify(r.verification)}`;
+      console.log(
+        `  round ${round + 1}: alone ${Math.round(a.msgsPerSec)} msg/s (${v(a)}); ` +
+          `with queries ${Math.round(b.msgsPerSec)} msg/s (${v(b)}), ` +
+          `${q.ok}/${q.sent} queries ok, ${q.failed} failed, p50 ${percentile(lat, 50).toFixed(0)} ms, ` +
+          `p99 ${percentile(lat, 99).toFixed(0)} ms, ${q.points} points; loop p99 ${b.loop.p99Ms.toFixed(1)} ms ` +
+          `(alone ${a.loop.p99Ms.toFixed(1)} ms)`,
+      );
+    }
+  } finally {
+    compiled.dispose();
+  }
+  const a = median(alone);
+  const b = median(withQueries.map((w) => w.r));
+  if (!a || !b) return 1;
+  const ratio = b.msgsPerSec / a.msgsPerSec;
+  const all = withQueries.map((w) => w.q);
+  const sum = (f: (q: QueryStats) => number) => all.reduce((acc, q) => acc + f(q), 0);
+  const lat = all.flatMap((q) => q.latenciesMs).sort((x, y) => x - y);
+  const seconds = withQueries.reduce((acc, w) => acc + w.r.seconds, 0);
+  console.log(
+    `\nmedian ingestion: alone ${Math.round(a.msgsPerSec)} msg/s, with queries ${Math.round(b.msgsPerSec)} msg/s: ` +
+      `${ratio.toFixed(2)}× (target ≥ 0.9×)\nqueries: ${sum((q) => q.ok)} answered of ${sum((q) => q.sent)} ` +
+      `(${(sum((q) => q.ok) / seconds).toFixed(1)}/s), ${sum((q) => q.failed)} failed, latency p50 ` +
+      `${percentile(lat, 50).toFixed(0)} ms / p99 ${percentile(lat, 99).toFixed(0)} ms`,
+  );
+  const out = resolve(values.json as string);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(
+    out,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: m,
+        broker,
+        options: { devices, messages, repeat, qps, qos, queries: QUERIES, rangeS: RANGE_S, stepS: STEP_S },
+        alone: alone.map((r) => ({ msgsPerSec: r.msgsPerSec, verification: r.verification, loop: r.loop })),
+        withQueries: withQueries.map(({ r, q }) => ({
+          msgsPerSec: r.msgsPerSec,
+          verification: r.verification,
+          loop: r.loop,
+          queries: { ...q, latenciesMs: undefined },
+        })),
+        ratio,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`wrote ${out}`);
+  const verified = [...alone, ...withQueries.map((w) => w.r)].every((r) => r.verification.ok);
+  return verified ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
