@@ -123,7 +123,7 @@ it('3 instances on a shared subscription forwarding to one PostgreSQL: kill -9 o
 
   // Fault 2: PostgreSQL unreachable for every instance while the stream goes on. It ends once each
   // instance has noticed (forward_connected 0) and reported a backlog (the gauges report every 5 s),
-  // not after a fixed time.
+  // not after a fixed time...
   await waitFor(() => run.acked > messages.length / 3, 'a third of the stream published', 60_000, 20);
   for (const p of proxies) {
     p.refuse();
@@ -149,6 +149,13 @@ it('3 instances on a shared subscription forwarding to one PostgreSQL: kill -9 o
     'every instance to report a backlog while PostgreSQL is away',
     60_000,
     200,
+  );
+  // ...and a sixth of the stream has been published into it.
+  await waitFor(
+    () => run.acked >= atCut.acked + messages.length / 6,
+    'a sixth of the stream published while PostgreSQL is away',
+    60_000,
+    20,
   );
   const afterOutage = { acked: run.acked, inPostgres: await pg.count('messages') };
   for (const p of proxies) p.accept();
