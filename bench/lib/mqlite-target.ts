@@ -54,7 +54,10 @@ export async function startMqlite(
     // aedes fallback only: it does not speak MQTT 5.
     `  protocolVersion: ${ctx.protocolVersion}`,
   ];
-  writeFileSync(configPath, `${lines.join('\n')}\n`);
+  // More top-level YAML for a what-if run, e.g. BENCH_MQLITE_YAML=$'db:\n  maxBytes: 24MB' (ingesting
+  // at the disk budget, purging as it goes: the verification then reports the purged rows missing).
+  const extra = process.env.BENCH_MQLITE_YAML;
+  writeFileSync(configPath, `${[...lines, ...(extra ? [extra] : [])].join('\n')}\n`);
   const child = spawnNode(
     entry,
     [
