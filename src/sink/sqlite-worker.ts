@@ -44,8 +44,8 @@ export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
   }
   send({ kind: 'ready' });
 
-  // Under load the store keeps latest/rollups in memory between batches (store.ts, "Rollups in
-  // memory"); once writes pause they go to the tables, so readers do not wait for the next message.
+  // Under load the store keeps latest/rollups in memory between batches (pending-rollups.ts); once
+  // writes pause they go to the tables, so readers do not wait for the next message.
   let idleFlush: ReturnType<typeof setTimeout> | undefined;
   const cancelIdleFlush = (): void => {
     if (idleFlush !== undefined) clearTimeout(idleFlush);

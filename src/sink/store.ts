@@ -14,8 +14,7 @@ import { restoreDecoderState } from './restore-decoder.js';
 import { FLAG_DUP, FLAG_RETAIN, type PackedBatch, payloadAt } from './protocol.js';
 import { DEFAULT_REDELIVERY, RedeliveryCheck } from './redelivery.js';
 import { readingsJson } from './readings-json.js';
-import { RollupWriter } from './rollup-writer.js';
-import { BatchAggregator } from './rollups.js';
+import { PendingRollups } from './pending-rollups.js';
 import { isRowLevelError, sqliteCodeOf } from './sqlite-errors.js';
 import type { BatchResult, DecodeFn, Reading, SinkDecodeResult, StoreSettings } from './types.js';
 
@@ -30,28 +29,6 @@ const SYNCHRONOUS = new Set(['FULL', 'NORMAL', 'OFF']);
  * 29.7 -> 22 µs/msg. The price is a WAL file of up to ~16 MB between checkpoints (truncated at close).
  */
 const WAL_AUTOCHECKPOINT_PAGES = 4000;
-
-/**
- * Rollups in memory. A batch touches every series its devices report: 100 devices x 4 metrics is
- * 1200 upserts (latest, 5 min, 1 h) whatever the batch size, and under load batches settle near
- * 500 messages (the commit takes as long as the next batch takes to arrive), so that was ~2.4 upserts
- * and ~7-9 µs of the worker's ~28 µs per message (store-write bench, batches of 500, rollups on/off).
- * So committed batches' aggregates stay in memory (`pending`) and go to the tables with the batch
- * that comes ROLLUP_FLUSH_MS after the last write of them, or with any batch smaller than
- * ROLLUP_EVERY_BATCH_BELOW (light load: every batch, as before, nothing lags), or once idle.
- *
- * Exactness does not depend on that memory: the `rollups` row of purge_protect holds the id up to
- * which the tables count every stored message, written in the same transaction as the rollups. At
- * open, the messages after it are aggregated again from their stored readings (recoverPending), so
- * a kill -9 loses no count and counts nothing twice; and purge never deletes a message after it.
- * What a reader sees: latest and the rollups lag the messages by at most ~1 s under load.
- */
-const ROLLUP_FLUSH_MS = 1000;
-const ROLLUP_EVERY_BATCH_BELOW = 64;
-/** Pending readings that force a write (bounds the memory of a backlog spanning many buckets). */
-const ROLLUP_PENDING_MAX_READINGS = 100_000;
-/** purge_protect consumer name of the rollups' cursor (v4-one-message-index.ts creates the row). */
-const ROLLUP_CURSOR = 'rollups';
 
 /** What storing one message did; counted only once its transaction or savepoint committed. */
 type Outcome =
@@ -71,23 +48,8 @@ type Outcome =
  * and written to latest and the rollups once per series and bucket at the end of that transaction.
  */
 export class SinkStore {
-  /**
-   * Readings of the messages stored after the rollup cursor, not yet in latest/rollups: committed
-   * ones, plus those of the transaction in progress. A transaction that rolls back leaves it wrong,
-   * so it is then rebuilt from the database (rebuildPending): failures are rare, and this way a
-   * healthy batch adds each reading once, into buckets that live across batches.
-   */
-  private readonly pending = new BatchAggregator();
-  /** Greatest messages.id committed (the cursor once pending is written). */
-  private committedMaxId = 0;
-  /** Greatest messages.id the transaction in progress inserted. */
-  private txMaxId = 0;
-  /** Whether the transaction in progress writes pending (decided at its end). */
-  private txFlushes = false;
-  private lastFlush = performance.now();
-  private readonly rollupFlushMs: number;
-  private readonly saveCursor: Database.Statement;
-  private readonly rollups: RollupWriter;
+  /** latest and the rollups: aggregated in memory, written about once a second (pending-rollups.ts). */
+  private readonly rollups: PendingRollups;
   private readonly insertMessage: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly insertReadingAt: Database.Statement;
@@ -117,24 +79,20 @@ export class SinkStore {
     this.insertReadingAt = db.prepare(
       'INSERT INTO readings_at (message_id, device, metric, ts, value) VALUES (?, ?, ?, ?, ?)',
     );
-    this.rollups = new RollupWriter(db);
-    this.rollupFlushMs = settings.rollupFlushMs ?? ROLLUP_FLUSH_MS;
-    this.saveCursor = db.prepare(
-      'INSERT OR REPLACE INTO purge_protect (consumer, after_id, updated_at) VALUES (?, ?, ?)',
-    );
+    this.rollups = new PendingRollups(db, settings.rollupFlushMs);
 
     // IMMEDIATE takes the write lock at BEGIN, where busy_timeout applies; a deferred transaction
     // upgrading its lock mid-way can fail with SQLITE_BUSY without waiting.
     this.writeAll = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) => {
-      this.beginTx();
+      this.rollups.beginTx();
       const outcomes = decoded.map((d, i) => this.storeOne(b, i, d));
-      this.endTx(decoded.length);
+      this.rollups.endTx(decoded.length);
       return outcomes;
     }).immediate;
     this.writeSplit = db.transaction((b: PackedBatch, decoded: readonly SinkDecodeResult[]) => {
-      this.beginTx();
+      this.rollups.beginTx();
       const outcomes = decoded.map((d, i) => this.storeOneOrDeadLetter(b, i, d));
-      this.endTx(decoded.length);
+      this.rollups.endTx(decoded.length);
       return outcomes;
     }).immediate;
     // Called inside writeSplit's transaction, better-sqlite3 runs this under a SAVEPOINT, so a
@@ -163,7 +121,7 @@ export class SinkStore {
       migrate(db, onMigration);
       if (decode.restore !== undefined) restoreDecoderState(db, decode.restore);
       const store = new SinkStore(db, decode, settings);
-      store.recoverPending();
+      store.rollups.recover();
       return store;
     } catch (err) {
       db.close();
@@ -186,16 +144,16 @@ export class SinkStore {
     try {
       outcomes = this.writeAll(b, decoded);
     } catch (err) {
-      this.rolledBack();
+      this.rollups.rolledBack();
       if (!isRowLevelError(err)) throw err;
       try {
         outcomes = this.writeSplit(b, decoded);
       } catch (splitErr) {
-        this.rolledBack();
+        this.rollups.rolledBack();
         throw splitErr;
       }
     }
-    this.committed();
+    this.rollups.committed();
     const result = tally(outcomes, (performance.now() - started) / 1000);
     // After the commit: a batch that failed keeps its report for the next one that commits.
     const report = this.decode.report?.();
@@ -204,102 +162,12 @@ export class SinkStore {
 
   /** Whether committed readings wait in memory for latest/rollups (the worker then schedules flushPending). */
   get hasPending(): boolean {
-    return this.pending.size > 0;
+    return this.rollups.hasPending;
   }
 
   /** Writes the pending aggregates in a transaction of their own (idle, maintenance, close). */
   flushPending(): void {
-    if (this.pending.size === 0) return;
-    try {
-      this.db
-        .transaction(() => {
-          this.rollups.write(this.pending);
-          this.saveCursor.run(ROLLUP_CURSOR, this.committedMaxId, Date.now());
-        })
-        .immediate();
-    } catch (err) {
-      this.rollups.forgetUncommitted();
-      throw err;
-    }
-    this.pending.clear();
-    this.lastFlush = performance.now();
-  }
-
-  private beginTx(): void {
-    this.txMaxId = 0;
-    this.txFlushes = false;
-  }
-
-  /** After a transaction rolled back: what it added to memory is not in the database. */
-  private rolledBack(): void {
-    // Series rows inserted by it are gone; so must their cached ids be.
-    this.rollups.forgetUncommitted();
-    this.rebuildPending(this.cursor());
-  }
-
-  /** Inside the batch's transaction: writes latest/rollups now (pending and this batch) when due. */
-  private endTx(batchSize: number): void {
-    this.txFlushes =
-      this.rollupFlushMs === 0 ||
-      batchSize < ROLLUP_EVERY_BATCH_BELOW ||
-      performance.now() - this.lastFlush >= this.rollupFlushMs ||
-      this.pending.size >= ROLLUP_PENDING_MAX_READINGS;
-    if (!this.txFlushes) return;
-    if (this.pending.size > 0) this.rollups.write(this.pending);
-    this.saveCursor.run(ROLLUP_CURSOR, Math.max(this.committedMaxId, this.txMaxId), Date.now());
-  }
-
-  /** After the batch's transaction committed. */
-  private committed(): void {
-    this.committedMaxId = Math.max(this.committedMaxId, this.txMaxId);
-    if (this.txFlushes) {
-      this.pending.clear();
-      this.lastFlush = performance.now();
-    }
-  }
-
-  /** The rollups' cursor as stored; undefined when its row is missing. */
-  private cursor(): number | undefined {
-    const row = this.db.prepare('SELECT after_id FROM purge_protect WHERE consumer = ?').get(ROLLUP_CURSOR) as
-      | { after_id: number }
-      | undefined;
-    return row?.after_id;
-  }
-
-  /** pending := the readings of the messages stored after `after` (none when undefined). */
-  private rebuildPending(after: number | undefined): void {
-    this.pending.clear();
-    if (after === undefined) return;
-    const rows = this.db
-      .prepare(
-        `SELECT m.id, m.device, j.key AS metric, m.ts, CAST(j.value AS REAL) AS value
-           FROM messages m, json_each(m.readings) j WHERE m.id > ?
-         UNION ALL
-         SELECT message_id, device, metric, ts, value FROM readings_at WHERE message_id > ?
-         ORDER BY 1`,
-      )
-      .iterate(after, after) as IterableIterator<{
-      id: number;
-      device: string | null;
-      metric: string;
-      ts: number;
-      value: number;
-    }>;
-    for (const r of rows) this.pending.add(r.device, r.metric, r.ts, r.value, r.id);
-  }
-
-  /**
-   * At open: the aggregates of messages stored after the rollup cursor (committed by a process that
-   * died before writing them) are rebuilt from those messages' readings and written. A missing cursor
-   * row (a user deleted it to release purge) counts as "all counted": nothing is replayed.
-   */
-  private recoverPending(): void {
-    const max = this.db.prepare('SELECT ifnull(max(id), 0) AS id FROM messages').get() as { id: number };
-    this.committedMaxId = max.id;
-    const after = this.cursor();
-    this.rebuildPending(after);
-    if (this.pending.size > 0) this.flushPending();
-    else if (after !== max.id) this.saveCursor.run(ROLLUP_CURSOR, max.id, Date.now());
+    this.rollups.flush();
   }
 
   /** One retention step (purge chunk, vacuum step, stats) on this connection, between batches. */
@@ -315,7 +183,7 @@ export class SinkStore {
     if (this.closed) return;
     this.closed = true;
     try {
-      // A failure here loses nothing: the next open replays from the cursor (recoverPending).
+      // A failure here loses nothing: the next open replays from the cursor (PendingRollups.recover).
       this.flushPending();
     } catch {
       // Counted nowhere on purpose: the replay at the next open is the recovery, and close must
@@ -408,10 +276,10 @@ export class SinkStore {
     }
     // Last, after everything that can fail: a savepoint rolled back never reaches the aggregator
     // or the cursor (its rowid may be given to the next message).
-    if (messageId > this.txMaxId) this.txMaxId = messageId;
+    this.rollups.stored(messageId);
     for (const r of readings) {
       const at = r.ts === undefined ? ts : Math.round(r.ts);
-      this.pending.add(r.device ?? d.device, r.metric, at, r.value, messageId);
+      this.rollups.add(r.device ?? d.device, r.metric, at, r.value, messageId);
     }
     // NaN: no payload timestamp, so nothing for mqlite_payload_ts_to_commit_seconds to observe.
     return {

@@ -22,8 +22,7 @@ export interface StoreSettings {
   /** Test only: `PRAGMA max_page_count` on the writer connection, to provoke SQLITE_FULL. */
   readonly maxPageCount?: number;
   /**
-   * Under load, latest and the rollups are written at most this often (store.ts, "Rollups in
-   * memory"); 0 writes them with every batch. Default 1000 ms.
+   * Under load, latest and the rollups are written at most this often (pending-rollups.ts); 0 writes them with every batch. Default 1000 ms.
    */
   readonly rollupFlushMs?: number;
   /** Recognising copies of messages without identity (sink/redelivery.ts); default 1 h, 1000 rows. */

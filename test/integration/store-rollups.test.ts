@@ -217,7 +217,7 @@ describe('schema 2 write path', () => {
   });
 });
 
-describe('latest and rollups kept in memory under load (store.ts "Rollups in memory")', () => {
+describe('latest and rollups kept in memory under load (pending-rollups.ts)', () => {
   function writeTo(s: SinkStore, msgs: { topic: string; body: object }[]) {
     return s.writeBatch(packBatch(msgs.map((m) => message(m.topic, m.body))).packed);
   }

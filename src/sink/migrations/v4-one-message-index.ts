@@ -39,7 +39,7 @@ CREATE UNIQUE INDEX messages_identity_ts ON messages(ts, identity) WHERE identit
 UPDATE OR IGNORE messages SET identity = identity & 140737488355327
  WHERE id > (SELECT ifnull(max(id), 0) FROM messages) - ${REWRITE_TAIL_ROWS}
    AND identity & 1 = 1 AND identity <> identity & 140737488355327;
--- The rollups' cursor (store.ts, "Rollups in memory"): latest and the rollups count every message up
+-- The rollups' cursor (pending-rollups.ts): latest and the rollups count every message up
 -- to after_id. Schemas 2-3 wrote them with every batch, so they count everything stored so far.
 INSERT OR IGNORE INTO purge_protect (consumer, after_id, updated_at)
   VALUES ('rollups', (SELECT ifnull(max(id), 0) FROM messages), CAST(unixepoch('subsec') * 1000 AS INTEGER));

@@ -42,7 +42,7 @@ function fill(n: number): void {
       const payload = JSON.stringify({ temperature: 21.5, humidity: 48, battery: 97, linkquality: 134 });
       ins.run(`zigbee2mqtt/sensor${i % 10}`, `sensor${i % 10}`, payload, Date.now(), ts);
     }
-    // As the store does once it has counted them (store.ts "Rollups in memory"): these rows carry no
+    // As the store does once it has counted them (pending-rollups.ts): these rows carry no
     // readings, so there is nothing to count and the rollups' cursor reaches the newest.
     db.prepare(
       "UPDATE purge_protect SET after_id = (SELECT max(id) FROM messages) WHERE consumer = 'rollups'",
