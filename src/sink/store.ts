@@ -172,10 +172,18 @@ export class SinkStore {
 
   /** One retention step (purge chunk, vacuum step, stats) on this connection, between batches. */
   maintain(op: MaintenanceOp): MaintenanceResult {
-    // The cursor reaches the newest message, so a purge step never waits on it.
-    this.flushPending();
     this.purge ??= new SqlitePurge(this.db);
-    return this.purge.run(op);
+    const result = this.purge.run(op);
+    // Not flushed before every step: under a small budget steps follow nearly every batch, and
+    // writing latest/rollups each time undid their coalescing (pending-rollups.ts). The rollups'
+    // cursor keeps the messages still pending from purge; only a step that found nothing else to
+    // delete (a budget smaller than the pending second, or an operator purging everything) writes
+    // them, moving the cursor to the newest message, and tries again.
+    if (result.kind === 'step' && result.step.blocked && this.rollups.hasPending) {
+      this.flushPending();
+      return this.purge.run(op);
+    }
+    return result;
   }
 
   /** Checkpoints the WAL into the main file and closes. Idempotent. */

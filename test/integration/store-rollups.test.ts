@@ -289,4 +289,40 @@ describe('latest and rollups kept in memory under load (pending-rollups.ts)', ()
       busy.close();
     }
   });
+
+  it('a purge deletes up to the pending messages, and writes them only when nothing older is left', () => {
+    const sent = shuffledFleet(5);
+    path = join(dir, 'purged.db');
+    const busy = SinkStore.open(
+      {
+        path,
+        synchronous: 'NORMAL',
+        busyTimeoutMs: 2000,
+        deadLetterPayloadBytes: 64,
+        rollupFlushMs: 3_600_000,
+      },
+      decode,
+    );
+    try {
+      for (let at = 0; at < 300; at += 100) writeTo(busy, sent.slice(at, at + 100));
+      busy.flushPending(); // the cursor now stands at message 300
+      for (let at = 300; at < sent.length; at += 100) writeTo(busy, sent.slice(at, at + 100));
+
+      const first = busy.maintain({ kind: 'raw-oldest', maxRows: 10_000 });
+      expect(first.kind === 'step' && first.step.rows).toBe(300);
+      // The other 300 still wait in memory, so their rows stay: a kill -9 now could rebuild them.
+      expect(busy.hasPending).toBe(true);
+      expect(all('SELECT min(id) AS lo, count(*) AS n FROM messages')).toEqual([{ lo: 301, n: 300 }]);
+
+      // Nothing older left: the pending aggregates are written, and the purge goes on to the newest.
+      const second = busy.maintain({ kind: 'raw-oldest', maxRows: 10_000 });
+      expect(second.kind === 'step' && second.step.rows).toBe(299);
+      expect(busy.hasPending).toBe(false);
+      expect(all('SELECT count(*) AS n FROM messages')).toEqual([{ n: 1 }]);
+      expect(all('SELECT sum(count) AS n FROM rollup_5m')).toEqual([{ n: 1200 }]);
+      expect(all('SELECT sum(count) AS n FROM rollup_1h')).toEqual([{ n: 1200 }]);
+    } finally {
+      busy.close();
+    }
+  });
 });
