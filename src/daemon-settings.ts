@@ -131,6 +131,7 @@ function sourceSettings(c: Config, url: string, hooks: TestHooks): SourceSetting
     ...(c.subscribe.shareGroup !== undefined ? { shareGroup: c.subscribe.shareGroup } : {}),
     qos: c.subscribe.qos,
     readFirst: readFirst(c),
+    watchDrops: b.watchDrops,
     reconnect: { ...b.reconnect },
     ackOnReceipt: hooks.ackOnReceipt,
   };

@@ -107,6 +107,8 @@ export class Telemetry {
     let failures = 0;
     const takeover = new TakeoverDetector(ctx.stableMs);
     let drops = 0;
+    let brokerDropped: number | undefined;
+    let dropWarnings = 0;
     return {
       onDropped: (reason, detail) => {
         this.droppedCount++;
@@ -159,6 +161,21 @@ export class Telemetry {
           const hint = connectHint(err.message);
           log.warn({ err: err.message, failures, ...(hint ? { hint } : {}) }, 'broker connection error');
         }
+      },
+      onBrokerDropped: (total) => {
+        this.metrics.brokerDropped.set(total);
+        // The first count seen is history (since the broker started); growth after it is news.
+        if (brokerDropped !== undefined && total > brokerDropped) {
+          dropWarnings++;
+          if (isPowerOfTwo(dropWarnings))
+            log.warn(
+              { dropped: total - brokerDropped, total, warnings: dropWarnings },
+              'the broker dropped messages (queue full for some client, maybe mqlite): raise max_queued_messages / max_queued_bytes, see README "Broker settings"',
+            );
+        } else if (brokerDropped === undefined && total > 0) {
+          log.info({ total }, 'the broker reports messages dropped since it started (all clients)');
+        }
+        brokerDropped = total;
       },
       onAcksDropped: (count) => {
         this.metrics.acksDropped.inc(count);

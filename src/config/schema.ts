@@ -139,6 +139,8 @@ export function buildConfigSchema(v: StageValidators = {}) {
         sessionExpiryHours: int(0, 24 * 365).default(72),
         /** MQTT 5 window of unacknowledged messages the broker may send us; bounds a batch. */
         receiveMaximum: int(1, 65_535).default(10_000),
+        /** Read the broker's count of dropped messages ($SYS, Mosquitto) into mqlite_broker_dropped_messages. */
+        watchDrops: z.boolean().default(true),
         reconnect: z
           .strictObject({
             baseMs: int(10, 600_000).default(500),

@@ -54,6 +54,8 @@ export interface Metrics {
   readonly brokerAuthFailures: Counter<'reason'>;
   /** Payload timestamps later than the commit: a device clock running ahead. */
   readonly payloadTsAhead: Counter;
+  /** The external broker's count of messages it dropped (source/broker-drops.ts); NaN until known. */
+  readonly brokerDropped: Gauge;
   readonly brokerConnected: Gauge;
   readonly subscribed: Gauge;
   readonly lastCommitTimestamp: Gauge;
@@ -176,6 +178,10 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
       'mqlite_payload_ts_ahead_total',
       'Payload timestamps later than their commit (device clock ahead); observed as 0 s latency',
     ),
+    brokerDropped: gauge(
+      'mqlite_broker_dropped_messages',
+      "The broker's own count of messages it dropped (queue limits), all clients, since it started ($SYS/broker/publish/messages/dropped; NaN until the broker publishes it)",
+    ),
     brokerConnected: sourced(
       'mqlite_broker_connected',
       '1 while connected to the broker (subscriber mode) or while the embedded broker listens',
@@ -226,6 +232,7 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
   // Series that exist from the start, so rate() and alerts see 0 rather than nothing.
   for (const qos of ['0', '1', '2']) m.messagesReceived.labels({ qos }).inc(0);
   for (const reason of DROP_REASONS) m.dropped.labels({ reason }).inc(0);
+  m.brokerDropped.set(Number.NaN);
   m.brokerConnected.set(0);
   m.subscribed.set(0);
   m.lastCommitTimestamp.set(0);

@@ -7,6 +7,7 @@ import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 
 import { errorMessage, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
 import { buildClientOptions, subscribeOptions, subscriptionFilters } from './client-options.js';
+import { BROKER_DROPPED_TOPIC, parseDroppedCount } from './broker-drops.js';
 import { type AckEntry, assertMqttInternals, DeferredAcks, type Stream } from './deferred-acks.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
@@ -228,6 +229,23 @@ export class MqttSource {
       this.everSubscribed = true;
       this.deps.hooks.onSubscribed(codes, filters);
       if (sessionPresent && this.settings.shareGroup !== undefined) this.leavePlainFilters(client, stream);
+      if (this.settings.watchDrops === true) this.watchDrops(client, stream);
+    });
+  }
+
+  /**
+   * QoS 0, after the topics: the count is retained, so it arrives at once and then with every
+   * change. A broker that refuses it or has no such topic (aedes, other brokers) just sends
+   * nothing; the metric then stays unknown, which is what it is.
+   */
+  private watchDrops(client: MqttClient, stream: Stream): void {
+    client.subscribe(BROKER_DROPPED_TOPIC, { qos: 0 }, (err) => {
+      if (err === undefined || err === null || stream.destroyed || client.stream !== stream) return;
+      this.deps.hooks.onError(
+        new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${BROKER_DROPPED_TOPIC}: ${err.message}`, {
+          cause: err,
+        }),
+      );
     });
   }
 
@@ -273,6 +291,16 @@ export class MqttSource {
       // stays unacknowledged at the broker and comes back with the next session.
       callback(new Error('source paused'));
       return;
+    }
+    if (packet.topic === BROKER_DROPPED_TOPIC && this.settings.watchDrops === true) {
+      const body = packet.payload;
+      const total = parseDroppedCount(typeof body === 'string' ? Buffer.from(body) : body);
+      if (total !== undefined) this.deps.hooks.onBrokerDropped?.(total);
+      // Ours (QoS 0: nothing to acknowledge), unless the user subscribed to $SYS topics too.
+      if (!this.settings.topics.some((t) => t.startsWith('$'))) {
+        callback();
+        return;
+      }
     }
     const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
     if (isMalformedTopic(packet.topic)) {

@@ -25,6 +25,8 @@ export interface SourceSettings {
    * for their retained messages (Sparkplug BIRTH certificates seed the alias tables before DATA).
    */
   readFirst?: string[];
+  /** Subscribe to the broker's count of dropped messages (broker-drops.ts) and report it. */
+  watchDrops?: boolean;
   reconnect: { baseMs: number; factor: number; capMs: number; stableMs: number };
   /**
    * Benchmarks only: PUBACK on receipt, as other ingesters do, so `npm run bench` can show what
@@ -47,4 +49,6 @@ export interface SourceHooks {
    * 'retained_shared' (a retained copy sent to a shared subscription, see mqtt-source.ts).
    */
   onDropped(reason: string, detail: Record<string, unknown>): void;
+  /** The broker's count of messages it dropped, all clients, since it started (broker-drops.ts). */
+  onBrokerDropped?(total: number): void;
 }

@@ -154,6 +154,7 @@ describe('deploy/ against the live /metrics', () => {
   it('the alerts use only exposed metrics', () => {
     const rules = alertExprs();
     expect(rules.map((r) => r.alert).sort()).toEqual([
+      'MqliteBrokerDroppedMessages',
       'MqliteCommitErrors',
       'MqliteDeadLettersRising',
       'MqliteDisconnected',
@@ -181,7 +182,7 @@ describe('deploy/ against the live /metrics', () => {
 
   it('promtool check rules accepts alerts.yml', async () => {
     const r = await promtool(['check', 'rules', 'deploy/prometheus/alerts.yml']);
-    expect(r.out).toContain('SUCCESS: 8 rules found');
+    expect(r.out).toContain('SUCCESS: 9 rules found');
     expect(r.code).toBe(0);
   });
 
