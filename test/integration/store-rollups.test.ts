@@ -218,15 +218,11 @@ describe('schema 2 write path', () => {
 });
 
 describe('latest and rollups kept in memory under load (pending-rollups.ts)', () => {
-  function writeTo(s: SinkStore, msgs: { topic: string; body: object }[]) {
-    return s.writeBatch(packBatch(msgs.map((m) => message(m.topic, m.body))).packed);
-  }
-
-  it('are written later but exactly, and a kill -9 before that loses no count and counts nothing twice', () => {
-    const sent = shuffledFleet(11); // written in batches of 100: coalesced
-    const busy = SinkStore.open(
+  /** A store that keeps latest/rollups in memory until flushed (as under load). */
+  function openCoalescing(at: string): SinkStore {
+    return SinkStore.open(
       {
-        path: join(dir, 'busy.db'),
+        path: at,
         synchronous: 'NORMAL',
         busyTimeoutMs: 2000,
         deadLetterPayloadBytes: 64,
@@ -234,6 +230,15 @@ describe('latest and rollups kept in memory under load (pending-rollups.ts)', ()
       },
       decode,
     );
+  }
+
+  function writeTo(s: SinkStore, msgs: { topic: string; body: object }[]) {
+    return s.writeBatch(packBatch(msgs.map((m) => message(m.topic, m.body))).packed);
+  }
+
+  it('are written later but exactly, and a kill -9 before that loses no count and counts nothing twice', () => {
+    const sent = shuffledFleet(11); // written in batches of 100: coalesced
+    const busy = openCoalescing(join(dir, 'busy.db'));
     try {
       // A site trigger refuses one device: its batch rolls back and is redone message by message
       // (what was added to memory for the rolled-back attempt must not count).
@@ -293,16 +298,7 @@ describe('latest and rollups kept in memory under load (pending-rollups.ts)', ()
   it('a purge deletes up to the pending messages, and writes them only when nothing older is left', () => {
     const sent = shuffledFleet(5);
     path = join(dir, 'purged.db');
-    const busy = SinkStore.open(
-      {
-        path,
-        synchronous: 'NORMAL',
-        busyTimeoutMs: 2000,
-        deadLetterPayloadBytes: 64,
-        rollupFlushMs: 3_600_000,
-      },
-      decode,
-    );
+    const busy = openCoalescing(path);
     try {
       for (let at = 0; at < 300; at += 100) writeTo(busy, sent.slice(at, at + 100));
       busy.flushPending(); // the cursor now stands at message 300
