@@ -12,18 +12,28 @@
  *   NDEATH the node and every device it has given birth to (readings naming those devices).
  * - DATA before BIRTH, an unknown alias and a gap are anomalies: counted, what can be named is
  *   still stored, and (when enabled, at most once per interval per node) a rebirth is asked for.
- * - Metrics: `is_transient` not stored, `is_null` no value, `is_historical` at its own timestamp;
- *   template instances flatten to `<metric>/<member>`; arrays to `<metric>.<i>`; DataSets to
- *   `<metric>.<row>.<column>` (numeric cells), as a JSON document of rows would flatten.
+ * What each metric becomes (aliases, templates, arrays, DataSets) is metrics.ts's; STATE messages
+ * of other hosts are host-state.ts's.
  */
 import { fromBinary, isFieldSet } from '@bufbuild/protobuf';
 import type { FormatReading, FormatRejected } from '../format-types.js';
 import { rejected } from '../format-types.js';
-import { MetricDesc, PayloadDesc } from './schema.js';
+import { hostState, ONLINE_METRIC } from './host-state.js';
+import {
+  bdSeqOf,
+  define,
+  Emitter,
+  emitMetrics,
+  type MetricTable,
+  newTable,
+  type PbMetric,
+  type PbPayload,
+} from './metrics.js';
+import { PayloadDesc } from './schema.js';
 import type { SparkplugTopic } from './topic.js';
-import { arrayNumbers, DT, isArrayType, type ScalarValue, scalarNumber, timestampMs } from './values.js';
+import { timestampMs } from './values.js';
 
-export const ONLINE_METRIC = 'sparkplug.online';
+export { ONLINE_METRIC } from './host-state.js';
 
 export const SPARKPLUG_ANOMALIES = ['data_before_birth', 'unknown_alias', 'seq_gap', 'stale_death'] as const;
 export type SparkplugAnomaly = (typeof SPARKPLUG_ANOMALIES)[number];
@@ -53,17 +63,6 @@ export interface SparkplugDecoded {
 
 export type SparkplugResult = SparkplugDecoded | FormatRejected;
 
-interface MetricDef {
-  name: string;
-  datatype: number | undefined;
-}
-
-interface MetricTable {
-  byAlias: Map<bigint, MetricDef>;
-  /** Datatypes by name, for DATA that names metrics instead of aliasing them. */
-  byName: Map<string, number | undefined>;
-}
-
 interface NodeState {
   bdSeq: bigint | undefined;
   /** The seq the next message of this node should carry; undefined when unknown. */
@@ -76,38 +75,6 @@ interface NodeState {
   /** Devices after their DDEATH, until their next DBIRTH. */
   deadDevices: Set<string>;
 }
-
-/** The decoded protobuf, as far as it is read here. */
-interface PbMetric {
-  name: string;
-  alias: bigint;
-  timestamp: bigint;
-  datatype: number;
-  isHistorical: boolean;
-  isTransient: boolean;
-  isNull: boolean;
-  value:
-    | ScalarValue
-    | { case: 'datasetValue'; value: PbDataSet }
-    | { case: 'templateValue'; value: PbTemplate };
-}
-interface PbDataSet {
-  columns: string[];
-  types: number[];
-  rows: { elements: { value: ScalarValue }[] }[];
-}
-interface PbTemplate {
-  metrics: PbMetric[];
-  isDefinition: boolean;
-}
-interface PbPayload {
-  timestamp: bigint;
-  seq: bigint;
-  metrics: PbMetric[];
-}
-
-/** Templates inside templates: bounded like JSON nesting. */
-const MAX_TEMPLATE_DEPTH = 16;
 
 export class SparkplugHost {
   private readonly nodes = new Map<string, NodeState>();
@@ -267,141 +234,7 @@ export class SparkplugHost {
   }
 
   private metrics(emit: Emitter, metrics: PbMetric[], table: MetricTable, out: SparkplugDecoded): void {
-    for (const m of metrics) {
-      let name = m.name;
-      let datatype: number | undefined = isFieldSet(m as never, MetricDesc.field.datatype!)
-        ? m.datatype
-        : undefined;
-      if (name === '') {
-        const def = isFieldSet(m as never, MetricDesc.field.alias!) ? table.byAlias.get(m.alias) : undefined;
-        if (def === undefined) {
-          if (!out.anomalies.includes('unknown_alias')) out.anomalies.push('unknown_alias');
-          continue;
-        }
-        name = def.name;
-        datatype ??= def.datatype;
-      } else {
-        datatype ??= table.byName.get(name);
-      }
-      if (m.isTransient || m.isNull) continue;
-      const ts = m.isHistorical && m.timestamp > 0n ? timestampMs(m.timestamp) : undefined;
-      value(emit, name, datatype, m, ts, 0);
-    }
+    if (emitMetrics(emit, metrics, table) && !out.anomalies.includes('unknown_alias'))
+      out.anomalies.push('unknown_alias');
   }
-}
-
-function newTable(): MetricTable {
-  return { byAlias: new Map(), byName: new Map() };
-}
-
-function define(table: MetricTable, metrics: PbMetric[]): void {
-  for (const m of metrics) {
-    if (m.name === '') continue;
-    const datatype = isFieldSet(m as never, MetricDesc.field.datatype!) ? m.datatype : undefined;
-    table.byName.set(m.name, datatype);
-    if (isFieldSet(m as never, MetricDesc.field.alias!))
-      table.byAlias.set(m.alias, { name: m.name, datatype });
-  }
-}
-
-function bdSeqOf(metrics: PbMetric[]): bigint | undefined {
-  const m = metrics.find((x) => x.name === 'bdSeq');
-  if (m === undefined) return undefined;
-  if (m.value.case === 'longValue') return m.value.value as bigint;
-  if (m.value.case === 'intValue') return BigInt(m.value.value as number);
-  return undefined;
-}
-
-/** One metric's value → readings under `name`. */
-function value(
-  emit: Emitter,
-  name: string,
-  datatype: number | undefined,
-  m: PbMetric,
-  ts: number | undefined,
-  depth: number,
-): void {
-  const v = m.value;
-  if (v.case === 'templateValue') {
-    const tpl = v.value as PbTemplate;
-    // Definitions (in NBIRTH) describe a type, not values.
-    if (tpl.isDefinition || depth >= MAX_TEMPLATE_DEPTH) return;
-    for (const member of tpl.metrics) {
-      if (member.isTransient || member.isNull || member.name === '') continue;
-      const dt = isFieldSet(member as never, MetricDesc.field.datatype!) ? member.datatype : undefined;
-      value(emit, `${name}/${member.name}`, dt, member, ts, depth + 1);
-    }
-    return;
-  }
-  if (v.case === 'datasetValue') {
-    const ds = v.value as PbDataSet;
-    for (let r = 0; r < ds.rows.length; r++) {
-      const row = ds.rows[r]!.elements;
-      for (let c = 0; c < row.length && c < ds.columns.length; c++) {
-        const n = scalarNumber(row[c]!.value, ds.types[c]);
-        if (n !== undefined) emit.push(`${name}.${r}.${ds.columns[c]}`, n, ts);
-      }
-    }
-    return;
-  }
-  if (v.case === 'bytesValue' && datatype !== undefined && isArrayType(datatype)) {
-    const items = arrayNumbers(datatype, v.value as Uint8Array);
-    if (items !== undefined) for (let i = 0; i < items.length; i++) emit.push(`${name}.${i}`, items[i]!, ts);
-    return;
-  }
-  if (datatype === DT.String || datatype === DT.Text || datatype === DT.UUID) return;
-  const n = scalarNumber(v as ScalarValue, datatype);
-  if (n !== undefined) emit.push(name, n, ts);
-}
-
-/** Appends readings up to the cap. */
-class Emitter {
-  constructor(
-    private readonly out: SparkplugDecoded,
-    private readonly max: number,
-  ) {}
-
-  push(metric: string, value: number, ts: number | undefined, device?: string): void {
-    if (!Number.isFinite(value)) return;
-    if (this.out.readings.length >= this.max) {
-      this.out.capped = true;
-      return;
-    }
-    const r: FormatReading = ts === undefined ? { metric, value } : { metric, value, ts };
-    if (device !== undefined) r.device = device;
-    this.out.readings.push(r);
-  }
-}
-
-/** spBv1.0/STATE/<host>: JSON `{"online":bool,"timestamp":ms}` (3.0), or the 2.2 plain `ONLINE`/`OFFLINE`. */
-function hostState(hostId: string, payload: Uint8Array): SparkplugResult {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(payload).trim();
-  } catch {
-    return rejected('invalid_sparkplug', 'a STATE payload is not valid UTF-8');
-  }
-  let online: boolean | undefined;
-  let ts: number | undefined;
-  if (text === 'ONLINE' || text === 'OFFLINE') online = text === 'ONLINE';
-  else {
-    try {
-      const doc = JSON.parse(text) as { online?: unknown; timestamp?: unknown };
-      if (typeof doc.online === 'boolean') online = doc.online;
-      if (typeof doc.timestamp === 'number' && Number.isSafeInteger(doc.timestamp)) ts = doc.timestamp;
-    } catch {
-      // reported below
-    }
-  }
-  if (online === undefined)
-    return rejected('invalid_sparkplug', 'a STATE payload is {"online":true|false,"timestamp":ms}');
-  return {
-    ok: true,
-    device: `STATE/${hostId}`,
-    ts,
-    readings: [{ metric: ONLINE_METRIC, value: online ? 1 : 0 }],
-    capped: false,
-    anomalies: [],
-    rebirth: undefined,
-  };
 }
