@@ -3,6 +3,7 @@ import {
   buildClientOptions,
   MQTT_MAX_PACKET_BYTES,
   maximumPacketSize,
+  mqttjsDebugRequested,
   PUBLISH_OVERHEAD_BYTES,
   subscribeOptions,
   subscriptionFilters,
@@ -103,5 +104,16 @@ describe('subscription filters', () => {
       '$share/ingest/tele/#',
       '$share/ingest/#',
     ]);
+  });
+});
+
+describe('MQTT.js debug logging', () => {
+  it('stays on only when DEBUG names MQTT.js', () => {
+    for (const d of ['*', 'mqttjs*', 'mqttjs:*', 'mqttjs:client', 'express,mqttjs*']) {
+      expect(mqttjsDebugRequested(d), d).toBe(true);
+    }
+    for (const d of [undefined, '', 'express:*', '-mqttjs*', 'mqtt-packet:*']) {
+      expect(mqttjsDebugRequested(d), String(d)).toBe(false);
+    }
   });
 });
