@@ -5,6 +5,7 @@
  * on counters, base units (seconds, bytes).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type Registry } from 'prom-client';
+import { CountedHistogram } from './counted-histogram.js';
 import type { DropReason } from '../lib/message.js';
 
 /** Values read at scrape time, so the hot path never touches a gauge. */
@@ -68,8 +69,9 @@ export interface Metrics {
   readonly walBytes: Gauge;
   readonly batchSize: Histogram;
   readonly commitDuration: Histogram;
-  readonly receiveToCommit: Histogram;
-  readonly payloadTsToCommit: Histogram;
+  /** Observed once per committed message: CountedHistogram, not prom-client's (counted-histogram.ts). */
+  readonly receiveToCommit: CountedHistogram;
+  readonly payloadTsToCommit: CountedHistogram;
   /** Later calls replace earlier getters; a gauge with no getter keeps what was last set. */
   bindGauges(sources: Partial<GaugeSources>): void;
   /** Once per committed batch: one pass over the batch, no allocation per message. */
@@ -136,6 +138,8 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
     });
   const histogram = (name: string, help: string, buckets: number[]) =>
     new Histogram({ name, help, buckets, registers });
+  const counted = (name: string, help: string, buckets: number[]) =>
+    new CountedHistogram(name, help, buckets, registers);
 
   const m = {
     messagesReceived: counter('mqlite_messages_received_total', 'Messages received from the broker', ['qos']),
@@ -217,12 +221,12 @@ export function createMetrics(registry: Registry, info: { version: string }): Me
       'Time to write and commit one batch',
       COMMIT_SECONDS_BUCKETS,
     ),
-    receiveToCommit: histogram(
+    receiveToCommit: counted(
       'mqlite_receive_to_commit_seconds',
       'From receipt of a message to the commit that stored it',
       LATENCY_SECONDS_BUCKETS,
     ),
-    payloadTsToCommit: histogram(
+    payloadTsToCommit: counted(
       'mqlite_payload_ts_to_commit_seconds',
       'From the timestamp in a payload to the commit that stored it (messages without one are not observed)',
       LATENCY_SECONDS_BUCKETS,
