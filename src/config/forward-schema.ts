@@ -63,8 +63,8 @@ export const forwardSchema = z
         batchMessages: int(1, 1_000_000).default(20_000),
         /**
          * Payload bytes per remote transaction at most (bounds the forwarder's memory). At most
-         * 128MiB: a batch is held about three times over (rows, COPY text, its buffer) in a worker
-         * whose heap is capped at 256 MB (forward/forwarder.ts).
+         * 128MiB: with read-ahead two batches are held at once, one of them also as COPY text, so
+         * the worker's heap cap grows with this (forward/forwarder.ts workerHeapMb).
          */
         batchBytes: bytes('a size like "16MiB" (64KiB to 128MiB)', 64 * 1024, 128 * 1024 ** 2).default(
           16 * 1024 ** 2,
