@@ -1,9 +1,11 @@
 /**
- * `npm run bench:forward -- [--messages 1000000] [--methods copy,copy-direct,unnest] [--batch 20000]`: drain rate
+ * `npm run bench:forward -- [--messages 1000000] [--methods copy,copy-direct,unnest] [--batch 20000]
+ * [--prefetch on,off] [--rounds 1]`: drain rate
  * of store and forward (issue 16). Builds a backlog of N bench messages (~80-byte JSON, 5 readings)
  * with the real sink (SinkStore, no broker), then, per method, starts the real forwarder (worker
  * thread from dist/) against a fresh schema of the local PostgreSQL and times it from start until
- * PostgreSQL's cursor reaches the last id. Prints one JSON line per method.
+ * PostgreSQL's cursor reaches the last id. Prints one JSON line per method and prefetch setting,
+ * alternating them round by round (A B A B …) so a machine shared with others loads them alike.
  *
  * PostgreSQL: PGHOST/PGPORT/PGDATABASE/PGUSER, default 127.0.0.1:5432 test postgres (trust).
  */
@@ -26,6 +28,9 @@ const { values } = parseArgs({
     methods: { type: 'string', default: 'copy,copy-direct,unnest' },
     batch: { type: 'string', default: '20000' },
     devices: { type: 'string', default: '100' },
+    /** Read and encode the next batch while PostgreSQL inserts the current one (forward-loop.ts). */
+    prefetch: { type: 'string', default: 'on' },
+    rounds: { type: 'string', default: '1' },
   },
 });
 const N = Number(values.messages);
@@ -55,12 +60,12 @@ function buildBacklog(path: string): number {
   return stored;
 }
 
-async function drain(dbPath: string, method: ForwardMethod, lastId: number) {
+async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, lastId: number) {
   const schema = `mqlite_bench_${randomBytes(4).toString('hex')}`;
   const init: ForwardWorkerInit = {
     dbPath,
     busyTimeoutMs: 5000,
-    connection: { ...PG, tls: { enabled: false, rejectUnauthorized: true } },
+    connection: { ...PG, tls: { mode: 'disable' } },
     schema,
     source: undefined,
     method,
@@ -73,6 +78,9 @@ async function drain(dbPath: string, method: ForwardMethod, lastId: number) {
     protectUndelivered: true,
     protectEveryMs: 1000,
     backlogEveryMs: 5000,
+    prefetch,
+    // Nothing else runs: the priority would only matter against the machine's other tenants.
+    nice: 0,
   };
   let batches = 0;
   let batchSeconds = 0;
@@ -113,6 +121,7 @@ async function drain(dbPath: string, method: ForwardMethod, lastId: number) {
   await client.end();
   return {
     method,
+    prefetch,
     messages: n,
     seconds: Math.round(seconds * 10) / 10,
     msgPerSec: Math.round(n / seconds),
@@ -137,9 +146,11 @@ try {
       sqliteBytes: statSync(path).size,
     }),
   );
-  for (const m of (values.methods as string).split(',')) {
-    console.log(JSON.stringify(await drain(path, m as ForwardMethod, stored)));
-  }
+  const prefetches = (values.prefetch as string).split(',').map((v) => v === 'on');
+  for (let round = 0; round < Number(values.rounds); round++)
+    for (const m of (values.methods as string).split(','))
+      for (const p of prefetches)
+        console.log(JSON.stringify({ round, ...(await drain(path, m as ForwardMethod, p, stored)) }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -43,6 +43,8 @@ export function forwardInit(c: Readonly<Config>): ForwardWorkerInit | undefined 
     protectUndelivered: p.protectUndelivered,
     protectEveryMs: PROTECT_EVERY_MS,
     backlogEveryMs: BACKLOG_EVERY_MS,
+    prefetch: true,
+    nice: p.nice,
   };
 }
 

@@ -3,7 +3,7 @@
  * last message is stored → verify → collect stats → stop everything, whatever happened.
  */
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrokerInfo, startBroker } from './broker.js';
@@ -150,6 +150,9 @@ export async function runPhase(spec: PhaseSpec, env: PhaseEnv, alongside?: Along
     const beside = alongside?.(target);
     const expected = spec.devices * spec.perDevice;
     const done = await waitForAll(target, expected, () => generatorEnded).finally(() => beside?.stop());
+    // A target that died during the run: say so with its last output, not as a missing /proc file.
+    if (!existsSync(`/proc/${target.pid}`))
+      throw new Error(`${spec.target} exited during the run\n--- its output ---\n${target.output()}`);
     const cpu = cpuSeconds(target.pid) - cpu0;
     const threads = diffThreads(threads0, cpuSecondsByThread(target.pid));
     const peak = peakRssBytes(target.pid);

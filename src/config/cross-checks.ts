@@ -3,6 +3,7 @@ import { accessSync, constants } from 'node:fs';
 import type { ConfigProblem } from '../lib/errors.js';
 import type { Config, StageValidators } from './schema.js';
 import { isLoopback } from '../lib/net.js';
+import { hideUrlPassword } from './redact.js';
 import { parseHostPort } from './units.js';
 
 /** Ids that client libraries make up per connection: MQTT.js, Paho, mosquitto_sub/pub, Node-RED. */
@@ -209,6 +210,34 @@ function forwardChecks(c: Config): ConfigProblem[] {
   if (p.url !== undefined && p.host !== undefined) {
     problems.push({ key: 'forward.postgres.host', value: p.host, expected: 'either url or host, not both' });
   }
+  // pg lets the URL's TLS parameters override the client's options wholesale (a CA set in tls.ca
+  // would be silently dropped): one place to say it, tls.*.
+  const urlTls = p.url !== undefined ? urlTlsParameter(p.url) : undefined;
+  if (urlTls !== undefined) {
+    problems.push({
+      key: 'forward.postgres.url',
+      value: hideUrlPassword(p.url ?? ''),
+      expected: `no ${urlTls} parameter: set TLS with forward.postgres.tls.mode (and tls.ca, tls.cert, tls.key)`,
+    });
+  }
+  if (p.tls.mode === 'disable') {
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      if (p.tls[k] !== undefined)
+        problems.push({
+          key: `forward.postgres.tls.${k}`,
+          value: p.tls[k],
+          expected: 'tls.mode require, verify-ca or verify-full to use it (tls.mode is disable)',
+        });
+    }
+  }
+  if ((p.tls.cert === undefined) !== (p.tls.key === undefined)) {
+    const [k, v] = p.tls.cert === undefined ? ['key', p.tls.key] : ['cert', p.tls.cert];
+    problems.push({
+      key: `forward.postgres.tls.${k}`,
+      value: v,
+      expected: 'tls.cert and tls.key together (a client certificate and its key)',
+    });
+  }
   if (p.password !== undefined && p.passwordFile !== undefined) {
     problems.push({
       key: 'forward.postgres.passwordFile',
@@ -224,4 +253,14 @@ function forwardChecks(c: Config): ConfigProblem[] {
     });
   }
   return problems;
+}
+
+/** The first libpq TLS parameter in a postgres:// URL's query, if any. */
+function urlTlsParameter(url: string): string | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  for (const name of new URLSearchParams(url.slice(q + 1)).keys()) {
+    if (/^ssl/i.test(name)) return name;
+  }
+  return undefined;
 }

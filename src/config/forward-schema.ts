@@ -42,11 +42,17 @@ export const forwardSchema = z
         passwordFile: z.string().min(1).optional(),
         tls: z
           .strictObject({
-            enabled: z.boolean().default(false),
-            ca: z.string().optional(),
-            cert: z.string().optional(),
-            key: z.string().optional(),
-            rejectUnauthorized: z.boolean().default(true),
+            /**
+             * As libpq's sslmode, without its "prefer"/"allow" (a silent fall back to plain text):
+             * disable: no TLS; require: encrypted, the certificate not checked; verify-ca: signed
+             * by `ca`; verify-full: that too, and issued for the host connected to.
+             */
+            mode: z.enum(['disable', 'require', 'verify-ca', 'verify-full']).default('disable'),
+            /** PEM file of the CA(s) to trust; default: Node's bundled public CAs. */
+            ca: z.string().min(1).optional(),
+            /** Client certificate and its key (PEM files), for a server that asks for one. */
+            cert: z.string().min(1).optional(),
+            key: z.string().min(1).optional(),
           })
           .prefault({}),
         /** PostgreSQL schema holding mqlite's tables, created on first use. */
@@ -57,8 +63,8 @@ export const forwardSchema = z
         batchMessages: int(1, 1_000_000).default(20_000),
         /**
          * Payload bytes per remote transaction at most (bounds the forwarder's memory). At most
-         * 128MiB: a batch is held about three times over (rows, COPY text, its buffer) in a worker
-         * whose heap is capped at 256 MB (forward/forwarder.ts).
+         * 128MiB: with read-ahead two batches are held at once, one of them also as COPY text, so
+         * the worker's heap cap grows with this (forward/forwarder.ts workerHeapMb).
          */
         batchBytes: bytes('a size like "16MiB" (64KiB to 128MiB)', 64 * 1024, 128 * 1024 ** 2).default(
           16 * 1024 ** 2,
@@ -77,6 +83,12 @@ export const forwardSchema = z
           .prefault({}),
         /** true: retention never purges a message before it is in PostgreSQL. */
         protectUndelivered: z.boolean().default(true),
+        /**
+         * Nice value of the forwarder's thread (Linux; 0: the process's). A backlog then drains
+         * with the CPU ingestion leaves, instead of slowing ingestion down (BENCHMARKS.md "Forwarder,
+         * stop 19"). PostgreSQL's own processes are not affected.
+         */
+        nice: int(0, 19).default(10),
         /** How rows travel (forward/pg-destination.ts ForwardMethod; measured in BENCHMARKS.md). */
         method: z.enum(['copy', 'copy-direct', 'unnest']).default('copy'),
       })

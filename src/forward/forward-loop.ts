@@ -19,7 +19,14 @@ export interface DestinationPort {
   readonly connected: boolean;
   /** Connects (if needed) and returns the cursor the destination has committed. */
   open(): Promise<number>;
-  write(batch: OutboxBatch): Promise<{ inserted: number }>;
+  /**
+   * Ships the batch in one remote transaction. `whileServerWorks`, when given, is called once, at
+   * the moment the rows have been sent and the server is busy with them (inserting, committing),
+   * so the caller can prepare the next batch on a thread that would otherwise wait.
+   */
+  write(batch: OutboxBatch, whileServerWorks?: () => void): Promise<{ inserted: number }>;
+  /** Optional: does the per-batch client-side work (encoding) ahead, outside write(). */
+  prepare?(batch: OutboxBatch): void;
   drop(): void;
 }
 
@@ -41,6 +48,12 @@ export interface ForwardLoopSettings {
   /** false: no purge_protect row is kept (retention may purge undelivered rows). */
   readonly protect: boolean;
   readonly protectEveryMs: number;
+  /**
+   * true: the next batch is read (and encoded) while the server inserts and commits the current
+   * one, so the local work and the server's overlap. The cursor still moves only after each
+   * commit, in order; a prefetched batch is thrown away on any failure.
+   */
+  readonly prefetch: boolean;
 }
 
 export interface ForwardLoopDeps {
@@ -89,6 +102,8 @@ export class ForwardLoop {
   private stopping = false;
   private attempt = 0;
   private readonly mirror: ProtectMirror;
+  /** Read while the previous batch was at the server; valid only if it starts at the cursor. */
+  private next: OutboxBatch | undefined;
 
   constructor(
     private readonly s: ForwardLoopSettings,
@@ -128,7 +143,12 @@ export class ForwardLoop {
         this.syncProtect(true);
       }
       stage = 'read';
-      const batch = outbox.readBatch(this.cursor, this.s.batchMessages, this.s.batchBytes);
+      const ahead = this.next;
+      this.next = undefined;
+      const batch =
+        ahead !== undefined && ahead.afterId === this.cursor
+          ? ahead
+          : outbox.readBatch(this.cursor, this.s.batchMessages, this.s.batchBytes);
       if (!batch) {
         this.attempt = 0;
         this.syncProtect(false);
@@ -137,7 +157,10 @@ export class ForwardLoop {
       }
       stage = 'write';
       const started = this.d.now();
-      const { inserted } = await destination.write(batch);
+      const { inserted } = await destination.write(
+        batch,
+        this.s.prefetch ? () => this.prefetch(batch.lastId) : undefined,
+      );
       this.cursor = batch.lastId;
       this.attempt = 0;
       hooks.onBatch({
@@ -152,9 +175,24 @@ export class ForwardLoop {
       // The transaction may or may not have committed: forget the cursor, re-read it on connect.
       destination.drop();
       this.cursor = undefined;
+      this.next = undefined;
       const delay = backoffDelay(this.s.retry, this.attempt++, this.d.random);
       hooks.onError(stage, err, delay);
       if (!this.stopping) await this.d.sleep(delay);
+    }
+  }
+
+  /**
+   * Reads and prepares the batch after `afterId`. A failure here is not reported: the next step
+   * reads the same rows again in the open, where a failure is reported and retried.
+   */
+  private prefetch(afterId: number): void {
+    try {
+      const b = this.d.outbox.readBatch(afterId, this.s.batchMessages, this.s.batchBytes);
+      if (b) this.d.destination.prepare?.(b);
+      this.next = b;
+    } catch {
+      this.next = undefined;
     }
   }
 

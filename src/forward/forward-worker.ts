@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorCode, errorMessage } from '../lib/errors.js';
+import { lowerThreadPriority } from '../lib/thread-priority.js';
 import { ForwardLoop } from './forward-loop.js';
 import { Outbox } from './outbox.js';
 import { PgDestination } from './pg-destination.js';
@@ -15,6 +16,9 @@ if (!port) throw new Error('forward-worker must run in a worker thread');
 const init = workerData as ForwardWorkerInit;
 const send = (m: ForwardWorkerMessage): void => port.postMessage(m);
 const wire = (err: unknown): WireError => ({ message: errorMessage(err), code: errorCode(err) });
+
+// Ingestion first: on a small gateway a backlog drains with the CPU the ingesting threads leave.
+if (init.nice > 0) lowerThreadPriority(init.nice);
 
 let outbox: Outbox | undefined;
 let source = '';
@@ -63,6 +67,7 @@ function run(box: Outbox): void {
       retry: init.retry,
       protect: init.protectUndelivered,
       protectEveryMs: init.protectEveryMs,
+      prefetch: init.prefetch,
     },
     {
       outbox: box,

@@ -20,8 +20,19 @@ export interface ForwarderHooks {
 const START_TIMEOUT_MS = 10_000;
 /** A dead worker is replaced after this long: a crash loop must not spin. */
 const RESTART_MS = 5_000;
-/** Heap of the worker: one batch (forward.postgres.batchBytes, encoded twice at most) and pg's buffers. */
-const WORKER_HEAP_MB = 256;
+/** Heap of the worker at least: the default batches, pg's buffers, and room to spare. */
+const MIN_WORKER_HEAP_MB = 256;
+
+/**
+ * The worker's heap cap for batches of `batchBytes`. With read-ahead two batches are live at once
+ * (the one at the server, the next as rows and as COPY text being built); a payload string may
+ * take two bytes per character, so 6 × batchBytes plus slack: 256 MB at the default 16 MiB, ~830 MB
+ * at the 128 MiB maximum. A cap too low would not fail loudly: the worker would run out of memory
+ * on every large batch and be restarted forever.
+ */
+export function workerHeapMb(batchBytes: number): number {
+  return Math.max(MIN_WORKER_HEAP_MB, Math.ceil((6 * batchBytes) / 1024 ** 2) + 64);
+}
 
 export class Forwarder {
   private worker: Worker | undefined;
@@ -42,7 +53,7 @@ export class Forwarder {
   private spawn(): Promise<void> {
     const worker = new Worker(this.workerUrl, {
       workerData: this.init,
-      resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+      resourceLimits: { maxOldGenerationSizeMb: workerHeapMb(this.init.batchBytes) },
     });
     this.worker = worker;
     return new Promise<void>((resolve, reject) => {

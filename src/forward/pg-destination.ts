@@ -9,10 +9,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { finished } from 'node:stream/promises';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTimeout } from '../lib/timeout.js';
-import { errorCode } from '../lib/errors.js';
+import { errorCode, errorMessage, MqliteError } from '../lib/errors.js';
 import {
   copyDirectMessages,
   copyDirectReadings,
@@ -33,13 +34,15 @@ export interface PgConnection {
   readonly password?: string | undefined;
   readonly passwordFile?: string | undefined;
   readonly tls: {
-    readonly enabled: boolean;
+    readonly mode: TlsMode;
     readonly ca?: string | undefined;
     readonly cert?: string | undefined;
     readonly key?: string | undefined;
-    readonly rejectUnauthorized: boolean;
   };
 }
+
+/** forward.postgres.tls.mode: libpq's sslmode values, less the ones that fall back to plain text. */
+export type TlsMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
 
 export interface PgDestinationSettings {
   readonly connection: PgConnection;
@@ -70,6 +73,8 @@ export class PgDestination {
   /** The last direct COPY hit rows already there: the next attempt goes through staging. */
   private stageNext = false;
   private readonly names: sql.Names;
+  /** COPY text made ahead by prepare() (while the server worked on the previous batch). */
+  private prepared: { batch: OutboxBatch; messages: Buffer; readings: Buffer | undefined } | undefined;
 
   constructor(private readonly s: PgDestinationSettings) {
     this.names = { schema: s.schema };
@@ -89,7 +94,11 @@ export class PgDestination {
     });
     this.client = client;
     const t = this.s.connectTimeoutMs;
-    await withTimeout(client.connect(), t, 'connecting to PostgreSQL');
+    try {
+      await withTimeout(client.connect(), t, 'connecting to PostgreSQL');
+    } catch (err) {
+      throw tlsError(this.s.connection.tls.mode, err) ?? err;
+    }
     if (!this.schemaReady) {
       await withTimeout(this.createSchema(client), this.s.batchTimeoutMs, 'creating the PostgreSQL schema');
       this.schemaReady = true;
@@ -106,14 +115,37 @@ export class PgDestination {
     return Number(r.rows[0]?.after_id ?? 0);
   }
 
+  /**
+   * Encodes a batch for the staging COPY ahead of write(): the loop calls it while the server is
+   * busy with the previous batch. Only the newest is kept; write() of another batch ignores it.
+   */
+  prepare(batch: OutboxBatch): void {
+    if (this.s.method !== 'copy') return;
+    this.prepared = {
+      batch,
+      messages: Buffer.from(copyMessages(batch)),
+      readings: batch.readingsAt.length > 0 ? Buffer.from(copyReadings(batch)) : undefined,
+    };
+  }
+
+  private staging(batch: OutboxBatch): { messages: Buffer; readings: Buffer | undefined } {
+    const p = this.prepared;
+    this.prepared = undefined;
+    if (p?.batch === batch) return p;
+    return {
+      messages: Buffer.from(copyMessages(batch)),
+      readings: batch.readingsAt.length > 0 ? Buffer.from(copyReadings(batch)) : undefined,
+    };
+  }
+
   /** One transaction: the batch's rows and the cursor at its last id. */
-  async write(batch: OutboxBatch): Promise<WriteResult> {
+  async write(batch: OutboxBatch, whileServerWorks?: () => void): Promise<WriteResult> {
     const client = this.client;
     if (!client) throw new Error('not connected to PostgreSQL');
     const staged = this.s.method === 'copy' || this.stageNext;
     try {
       const r = await withTimeout(
-        this.transaction(client, batch, staged),
+        this.transaction(client, batch, staged, whileServerWorks),
         this.s.batchTimeoutMs,
         'forwarding a batch',
       );
@@ -125,26 +157,48 @@ export class PgDestination {
     }
   }
 
-  private async transaction(client: pg.Client, batch: OutboxBatch, staged: boolean): Promise<WriteResult> {
+  private async transaction(
+    client: pg.Client,
+    batch: OutboxBatch,
+    staged: boolean,
+    whileServerWorks: (() => void) | undefined,
+  ): Promise<WriteResult> {
     const source = this.s.source;
     // On any failure the caller drops the connection, which rolls the transaction back: no
     // ROLLBACK round trip on a link that may be dead.
     await client.query('BEGIN');
     let inserted: number;
     if (this.s.method === 'copy-direct' && !staged) {
-      inserted = await copy(client, sql.copyDirectMessages(this.names), copyDirectMessages(batch, source));
+      inserted = await copy(
+        client,
+        sql.copyDirectMessages(this.names),
+        Buffer.from(copyDirectMessages(batch, source)),
+      );
       if (batch.readingsAt.length > 0)
-        await copy(client, sql.copyDirectReadings(this.names), copyDirectReadings(batch, source));
+        await copy(
+          client,
+          sql.copyDirectReadings(this.names),
+          Buffer.from(copyDirectReadings(batch, source)),
+        );
+      whileServerWorks?.();
     } else if (this.s.method !== 'unnest') {
-      await copy(client, sql.COPY_MESSAGES, copyMessages(batch));
-      inserted = (await client.query(sql.insertStagedMessages(this.names), [source])).rowCount ?? 0;
-      if (batch.readingsAt.length > 0) {
-        await copy(client, sql.COPY_READINGS, copyReadings(batch));
-        await client.query(sql.insertStagedReadings(this.names), [source]);
-      }
+      const rows = this.staging(batch);
+      await copy(client, sql.COPY_MESSAGES, rows.messages);
+      if (rows.readings) await copy(client, sql.COPY_READINGS, rows.readings);
+      // The INSERT … SELECT (parse the readings as jsonb, both indexes) and the COMMIT that follows
+      // are the server's longest part, and the query text is already on the socket when
+      // client.query returns: the local side uses that time, with nothing of its own to send.
+      const insertingMessages = client.query(sql.insertStagedMessages(this.names), [source]);
+      whileServerWorks?.();
+      inserted = (await insertingMessages).rowCount ?? 0;
+      if (rows.readings) await client.query(sql.insertStagedReadings(this.names), [source]);
     } else {
-      const r = await client.query(sql.insertUnnestMessages(this.names), [source, ...messageArrays(batch)]);
-      inserted = r.rowCount ?? 0;
+      const insertingMessages = client.query(sql.insertUnnestMessages(this.names), [
+        source,
+        ...messageArrays(batch),
+      ]);
+      whileServerWorks?.();
+      inserted = (await insertingMessages).rowCount ?? 0;
       if (batch.readingsAt.length > 0)
         await client.query(sql.insertUnnestReadings(this.names), [source, ...readingArrays(batch)]);
     }
@@ -191,9 +245,9 @@ function destroySocket(c: pg.Client): void {
 }
 
 /** Rows copied. */
-async function copy(client: pg.Client, text: string, rows: string): Promise<number> {
+async function copy(client: pg.Client, text: string, rows: Buffer): Promise<number> {
   const stream = client.query(copyFrom(text));
-  stream.end(Buffer.from(rows));
+  stream.end(rows);
   await finished(stream);
   return stream.rowCount;
 }
@@ -211,15 +265,74 @@ function clientConfig(s: PgDestinationSettings): pg.ClientConfig {
     connectionTimeoutMillis: s.connectTimeoutMs,
     // Server side too: a statement stuck on a lock ends there, not only in our timer.
     statement_timeout: s.batchTimeoutMs,
+    // A transaction abandoned on a silent link (timed out here, the connection dropped) would
+    // otherwise stay open at the server until its TCP keepalive notices, hours by default,
+    // holding the keys of the rows it inserted: the retry of the same batch waits on them and
+    // times out, again and again. No batch of ours sits idle inside its transaction longer than
+    // batchTimeoutMs (that bounds the whole transaction), so past it the session is an orphan.
+    idle_in_transaction_session_timeout: s.batchTimeoutMs,
     keepAlive: true,
   };
-  if (c.tls.enabled) {
-    config.ssl = {
-      rejectUnauthorized: c.tls.rejectUnauthorized,
-      ...(c.tls.ca !== undefined ? { ca: readFileSync(c.tls.ca, 'utf8') } : {}),
-      ...(c.tls.cert !== undefined ? { cert: readFileSync(c.tls.cert, 'utf8') } : {}),
-      ...(c.tls.key !== undefined ? { key: readFileSync(c.tls.key, 'utf8') } : {}),
-    };
-  }
+  const ssl = tlsOptions(c.tls);
+  if (ssl) config.ssl = ssl;
   return config;
+}
+
+/**
+ * tls.mode → Node's TLS options (pg sends SSLRequest first, then upgrades the socket with these,
+ * naming the host it connected to for the host-name check). Files are read at each connect, so
+ * a renewed certificate is picked up by the next one.
+ */
+export function tlsOptions(t: PgConnection['tls']): ConnectionOptions | undefined {
+  if (t.mode === 'disable') return undefined;
+  return {
+    // require encrypts only: like libpq's sslmode=require without a root certificate.
+    rejectUnauthorized: t.mode !== 'require',
+    // verify-ca: the chain is checked, the name is not (a server reached under another name).
+    ...(t.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
+    ...(t.ca !== undefined ? { ca: readFileSync(t.ca, 'utf8') } : {}),
+    ...(t.cert !== undefined ? { cert: readFileSync(t.cert, 'utf8') } : {}),
+    ...(t.key !== undefined ? { key: readFileSync(t.key, 'utf8') } : {}),
+  };
+}
+
+/** Node's certificate verification codes (X509_V_ERR_* without the prefix) that mean "not trusted". */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+]);
+const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+/**
+ * A connect failure that is TLS's, as an MQLITE_FORWARD_TLS error saying which setting to look
+ * at; undefined for any other failure (refused, timed out, authentication…).
+ */
+export function tlsError(mode: TlsMode, err: unknown): MqliteError | undefined {
+  if (mode === 'disable') return undefined;
+  const code = errorCode(err) ?? '';
+  const message = errorMessage(err);
+  let why: string;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+    why =
+      "the server's certificate is not issued for the host name or address connected to (forward.postgres.host or the URL's host; verify-ca skips this check)";
+  else if (UNTRUSTED.has(code))
+    why = "the server's certificate is not signed by a CA in forward.postgres.tls.ca";
+  else if (EXPIRED.has(code)) why = "the server's certificate has expired or is not valid yet";
+  else if (message === 'The server does not support SSL connections')
+    why = 'the server does not offer TLS (its ssl setting is off)';
+  else if (/^ERR_(SSL|TLS)_/.test(code) || /\bSSL\b|\bTLS\b|certificate/i.test(message))
+    why = 'the TLS handshake failed';
+  else return undefined;
+  return new MqliteError(
+    'MQLITE_FORWARD_TLS',
+    `TLS to PostgreSQL failed (tls.mode ${mode}): ${why}: ${message}${code ? ` (${code})` : ''}`,
+    { cause: err },
+  );
 }

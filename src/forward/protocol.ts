@@ -21,6 +21,10 @@ export interface ForwardWorkerInit {
   readonly protectUndelivered: boolean;
   readonly protectEveryMs: number;
   readonly backlogEveryMs: number;
+  /** Read and encode the next batch while PostgreSQL works on the current one (forward-loop.ts). */
+  readonly prefetch: boolean;
+  /** The worker thread's nice value (forward.postgres.nice); 0 leaves it at the process's. */
+  readonly nice: number;
 }
 
 export interface WireError {

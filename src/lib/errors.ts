@@ -13,6 +13,7 @@ export type MqliteErrorCode =
   | 'MQLITE_SINK_WORKER_FAILED'
   | 'MQLITE_SOURCE_FAILED'
   | 'MQLITE_HTTP_FAILED'
+  | 'MQLITE_FORWARD_TLS'
   | 'MQLITE_TIMEOUT';
 
 export class MqliteError extends Error {

@@ -10,7 +10,7 @@ import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest
 import { toWire } from './query-error.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { statusQuery } from './status-data.js';
-import { lowerThreadPriority } from './thread-priority.js';
+import { lowerThreadPriority } from '../lib/thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('query-worker must run in a worker thread');

@@ -69,7 +69,7 @@ function init(dbPath: string, schema: string, over: Partial<ForwardWorkerInit> =
       port: PG.port,
       database: PG.database,
       user: PG.user,
-      tls: { enabled: false, rejectUnauthorized: true },
+      tls: { mode: 'disable' },
     },
     schema,
     source: undefined,
@@ -83,6 +83,8 @@ function init(dbPath: string, schema: string, over: Partial<ForwardWorkerInit> =
     protectUndelivered: true,
     protectEveryMs: 0,
     backlogEveryMs: 100,
+    prefetch: true,
+    nice: 0,
     ...over,
   };
 }

@@ -8,13 +8,18 @@ import {
 } from '../../../src/forward/forward-loop.js';
 import type { OutboxBatch, OutboxMessage } from '../../../src/forward/types.js';
 
-/** An outbox of ids 1..n; a destination that commits into a Set unless told to fail. */
-function world(n: number) {
+/**
+ * An outbox of ids 1..n; a destination that commits into a Set unless told to fail. `events`
+ * records reads, sends and commits in the order they happen.
+ */
+function world(n: number, prefetch = true) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
   let now = 0;
   const protectedAt: number[] = [];
+  const events: string[] = [];
   const outbox: OutboxPort = {
     readBatch(afterId, max): OutboxBatch | undefined {
+      events.push(`read>${afterId}`);
       const messages = ids
         .filter((id) => id > afterId)
         .slice(0, max)
@@ -31,7 +36,7 @@ function world(n: number) {
     newestId: () => ids.at(-1) ?? 0,
   };
   const remote = { rows: new Set<number>(), cursor: 0, copies: 0 };
-  const plan: ('ok' | 'fail-before' | 'fail-after-commit')[] = [];
+  const plan: ('ok' | 'fail-before' | 'fail-after-send' | 'fail-after-commit')[] = [];
   let connected = false;
   const destination: DestinationPort = {
     get connected() {
@@ -41,9 +46,13 @@ function world(n: number) {
       connected = true;
       return remote.cursor;
     },
-    write: async (b) => {
+    write: async (b, whileServerWorks) => {
       const what = plan.shift() ?? 'ok';
       if (what === 'fail-before') throw new Error('link down');
+      events.push(`send ${b.lastId}`);
+      whileServerWorks?.();
+      if (what === 'fail-after-send') throw new Error('server gone');
+      events.push(`commit ${b.lastId}`);
       let inserted = 0;
       for (const m of b.messages) {
         remote.copies++;
@@ -76,6 +85,7 @@ function world(n: number) {
       retry: { baseMs: 10, factor: 2, capMs: 1000 },
       protect: true,
       protectEveryMs: 0,
+      prefetch,
     },
     {
       outbox,
@@ -89,7 +99,7 @@ function world(n: number) {
       random: () => 0.5,
     },
   );
-  return { loop, remote, plan, log, sleeps, protectedAt, ids };
+  return { loop, remote, plan, log, sleeps, protectedAt, ids, events };
 }
 
 describe('ForwardLoop', () => {
@@ -131,6 +141,61 @@ describe('ForwardLoop', () => {
     expect(w.remote.copies).toBe(8);
     // The mirror never ran ahead of what the destination had committed.
     expect(w.protectedAt).toEqual([0, 4, 8]);
+  });
+
+  it('reads the next batch while the destination works on the current one, moving the cursor in order', async () => {
+    const w = world(10);
+    for (let i = 0; i < 4; i++) await w.loop.step();
+    expect(w.events).toEqual([
+      'read>0',
+      'send 4',
+      'read>4', // before 4 is committed …
+      'commit 4',
+      'send 8', // … and used as is
+      'read>8',
+      'commit 8',
+      'send 10',
+      'read>10', // nothing after 10: the next step looks again, then polls
+      'commit 10',
+      'read>10',
+    ]);
+    expect(w.log).toEqual(['connected 0', 'batch 4 +4/4', 'batch 8 +4/4', 'batch 10 +2/2']);
+    expect(w.protectedAt).toEqual([0, 4, 8, 10]);
+  });
+
+  it('without prefetch, reads only after each commit', async () => {
+    const w = world(6, false);
+    for (let i = 0; i < 3; i++) await w.loop.step();
+    expect(w.events).toEqual(['read>0', 'send 4', 'commit 4', 'read>4', 'send 6', 'commit 6', 'read>6']);
+  });
+
+  it('a batch read ahead is dropped when the write fails: the retry reads from the cursor read back', async () => {
+    const w = world(10);
+    w.plan.push('ok', 'fail-after-send');
+    for (let i = 0; i < 5; i++) await w.loop.step();
+    expect(w.events).toEqual([
+      'read>0',
+      'send 4',
+      'read>4',
+      'commit 4',
+      'send 8',
+      'read>8', // read ahead, then the write fails: thrown away
+      'read>4', // after the reconnect (cursor 4)
+      'send 8',
+      'read>8',
+      'commit 8',
+      'send 10',
+      'read>10',
+      'commit 10',
+      'read>10',
+    ]);
+    expect(w.log.filter((l) => l.startsWith('batch'))).toEqual([
+      'batch 4 +4/4',
+      'batch 8 +4/4',
+      'batch 10 +2/2',
+    ]);
+    expect([...w.remote.rows]).toEqual(w.ids);
+    expect(w.remote.copies).toBe(10);
   });
 
   it('refuses a destination that is ahead of this file (its source is used by another file)', async () => {
