@@ -7,8 +7,9 @@
  * caps that garbage. Set for the whole process: V8 reads the flag at each full collection, in
  * every isolate, so the SQLite worker's heap follows it too.
  *
- * Measured with `npm run bench -- --qos 0` (BENCHMARKS.md, "Memory, stop 19"): peak RSS
- * 283–291 → ~247 MB at 1.5×, CPU per message unchanged within the noise of a loaded machine.
+ * Measured with `npm run bench` alternating V8's factor and this one (BENCHMARKS.md, "Memory, stop
+ * 19"): peak RSS at QoS 0 293 / 298 → 226 / 238 MB, at QoS 1 264 / 239 → 184 / 179 MB, CPU per
+ * message no higher within the noise of a loaded machine.
  */
 import { setFlagsFromString } from 'node:v8';
 
