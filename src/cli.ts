@@ -13,6 +13,7 @@ import { testHooks } from './daemon-test-hooks.js';
 import { readPassword } from './cli-prompt.js';
 import { effectiveFormats } from './daemon-settings.js';
 import { MqliteError, errorMessage } from './lib/errors.js';
+import { applyHeapGrowth } from './lib/heap-growth.js';
 import { packageVersion } from './lib/version.js';
 import { createLogger } from './observe/logger.js';
 import { parseDuration } from './config/units.js';
@@ -62,6 +63,8 @@ function configFrom(flags: Flags): Readonly<Config> {
 
 async function run(flags: Flags): Promise<number> {
   const config = configFrom(flags);
+  // The daemon only: a flood otherwise lets the heap grow to several times what is live.
+  applyHeapGrowth();
   const logger = createLogger({ level: config.log.level });
   let exitCode = EXIT_OK;
   let requestStop: () => void = () => {};

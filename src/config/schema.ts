@@ -216,7 +216,13 @@ export function buildConfigSchema(v: StageValidators = {}) {
       .prefault({}),
     queue: z
       .strictObject({
-        maxMessages: int(1).default(50_000),
+        /**
+         * Two default batches (batch.maxBatch 5000: one commits while the next fills) and MQTT 5's
+         * default window (broker.receiveMaximum), so QoS 1 never has more in flight anyway. More only
+         * keeps messages alive long enough to be promoted to V8's old generation: at QoS 0, 50000
+         * peaked ~50 MB higher for no more throughput (BENCHMARKS.md, "Memory, stop 19").
+         */
+        maxMessages: int(1).default(10_000),
         maxBytes: size('a size like "64MiB" or an integer ≥ 1024')
           .pipe(z.number().min(1024))
           .default(64 * 1024 ** 2),
