@@ -34,16 +34,18 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     return;
   }
   try {
-    let result: JobResult;
-    if (msg.job.kind === 'api') {
-      const notes: ApiNotes = {};
-      const json = handleApiJson(msg.job.req, reader, init.limits, notes);
-      result = { kind: 'api', json, resolution: notes.resolution };
-    } else if (msg.job.kind === 'status') {
-      result = { kind: 'status', data: statusQuery(reader.handle(), msg.job.job) };
-    } else {
-      result = { kind: 'exposition', ...renderExposition(reader.latest(), msg.job.now, msg.job.settings) };
-    }
+    const r = reader;
+    const job = msg.job;
+    // One read transaction per job (SqliteReader.snapshot): one snapshot, one page cache.
+    const result = r.snapshot((): JobResult => {
+      if (job.kind === 'api') {
+        const notes: ApiNotes = {};
+        const json = handleApiJson(job.req, r, init.limits, notes);
+        return { kind: 'api', json, resolution: notes.resolution };
+      }
+      if (job.kind === 'status') return { kind: 'status', data: statusQuery(r.handle(), job.job) };
+      return { kind: 'exposition', ...renderExposition(r.latest(), job.now, job.settings) };
+    });
     send({ kind: 'done', id: msg.id, result });
   } catch (err) {
     send({ kind: 'failed', id: msg.id, error: toWire(err) });
