@@ -10,7 +10,7 @@ import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest
 import { toWire } from './query-error.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { statusQuery } from './status-data.js';
-import { lowerThreadPriority } from './thread-priority.js';
+import { lowerThreadPriority, nameThread } from './thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('query-worker must run in a worker thread');
@@ -19,6 +19,7 @@ const send = (m: QueryWorkerMessage): void => port.postMessage(m);
 
 let reader: SqliteReader | undefined;
 try {
+  nameThread('mqlite-query');
   if (init.nice > 0) lowerThreadPriority(init.nice);
   reader = new SqliteReader(init.dbPath, { busyTimeoutMs: init.busyTimeoutMs });
   send({ kind: 'ready' });
