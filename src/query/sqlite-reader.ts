@@ -85,7 +85,8 @@ export class SqliteReader implements QueryData {
       ),
       latest: db.prepare('SELECT device, metric, ts, value FROM latest'),
       // One key of the message's readings: ->> with the name as a quoted JSON path label reads it
-      // without expanding the object into rows as json_each does (a quarter less CPU per reading).
+      // without expanding the object into rows as json_each does (~15% less CPU for the bench's
+      // query mix, rows as arrays included).
       // The messages(device, ts, identity) index narrows the rows first. NULL: no such reading.
       inline: db
         .prepare<unknown[], [number, number | null]>(
@@ -116,10 +117,11 @@ export class SqliteReader implements QueryData {
    * snapshot (every series of a range query ends at the same commit), and the connection's page
    * cache lasts for the whole query. Outside a transaction each statement is one of its own, and
    * in WAL mode a reader discards its page cache when it begins one after another connection's
-   * commit, which ingestion makes every few milliseconds: a query over 100 series read its pages
-   * from the OS again for every series (bench:query-load's query mix while another connection
-   * commits: ~3× the CPU). The WAL cannot be checkpointed past a snapshot while it is held: a job
-   * is bounded by query.timeoutMs.
+   * commit, which the writer makes every batch.maxDelayMs (10 ms) when messages trickle in: a
+   * query over 100 series read its pages from the OS again for nearly every series (the
+   * bench's query mix with a commit every 5–10 ms: 2.7–3.7× the CPU; BENCHMARKS.md, stop 19). The
+   * WAL cannot be checkpointed past a snapshot while it is held: a job is bounded by
+   * query.timeoutMs.
    */
   snapshot<T>(fn: () => T): T {
     return this.inSnapshot(fn);
