@@ -4,7 +4,9 @@
  * machine, broker and load: the bench load alone, then the same load while a client sends
  * Grafana-like range queries (--qps a second, over every device: per-device averages and maxima,
  * raw readings, a sum) to the daemon's query API. Each side keeps its median round; the report is
- * their ratio, the queries answered and their latency. Run after `npm run build`.
+ * their ratio, the queries answered and their latency, and the CPU the query worker threads
+ * (named `mqlite-query`) used per answered query: on a loaded machine the latency mostly measures
+ * waiting for a core, the CPU what a query costs. Run after `npm run build`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -105,6 +107,11 @@ function queryClient(stats: QueryStats): Alongside {
   };
 }
 
+/** CPU seconds of the query worker threads during a phase (query-worker.ts names them). */
+function queryCpu(r: PhaseResult): number {
+  return r.cpuByThread['mqlite-query'] ?? 0;
+}
+
 function median(xs: PhaseResult[]): PhaseResult | undefined {
   return [...xs].sort((a, b) => a.msgsPerSec - b.msgsPerSec)[Math.floor(xs.length / 2)];
 }
@@ -150,14 +157,16 @@ async function main(): Promise<number> {
       const b = await runPhase(spec, env, queryClient(q));
       withQueries.push({ r: b, q });
       const lat = [...q.latenciesMs].sort((x, y) => x - y);
+      const qCpu = queryCpu(b);
       const v = (r: PhaseResult) =>
         r.verification.ok ? 'verified' : `NOT verified: ${JSON.stringify(r.verification)}`;
       console.log(
         `  round ${round + 1}: alone ${Math.round(a.msgsPerSec)} msg/s (${v(a)}); ` +
           `with queries ${Math.round(b.msgsPerSec)} msg/s (${v(b)}), ` +
           `${q.ok}/${q.sent} queries ok, ${q.failed} failed, p50 ${percentile(lat, 50).toFixed(0)} ms, ` +
-          `p99 ${percentile(lat, 99).toFixed(0)} ms, ${q.points} points; loop p99 ${b.loop.p99Ms.toFixed(1)} ms ` +
-          `(alone ${a.loop.p99Ms.toFixed(1)} ms)`,
+          `p99 ${percentile(lat, 99).toFixed(0)} ms, ${q.points} points, query threads ${qCpu.toFixed(2)} s CPU ` +
+          `(${((qCpu / Math.max(1, q.ok)) * 1000).toFixed(0)} ms a query); process CPU ${b.cpuSeconds.toFixed(1)} s ` +
+          `(alone ${a.cpuSeconds.toFixed(1)} s); loop p99 ${b.loop.p99Ms.toFixed(1)} ms (alone ${a.loop.p99Ms.toFixed(1)} ms)`,
       );
     }
   } finally {
@@ -171,11 +180,20 @@ async function main(): Promise<number> {
   const sum = (f: (q: QueryStats) => number) => all.reduce((acc, q) => acc + f(q), 0);
   const lat = all.flatMap((q) => q.latenciesMs).sort((x, y) => x - y);
   const seconds = withQueries.reduce((acc, w) => acc + w.r.seconds, 0);
+  const cpuAll = withQueries.reduce((acc, w) => acc + queryCpu(w.r), 0);
   console.log(
     `\nmedian ingestion: alone ${Math.round(a.msgsPerSec)} msg/s, with queries ${Math.round(b.msgsPerSec)} msg/s: ` +
       `${ratio.toFixed(2)}× (target ≥ 0.9×)\nqueries: ${sum((q) => q.ok)} answered of ${sum((q) => q.sent)} ` +
       `(${(sum((q) => q.ok) / seconds).toFixed(1)}/s), ${sum((q) => q.failed)} failed, latency p50 ` +
-      `${percentile(lat, 50).toFixed(0)} ms / p99 ${percentile(lat, 99).toFixed(0)} ms`,
+      `${percentile(lat, 50).toFixed(0)} ms / p99 ${percentile(lat, 99).toFixed(0)} ms; query threads ` +
+      `${(
+        (cpuAll /
+          Math.max(
+            1,
+            sum((q) => q.ok),
+          )) *
+          1000
+      ).toFixed(0)} ms CPU a query`,
   );
   const out = resolve(values.json as string);
   mkdirSync(dirname(out), { recursive: true });
@@ -187,12 +205,20 @@ async function main(): Promise<number> {
         machine: m,
         broker,
         options: { devices, messages, repeat, qps, qos, queries: QUERIES, rangeS: RANGE_S, stepS: STEP_S },
-        alone: alone.map((r) => ({ msgsPerSec: r.msgsPerSec, verification: r.verification, loop: r.loop })),
+        alone: alone.map((r) => ({
+          msgsPerSec: r.msgsPerSec,
+          verification: r.verification,
+          loop: r.loop,
+          cpuSeconds: r.cpuSeconds,
+          cpuByThread: r.cpuByThread,
+        })),
         withQueries: withQueries.map(({ r, q }) => ({
           msgsPerSec: r.msgsPerSec,
           verification: r.verification,
           loop: r.loop,
-          queries: { ...q, latenciesMs: undefined },
+          cpuSeconds: r.cpuSeconds,
+          cpuByThread: r.cpuByThread,
+          queries: { ...q, latenciesMs: undefined, cpuSeconds: queryCpu(r) },
         })),
         ratio,
       },

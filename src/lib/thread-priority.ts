@@ -4,7 +4,7 @@
  * writer): on a gateway with one or two cores they get the CPU first and queries take what is
  * left, so a dashboard slows down under load instead of ingestion (issue #13's ≥ 0.9×).
  */
-import { readlinkSync } from 'node:fs';
+import { readlinkSync, writeFileSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 
 /**
@@ -23,4 +23,19 @@ export function lowerThreadPriority(nice: number): boolean {
   if (getPriority(tid) >= nice) return true;
   setPriority(tid, nice);
   return true;
+}
+
+/**
+ * Names the calling thread (Linux: /proc/thread-self/comm, at most 15 bytes), so that `top -H`,
+ * `ps -L` and the benches' per-thread CPU (bench/lib/proc-stats.ts) tell query workers from the
+ * other threads; Node 20 leaves worker threads named `node` like the main thread. Best effort:
+ * false where it cannot.
+ */
+export function nameThread(name: string): boolean {
+  try {
+    writeFileSync('/proc/thread-self/comm', name.slice(0, 15));
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -10,7 +10,7 @@ import type { JobResult, QueryWorkerInit, QueryWorkerMessage, QueryWorkerRequest
 import { toWire } from './query-error.js';
 import { SqliteReader } from './sqlite-reader.js';
 import { statusQuery } from './status-data.js';
-import { lowerThreadPriority } from '../lib/thread-priority.js';
+import { lowerThreadPriority, nameThread } from '../lib/thread-priority.js';
 
 const port = parentPort;
 if (!port) throw new Error('query-worker must run in a worker thread');
@@ -19,6 +19,7 @@ const send = (m: QueryWorkerMessage): void => port.postMessage(m);
 
 let reader: SqliteReader | undefined;
 try {
+  nameThread('mqlite-query');
   if (init.nice > 0) lowerThreadPriority(init.nice);
   reader = new SqliteReader(init.dbPath, { busyTimeoutMs: init.busyTimeoutMs });
   send({ kind: 'ready' });
@@ -34,16 +35,18 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     return;
   }
   try {
-    let result: JobResult;
-    if (msg.job.kind === 'api') {
-      const notes: ApiNotes = {};
-      const json = handleApiJson(msg.job.req, reader, init.limits, notes);
-      result = { kind: 'api', json, resolution: notes.resolution };
-    } else if (msg.job.kind === 'status') {
-      result = { kind: 'status', data: statusQuery(reader.handle(), msg.job.job) };
-    } else {
-      result = { kind: 'exposition', ...renderExposition(reader.latest(), msg.job.now, msg.job.settings) };
-    }
+    const r = reader;
+    const job = msg.job;
+    // One read transaction per job (SqliteReader.snapshot): one snapshot, one page cache.
+    const result = r.snapshot((): JobResult => {
+      if (job.kind === 'api') {
+        const notes: ApiNotes = {};
+        const json = handleApiJson(job.req, r, init.limits, notes);
+        return { kind: 'api', json, resolution: notes.resolution };
+      }
+      if (job.kind === 'status') return { kind: 'status', data: statusQuery(r.handle(), job.job) };
+      return { kind: 'exposition', ...renderExposition(r.latest(), job.now, job.settings) };
+    });
     send({ kind: 'done', id: msg.id, result });
   } catch (err) {
     send({ kind: 'failed', id: msg.id, error: toWire(err) });

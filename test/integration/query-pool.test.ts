@@ -111,17 +111,23 @@ describe('query pool', () => {
     expect(p.workers).toBe(1);
   });
 
-  it('runs its worker threads at query.nice, the ingesting threads untouched (Linux)', async () => {
-    // nice of each thread of this process: field 19 of /proc/self/task/<tid>/stat (after the name).
-    const nices = () =>
+  it('runs its worker threads at query.nice and named, the ingesting threads untouched (Linux)', async () => {
+    // Name and nice of each thread of this process: /proc/self/task/<tid>/comm, and field 19 of
+    // its stat (after the name).
+    const threads = () =>
       readdirSync('/proc/self/task').map((tid) => {
         const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+        return {
+          name: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
+          nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]),
+        };
       });
-    expect(nices().filter((n) => n === 10)).toEqual([]);
+    expect(threads().filter((t) => t.nice === 10 || t.name === 'mqlite-query')).toEqual([]);
     const p = await pool(1, 1);
     await p.run(query('temperature'));
-    expect(nices().filter((n) => n === 10)).toHaveLength(1);
+    expect(threads().filter((t) => t.nice === 10 || t.name === 'mqlite-query')).toEqual([
+      { name: 'mqlite-query', nice: 10 },
+    ]);
     // This thread (the one that started the worker) kept its priority.
     const self = readFileSync('/proc/thread-self/stat', 'utf8');
     expect(Number(self.slice(self.lastIndexOf(')') + 2).split(' ')[16])).toBe(0);
