@@ -66,7 +66,9 @@ export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
   };
 
   port.on('message', (req: WorkerRequest) => {
-    cancelIdleFlush();
+    // Only a write restarts the countdown: retention passes send steps back to back for as long as a
+    // purge lasts, and must not hold the aggregates back meanwhile.
+    if (req.kind === 'write') cancelIdleFlush();
     switch (req.kind) {
       case 'write': {
         try {
@@ -92,9 +94,13 @@ export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
         } catch (err) {
           send({ kind: 'error', id: req.id, error: wireError(err) });
         }
+        // A purge step leaves the pending aggregates pending (store.ts maintain): the countdown to
+        // writing them goes on (or starts, if a step found them without one).
+        if (idleFlush === undefined) scheduleIdleFlush();
         break;
       }
       case 'close': {
+        cancelIdleFlush();
         try {
           store.close();
           send({ kind: 'closed', id: req.id });

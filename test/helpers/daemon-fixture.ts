@@ -35,6 +35,17 @@ export function withDb<T>(path: string, fn: (db: Database.Database) => T): T {
   }
 }
 
+/**
+ * Whether latest and the rollups count every stored message yet: they are written about once a
+ * second under load (sink/pending-rollups.ts), and their cursor in purge_protect says up to where.
+ */
+export function rollupsCurrent(path: string): boolean {
+  return (
+    count(path, "SELECT after_id FROM purge_protect WHERE consumer = 'rollups'") ===
+    count(path, 'SELECT max(id) FROM messages')
+  );
+}
+
 export function count(path: string, sql: string, ...params: unknown[]): number {
   return withDb(
     path,

@@ -9,7 +9,7 @@ import { statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configArgs, connectClient, count } from '../helpers/daemon-fixture.js';
+import { configArgs, connectClient, count, rollupsCurrent } from '../helpers/daemon-fixture.js';
 import { metricValue, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -106,6 +106,7 @@ describe('retention on a real small disk', () => {
     expect(count(path, "SELECT max(json_extract(payload, '$.seq')) FROM messages")).toBe(total - 1);
     expect(count(path, "SELECT min(json_extract(payload, '$.seq')) FROM messages")).toBe(total - kept);
     // Rollups count every message, though most raw rows are gone.
+    await waitFor(() => rollupsCurrent(path), 'latest and the rollups written (they lag about a second)');
     expect(count(path, "SELECT sum(count) FROM readings_1h WHERE metric = 'ENERGY.Power'")).toBe(total);
     expect(count(path, 'SELECT count(*) FROM dead_letters')).toBe(0);
     expect(freeBytes(dir)).toBeGreaterThan(0);

@@ -8,7 +8,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configArgs, connectClient, count, withDb } from '../helpers/daemon-fixture.js';
+import { configArgs, connectClient, count, rollupsCurrent, withDb } from '../helpers/daemon-fixture.js';
 import { metricValue, startEmbeddedDaemon } from '../helpers/daemon-process.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -115,6 +115,7 @@ describe('retention: years in minutes', () => {
     expect(count(path, 'SELECT count(*) FROM messages WHERE ts >= ?', oldest)).toBe(kept);
 
     // Rollups count every message ever stored; 1-hour buckets are kept forever.
+    await waitFor(() => rollupsCurrent(path), 'latest and the rollups written (they lag about a second)');
     expect(count(path, "SELECT sum(count) FROM readings_1h WHERE metric = 'temperature'")).toBe(total);
     // 5-minute buckets go after 90 days (the default): what is left counts the last 90 days' bursts.
     const fiveMin = count(path, "SELECT sum(count) FROM readings_5m WHERE metric = 'temperature'");
