@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Forwarder, type ForwarderHooks } from '../../src/forward/forwarder.js';
 import type { ForwardWorkerInit } from '../../src/forward/protocol.js';
 import { SqlitePurge } from '../../src/sink/sqlite-purge.js';
+import { forwardInit } from '../helpers/forward-init.js';
 import { writeOutbox } from '../helpers/outbox-db.js';
 import { PG, type TestSchema, testSchema } from '../helpers/pg-test-schema.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -61,32 +62,7 @@ function recorder(): { seen: Seen; hooks: ForwarderHooks } {
 }
 
 function init(dbPath: string, schema: string, over: Partial<ForwardWorkerInit> = {}): ForwardWorkerInit {
-  return {
-    dbPath,
-    busyTimeoutMs: 2000,
-    connection: {
-      host: PG.host,
-      port: PG.port,
-      database: PG.database,
-      user: PG.user,
-      tls: { mode: 'disable' },
-    },
-    schema,
-    source: undefined,
-    method: 'copy',
-    batchMessages: 1000,
-    batchBytes: 1024 ** 2,
-    pollMs: 50,
-    connectTimeoutMs: 2000,
-    batchTimeoutMs: 5000,
-    retry: { baseMs: 20, factor: 2, capMs: 200 },
-    protectUndelivered: true,
-    protectEveryMs: 0,
-    backlogEveryMs: 100,
-    prefetch: true,
-    nice: 0,
-    ...over,
-  };
+  return forwardInit(dbPath, schema, over);
 }
 
 function protectedAfter(dbPath: string): number | undefined {

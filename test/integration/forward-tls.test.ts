@@ -14,6 +14,7 @@ import type { ForwardWorkerInit } from '../../src/forward/protocol.js';
 import { type CertFiles, generateCerts } from '../helpers/certs.js';
 import { configArgs, logsWithMsg } from '../helpers/daemon-fixture.js';
 import { type DaemonProcess, metricValue, runCli, startDaemon } from '../helpers/daemon-process.js';
+import { forwardInit } from '../helpers/forward-init.js';
 import { writeOutbox } from '../helpers/outbox-db.js';
 import { PG, type TestSchema, testSchema } from '../helpers/pg-test-schema.js';
 import { type PgTlsProxy, startPgTlsProxy } from '../helpers/pg-tls-proxy.js';
@@ -136,9 +137,7 @@ describe('the daemon forwarding over TLS', () => {
 
 describe('the server certificate is checked against the host name (verify-full) or only its CA (verify-ca)', () => {
   function init(db: string, p: PgTlsProxy, mode: TlsMode): ForwardWorkerInit {
-    return {
-      dbPath: db,
-      busyTimeoutMs: 2000,
+    return forwardInit(db, pg.name, {
       connection: {
         host: p.host,
         port: p.port,
@@ -146,21 +145,8 @@ describe('the server certificate is checked against the host name (verify-full) 
         user: PG.user,
         tls: { mode, ca: pki.ca },
       },
-      schema: pg.name,
-      source: undefined,
-      method: 'copy',
       batchMessages: 500,
-      batchBytes: 1024 ** 2,
-      pollMs: 50,
-      connectTimeoutMs: 2000,
-      batchTimeoutMs: 5000,
-      retry: { baseMs: 20, factor: 2, capMs: 200 },
-      protectUndelivered: true,
-      protectEveryMs: 0,
-      backlogEveryMs: 100,
-      prefetch: true,
-      nice: 0,
-    };
+    });
   }
 
   async function forward(db: string, p: PgTlsProxy, mode: TlsMode) {
