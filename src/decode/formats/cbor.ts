@@ -7,9 +7,18 @@
  * values, shared structures) are off; a payload using them is rejected like any malformed one.
  * Trailing bytes after the first item are rejected: a payload is one CBOR item.
  */
-import { Decoder, Tag } from 'cbor-x';
+import { createRequire } from 'node:module';
+import type * as CborX from 'cbor-x';
 import { toDocument, type Unwrap } from './document-tree.js';
 import { type DocumentResult, rejected } from './format-types.js';
+
+/**
+ * cbor-x (and msgpackr, msgpack.ts) are loaded at the first payload of their format, not at start:
+ * most configurations never see one, and each added megabytes to the SQLite worker's resident memory
+ * (issue #11, idle RSS: cbor-x ~11 MB, msgpackr ~3 MB in a bare process). Through require, which is
+ * synchronous like a decode: both ship a CommonJS build (dist/node.cjs).
+ */
+export const requireFormatLib = createRequire(import.meta.url);
 
 export interface BinaryDocumentOptions {
   maxDepth: number;
@@ -17,13 +26,21 @@ export interface BinaryDocumentOptions {
 
 /** Builds the CBOR decoder once; the returned function never throws. */
 export function createCborDecoder(opts: BinaryDocumentOptions): (payload: Uint8Array) => DocumentResult {
-  const base = { useRecords: false, structuredClone: false } as const;
-  const asObjects = new Decoder({ ...base, mapsAsObjects: true });
-  const asMaps = new Decoder({ ...base, mapsAsObjects: false });
-  const unwrapTag = (v: object) => (v instanceof Tag ? { value: (v as Tag).value } : undefined);
+  let lib: { asObjects: CborX.Decoder; asMaps: CborX.Decoder; unwrapTag: Unwrap } | undefined;
+  const load = () => {
+    const { Decoder, Tag } = requireFormatLib('cbor-x') as typeof CborX;
+    const base = { useRecords: false, structuredClone: false } as const;
+    return {
+      asObjects: new Decoder({ ...base, mapsAsObjects: true }),
+      asMaps: new Decoder({ ...base, mapsAsObjects: false }),
+      unwrapTag: (v: object) => (v instanceof Tag ? { value: (v as CborX.Tag).value } : undefined),
+    };
+  };
   return (payload) => {
     if (payload.byteLength === 0)
       return rejected('empty_payload', 'the payload is empty and the format is cbor');
+    lib ??= load();
+    const { asObjects, asMaps, unwrapTag } = lib;
     return twoPass(
       payload,
       (p) => asObjects.decode(p),

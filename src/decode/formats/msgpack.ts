@@ -6,20 +6,29 @@
  * numbers there; the timestamp extension (-1) as a Date. msgpackr's records extension is off;
  * other extension types are rejected. Trailing bytes after the first value are rejected.
  */
-import { Unpackr } from 'msgpackr';
+import type * as Msgpackr from 'msgpackr';
 import type { BinaryDocumentOptions } from './cbor.js';
-import { twoPass } from './cbor.js';
+import { requireFormatLib, twoPass } from './cbor.js';
 import { type DocumentResult, rejected } from './format-types.js';
 
 /** Builds the MessagePack decoder once; the returned function never throws. */
 export function createMsgpackDecoder(opts: BinaryDocumentOptions): (payload: Uint8Array) => DocumentResult {
-  const base = { useRecords: false, int64AsType: 'bigint', structuredClone: false } as const;
-  const asObjects = new Unpackr({ ...base, mapsAsObjects: true });
-  const asMaps = new Unpackr({ ...base, mapsAsObjects: false });
+  // Loaded at the first MessagePack payload (see requireFormatLib in cbor.ts).
+  let lib: { asObjects: Msgpackr.Unpackr; asMaps: Msgpackr.Unpackr } | undefined;
+  const load = () => {
+    const { Unpackr } = requireFormatLib('msgpackr') as typeof Msgpackr;
+    const base = { useRecords: false, int64AsType: 'bigint', structuredClone: false } as const;
+    return {
+      asObjects: new Unpackr({ ...base, mapsAsObjects: true }),
+      asMaps: new Unpackr({ ...base, mapsAsObjects: false }),
+    };
+  };
   return (payload) => {
     if (payload.byteLength === 0) {
       return rejected('empty_payload', 'the payload is empty and the format is msgpack');
     }
+    lib ??= load();
+    const { asObjects, asMaps } = lib;
     return twoPass(
       payload,
       (p) => asObjects.unpack(p),
