@@ -121,21 +121,13 @@ export class PgDestination {
    */
   prepare(batch: OutboxBatch): void {
     if (this.s.method !== 'copy') return;
-    this.prepared = {
-      batch,
-      messages: Buffer.from(copyMessages(batch)),
-      readings: batch.readingsAt.length > 0 ? Buffer.from(copyReadings(batch)) : undefined,
-    };
+    this.prepared = { batch, ...stagingRows(batch) };
   }
 
   private staging(batch: OutboxBatch): { messages: Buffer; readings: Buffer | undefined } {
     const p = this.prepared;
     this.prepared = undefined;
-    if (p?.batch === batch) return p;
-    return {
-      messages: Buffer.from(copyMessages(batch)),
-      readings: batch.readingsAt.length > 0 ? Buffer.from(copyReadings(batch)) : undefined,
-    };
+    return p?.batch === batch ? p : stagingRows(batch);
   }
 
   /** One transaction: the batch's rows and the cursor at its last id. */
@@ -242,6 +234,14 @@ export class PgDestination {
 /** pg.Client has no public destroy; its connection's socket is the one thing that cannot hang. */
 function destroySocket(c: pg.Client): void {
   (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/** A batch as the COPY text of the staging tables (readings_at rows only when it has some). */
+function stagingRows(batch: OutboxBatch): { messages: Buffer; readings: Buffer | undefined } {
+  return {
+    messages: Buffer.from(copyMessages(batch)),
+    readings: batch.readingsAt.length > 0 ? Buffer.from(copyReadings(batch)) : undefined,
+  };
 }
 
 /** Rows copied. */
