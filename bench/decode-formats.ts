@@ -13,9 +13,11 @@
 import { create, toBinary } from '@bufbuild/protobuf';
 import { Encoder } from 'cbor-x';
 import { pack } from 'msgpackr';
-import { PayloadDesc } from '../src/decode/formats/sparkplug/schema.js';
+import { sparkplugSchema } from '../src/decode/formats/sparkplug/schema.js';
 import type { DecodeSettings, FormatRule } from '../src/decode/types.js';
 import { makePayload } from './lib/payload.js';
+
+const PayloadDesc = sparkplugSchema().payload;
 
 // The compiled decoder (npm run build), as the daemon runs it: tsx's transform adds a helper call
 // around every named closure, which would weigh on some formats more than others.

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PayloadDesc } from '../../src/decode/formats/sparkplug/schema.js';
+import { sparkplugSchema } from '../../src/decode/formats/sparkplug/schema.js';
 import { type RunningAedes, startAedes } from '../helpers/aedes-broker.js';
 import { connectClient, withDb } from '../helpers/daemon-fixture.js';
 import {
@@ -21,6 +21,8 @@ import {
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { encodeSparkplug } from '../unit/decode/formats/sparkplug-encode.js';
+
+const PayloadDesc = sparkplugSchema().payload;
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {

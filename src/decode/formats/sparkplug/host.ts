@@ -15,7 +15,6 @@
  * What each metric becomes (aliases, templates, arrays, DataSets) is metrics.ts's; STATE messages
  * of other hosts are host-state.ts's.
  */
-import { fromBinary, isFieldSet } from '@bufbuild/protobuf';
 import type { FormatReading, FormatRejected } from '../format-types.js';
 import { rejected } from '../format-types.js';
 import { hostState, ONLINE_METRIC } from './host-state.js';
@@ -29,7 +28,8 @@ import {
   type PbMetric,
   type PbPayload,
 } from './metrics.js';
-import { PayloadDesc } from './schema.js';
+import { protobuf } from './protobuf.js';
+import { sparkplugSchema } from './schema.js';
 import type { SparkplugTopic } from './topic.js';
 import { timestampMs } from './values.js';
 
@@ -94,6 +94,8 @@ export class SparkplugHost {
    */
   handle(t: SparkplugTopic, payload: Uint8Array, receivedAt: number, replay = false): SparkplugResult {
     if (t.kind === 'state') return hostState(t.hostId, payload);
+    const { fromBinary, isFieldSet } = protobuf();
+    const PayloadDesc = sparkplugSchema().payload;
     let pb: PbPayload;
     try {
       pb = fromBinary(PayloadDesc, payload) as unknown as PbPayload;

@@ -5,9 +5,9 @@
  * template instances flatten to `<metric>/<member>`, arrays to `<metric>.<i>`, DataSets to
  * `<metric>.<row>.<column>` (numeric cells), as a JSON document of rows would flatten.
  */
-import { isFieldSet } from '@bufbuild/protobuf';
 import type { FormatReading } from '../format-types.js';
-import { MetricDesc } from './schema.js';
+import { protobuf } from './protobuf.js';
+import { sparkplugSchema } from './schema.js';
 import { arrayNumbers, DT, isArrayType, type ScalarValue, scalarNumber, timestampMs } from './values.js';
 
 interface MetricDef {
@@ -67,11 +67,9 @@ export function emitMetrics(emit: Emitter, metrics: PbMetric[], table: MetricTab
   let unknownAlias = false;
   for (const m of metrics) {
     let name = m.name;
-    let datatype: number | undefined = isFieldSet(m as never, MetricDesc.field.datatype!)
-      ? m.datatype
-      : undefined;
+    let datatype: number | undefined = isSet(m, 'datatype') ? m.datatype : undefined;
     if (name === '') {
-      const def = isFieldSet(m as never, MetricDesc.field.alias!) ? table.byAlias.get(m.alias) : undefined;
+      const def = isSet(m, 'alias') ? table.byAlias.get(m.alias) : undefined;
       if (def === undefined) {
         unknownAlias = true;
         continue;
@@ -88,6 +86,11 @@ export function emitMetrics(emit: Emitter, metrics: PbMetric[], table: MetricTab
   return unknownAlias;
 }
 
+/** proto2 presence of a Metric's optional field (an alias or datatype of 0 is still set). */
+function isSet(m: PbMetric, field: 'alias' | 'datatype'): boolean {
+  return protobuf().isFieldSet(m as never, sparkplugSchema().metric.field[field]!);
+}
+
 export function newTable(): MetricTable {
   return { byAlias: new Map(), byName: new Map() };
 }
@@ -95,10 +98,9 @@ export function newTable(): MetricTable {
 export function define(table: MetricTable, metrics: PbMetric[]): void {
   for (const m of metrics) {
     if (m.name === '') continue;
-    const datatype = isFieldSet(m as never, MetricDesc.field.datatype!) ? m.datatype : undefined;
+    const datatype = isSet(m, 'datatype') ? m.datatype : undefined;
     table.byName.set(m.name, datatype);
-    if (isFieldSet(m as never, MetricDesc.field.alias!))
-      table.byAlias.set(m.alias, { name: m.name, datatype });
+    if (isSet(m, 'alias')) table.byAlias.set(m.alias, { name: m.name, datatype });
   }
 }
 
@@ -126,7 +128,7 @@ function value(
     if (tpl.isDefinition || depth >= MAX_TEMPLATE_DEPTH) return;
     for (const member of tpl.metrics) {
       if (member.isTransient || member.isNull || member.name === '') continue;
-      const dt = isFieldSet(member as never, MetricDesc.field.datatype!) ? member.datatype : undefined;
+      const dt = isSet(member, 'datatype') ? member.datatype : undefined;
       value(emit, `${name}/${member.name}`, dt, member, ts, depth + 1);
     }
     return;

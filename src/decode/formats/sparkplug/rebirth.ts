@@ -4,8 +4,8 @@
  * aliased, with a timestamp. Built here so the request is tested with the rest of the format;
  * publishing it is the MQTT source's job.
  */
-import { create, toBinary } from '@bufbuild/protobuf';
-import { PayloadDesc } from './schema.js';
+import { protobuf } from './protobuf.js';
+import { sparkplugSchema } from './schema.js';
 import { SPARKPLUG_NAMESPACE } from './topic.js';
 import { DT } from './values.js';
 
@@ -16,6 +16,8 @@ export function rebirthCommand(
   node: string,
   nowMs: number,
 ): { topic: string; payload: Uint8Array } {
+  const { create, toBinary } = protobuf();
+  const PayloadDesc = sparkplugSchema().payload;
   const payload = create(PayloadDesc, {
     timestamp: BigInt(Math.trunc(nowMs)),
     metrics: [

@@ -1,6 +1,8 @@
 /** Fixture JSON (test/fixtures/sparkplug/README.md) → a Sparkplug B protobuf payload. */
 import { create, toBinary } from '@bufbuild/protobuf';
-import { PayloadDesc } from '../../../../src/decode/formats/sparkplug/schema.js';
+import { sparkplugSchema } from '../../../../src/decode/formats/sparkplug/schema.js';
+
+const PayloadDesc = sparkplugSchema().payload;
 
 export interface FixtureValue {
   int?: number;

@@ -7,10 +7,12 @@ import {
 } from '../../../../src/decode/formats/sparkplug/host.js';
 import { SparkplugOutbox } from '../../../../src/decode/formats/sparkplug/outbox.js';
 import { REBIRTH_METRIC, rebirthCommand } from '../../../../src/decode/formats/sparkplug/rebirth.js';
-import { MetricDesc, PayloadDesc } from '../../../../src/decode/formats/sparkplug/schema.js';
+import { sparkplugSchema } from '../../../../src/decode/formats/sparkplug/schema.js';
 import { parseSparkplugTopic, type SparkplugTopic } from '../../../../src/decode/formats/sparkplug/topic.js';
 import { fixtureText } from './fixtures.js';
 import { encodeSparkplug, type FixturePayload } from './sparkplug-encode.js';
+
+const { payload: PayloadDesc, metric: MetricDesc } = sparkplugSchema();
 
 interface Session {
   group: string;
