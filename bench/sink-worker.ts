@@ -58,10 +58,8 @@ try {
   const threads = diffThreads(th0, cpuSecondsByThread(process.pid));
   await sink.stop();
   const per = (s: number) => Math.round(((s * 1e6) / stored) * 10) / 10;
-  const sorted = Object.entries(threads).sort((a, b) => b[1] - a[1]);
-  const helpers = sorted.filter(
-    ([k]) => k !== 'main' && k !== sorted.find(([n]) => n.startsWith('thread-'))?.[0],
-  );
+  // src/worker.ts names the SQLite thread; the rest are V8's and libuv's helpers.
+  const helpers = Object.entries(threads).filter(([k]) => k !== 'main' && k !== 'mqlite-sqlite');
   console.log(
     JSON.stringify({
       stored,
@@ -69,7 +67,7 @@ try {
       wallUsPerMsg: per(wall / 1000),
       cpuUsPerMsg: per((c.user + c.system) / 1e6),
       mainUsPerMsg: per(threads.main ?? 0),
-      workerUsPerMsg: per(sorted.find(([n]) => n.startsWith('thread-'))?.[1] ?? 0),
+      workerUsPerMsg: per(threads['mqlite-sqlite'] ?? 0),
       otherThreadsUsPerMsg: per(helpers.reduce((a, [, v]) => a + v, 0)),
     }),
   );

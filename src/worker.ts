@@ -5,8 +5,11 @@
  */
 import { createDecoder } from './decode/decoder.js';
 import type { DecodeSettings } from './decode/types.js';
+import { nameThread } from './lib/thread-priority.js';
 import { runSqliteWorker } from './sink/sqlite-worker.js';
 
 // The daemon starts the sink as SqliteSink<DecodeSettings> (daemon-settings.ts sinkSettings): the
 // settings crossed the thread boundary as plain data and arrive as that type.
+// Named so `top -H`, `ps -L` and the benches' per-thread CPU tell it from the other threads.
+nameThread('mqlite-sqlite');
 runSqliteWorker<DecodeSettings>(createDecoder);

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorCode, errorMessage } from '../lib/errors.js';
-import { lowerThreadPriority } from '../lib/thread-priority.js';
+import { lowerThreadPriority, nameThread } from '../lib/thread-priority.js';
 import { ForwardLoop } from './forward-loop.js';
 import { Outbox } from './outbox.js';
 import { PgDestination } from './pg-destination.js';
@@ -17,6 +17,7 @@ const init = workerData as ForwardWorkerInit;
 const send = (m: ForwardWorkerMessage): void => port.postMessage(m);
 const wire = (err: unknown): WireError => ({ message: errorMessage(err), code: errorCode(err) });
 
+nameThread('mqlite-forward');
 // Ingestion first: on a small gateway a backlog drains with the CPU the ingesting threads leave.
 if (init.nice > 0) lowerThreadPriority(init.nice);
 
