@@ -173,9 +173,17 @@ export class PgDestination {
     if (this.s.method === 'copy-direct') {
       const rows = this.rows(batch);
       if (!staged) {
-        inserted = await copy(client, sql.copyBinaryMessages(this.names), rows.messages);
-        if (rows.readings) await copy(client, sql.copyBinaryReadings(this.names), rows.readings);
-        whileServerWorks?.();
+        // The server parses and inserts the rows as they arrive: the local side prepares the next
+        // batch once the last COPY's data is on the socket, not after the server has finished.
+        const last = rows.readings === undefined;
+        inserted = await copy(
+          client,
+          sql.copyBinaryMessages(this.names),
+          rows.messages,
+          last ? whileServerWorks : undefined,
+        );
+        if (rows.readings)
+          await copy(client, sql.copyBinaryReadings(this.names), rows.readings, whileServerWorks);
       } else {
         await copy(client, sql.COPY_BINARY_STAGE_MESSAGES, rows.messages);
         if (rows.readings) await copy(client, sql.COPY_BINARY_STAGE_READINGS, rows.readings);
@@ -252,11 +260,27 @@ interface CopyRows {
   readonly readings: Buffer | undefined;
 }
 
-/** Rows copied. */
-async function copy(client: pg.Client, text: string, rows: Buffer): Promise<number> {
+/**
+ * Rows copied. `whileServerWorks`, when given, runs once the rows are on the socket (the write's
+ * callback: pg-copy-streams calls it when the socket took them) and the end of the COPY has been
+ * queued after them (a tick later), while the server is still inserting; not if the COPY has
+ * failed by then (the failure is what this rejects with).
+ */
+async function copy(
+  client: pg.Client,
+  text: string,
+  rows: Buffer,
+  whileServerWorks?: () => void,
+): Promise<number> {
   const stream = client.query(copyFrom(text));
-  stream.end(rows);
-  await finished(stream);
+  const sent = new Promise<void>((resolve) => stream.write(rows, () => resolve()));
+  stream.end();
+  const done = finished(stream);
+  if (whileServerWorks) {
+    await Promise.race([sent.then(() => new Promise<void>((r) => setImmediate(r))), done]);
+    whileServerWorks();
+  }
+  await done;
   return stream.rowCount;
 }
 
