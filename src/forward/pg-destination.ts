@@ -176,14 +176,18 @@ export class PgDestination {
         // The server parses and inserts the rows as they arrive: the local side prepares the next
         // batch once the last COPY's data is on the socket, not after the server has finished.
         const last = rows.readings === undefined;
-        inserted = await copy(
-          client,
-          sql.copyBinaryMessages(this.names),
-          rows.messages,
-          last ? whileServerWorks : undefined,
-        );
-        if (rows.readings)
-          await copy(client, sql.copyBinaryReadings(this.names), rows.readings, whileServerWorks);
+        try {
+          inserted = await copy(
+            client,
+            sql.copyBinaryMessages(this.names),
+            rows.messages,
+            last ? whileServerWorks : undefined,
+          );
+          if (rows.readings)
+            await copy(client, sql.copyBinaryReadings(this.names), rows.readings, whileServerWorks);
+        } catch (err) {
+          throw columnTypesError(this.names.schema, err) ?? err;
+        }
       } else {
         await copy(client, sql.COPY_BINARY_STAGE_MESSAGES, rows.messages);
         if (rows.readings) await copy(client, sql.COPY_BINARY_STAGE_READINGS, rows.readings);
@@ -253,6 +257,21 @@ export class PgDestination {
 /** pg.Client has no public destroy; its connection's socket is the one thing that cannot hang. */
 function destroySocket(c: pg.Client): void {
   (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * A binary field the column's type cannot read (08P01: fewer bytes than the type needs; 22P03:
+ * more): the table was altered since mqlite made it. Binary COPY has no conversion to fall back
+ * on; text COPY through staging converts in SQL.
+ */
+function columnTypesError(schema: string, err: unknown): MqliteError | undefined {
+  const code = errorCode(err);
+  if (code !== '08P01' && code !== '22P03') return undefined;
+  return new MqliteError(
+    'MQLITE_FORWARD_COLUMN_TYPES',
+    `PostgreSQL rejected the binary rows for ${schema} (${errorMessage(err)}): a column of ${schema}.messages or ${schema}.readings_at no longer has the type mqlite created. Set forward.postgres.method: copy, which converts in SQL`,
+    { cause: err },
+  );
 }
 
 interface CopyRows {

@@ -156,3 +156,49 @@ describe.each(['copy', 'copy-direct', 'unnest'] as ForwardMethod[])(
     });
   },
 );
+
+describe('copy-direct into a table whose column types were changed', () => {
+  let pg: TestSchema;
+  const dests: PgDestination[] = [];
+  const destination = (method: ForwardMethod): PgDestination => {
+    const d = new PgDestination({
+      connection: { ...PG, tls: { mode: 'disable' } },
+      schema: pg.name,
+      source: 'gw',
+      connectTimeoutMs: 5000,
+      batchTimeoutMs: 20_000,
+      method,
+    });
+    dests.push(d);
+    return d;
+  };
+
+  beforeEach(async () => {
+    pg = await testSchema();
+  });
+
+  afterEach(async () => {
+    for (const d of dests.splice(0)) await d.close();
+    await pg.drop();
+  });
+
+  it('says which setting to change, and method copy then delivers the same batch', async () => {
+    const direct = destination('copy-direct');
+    await direct.open();
+    await pg.client.query(`ALTER TABLE ${pg.name}.messages ALTER qos TYPE integer`);
+    const batch = batchOf(messages.slice(0, 3), []);
+    const err = await direct.write(batch).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'MQLITE_FORWARD_COLUMN_TYPES' });
+    expect((err as Error).message).toMatch(/forward\.postgres\.method: copy/);
+    expect(await pg.count('messages')).toBe(0);
+
+    const viaText = destination('copy');
+    expect(await viaText.open()).toBe(0);
+    expect(await viaText.write(batch)).toEqual({ inserted: 3 });
+    expect(await pg.rows(`SELECT id::int, qos FROM ${pg.name}.messages ORDER BY id`)).toEqual([
+      { id: 1, qos: 1 },
+      { id: 2, qos: 1 },
+      { id: 3, qos: 1 },
+    ]);
+  });
+});
