@@ -7,10 +7,11 @@
  * PostgreSQL's cursor reaches the last id. Prints one JSON line per method and prefetch setting,
  * alternating them round by round (A B A B …) so a machine shared with others loads them alike.
  *
- * PostgreSQL: PGHOST/PGPORT/PGDATABASE/PGUSER, default 127.0.0.1:5432 test postgres (trust).
+ * PostgreSQL: PGHOST/PGPORT/PGDATABASE/PGUSER, default 127.0.0.1:5432 test postgres (trust). The
+ * PostgreSQL backend's CPU per message is read from /proc when the server runs on this machine.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -67,7 +68,8 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
     busyTimeoutMs: 5000,
     connection: { ...PG, tls: { mode: 'disable' } },
     schema,
-    source: undefined,
+    // Its own source, so that the session's application_name finds its PostgreSQL backend.
+    source: schema,
     method,
     batchMessages: BATCH,
     batchBytes: 16 * 1024 ** 2,
@@ -110,9 +112,16 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
   await finished;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  await f.stop();
   const client = new pg.Client(PG);
   await client.connect();
+  // The forwarder's backend still runs: its CPU since it started is the server's share per message.
+  const backend = (
+    await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
+      `mqlite ${schema}`,
+    ])
+  ).rows[0]?.pid;
+  const backendCpuMs = backend === undefined ? Number.NaN : procCpuMs(backend);
+  await f.stop();
   const n = Number((await client.query(`SELECT count(*) AS n FROM ${schema}.messages`)).rows[0].n);
   const size = Number(
     (await client.query(`SELECT pg_total_relation_size('${schema}.messages') AS b`)).rows[0].b,
@@ -130,8 +139,23 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
     errors,
     // This process's CPU (the forwarder's worker thread: read, encode, pg client), per message.
     forwarderCpuUsPerMsg: Math.round(((cpu.user + cpu.system) / n) * 10) / 10,
+    // The PostgreSQL backend serving the forwarder (user + system, /proc; 10 ms ticks).
+    pgBackendCpuUsPerMsg: Math.round(((backendCpuMs * 1000) / n) * 10) / 10,
     pgBytesPerMsg: Math.round(size / n),
   };
+}
+
+/** utime + stime of a local process, ms (Linux /proc, clock ticks of 10 ms). */
+function procCpuMs(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    // PostgreSQL on another host or in a container: its CPU is not ours to read.
+    return Number.NaN;
+  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mqlite-bench-forward-'));

@@ -89,8 +89,13 @@ export const forwardSchema = z
          * stop 19"). PostgreSQL's own processes are not affected.
          */
         nice: int(0, 19).default(10),
-        /** How rows travel (forward/pg-destination.ts ForwardMethod; measured in BENCHMARKS.md). */
-        method: z.enum(['copy', 'copy-direct', 'unnest']).default('copy'),
+        /**
+         * How rows travel (forward/pg-destination.ts ForwardMethod): copy-direct, binary COPY
+         * straight into the tables, takes the least CPU on both sides (BENCHMARKS.md "Forwarder
+         * CPU, stop 20"); copy (text into staging) and unnest do not depend on the tables'
+         * column types being the ones mqlite made.
+         */
+        method: z.enum(['copy', 'copy-direct', 'unnest']).default('copy-direct'),
       })
       .prefault({}),
   })

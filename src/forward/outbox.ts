@@ -12,7 +12,7 @@
  * order therefore sees every message exactly once.
  */
 import Database from 'better-sqlite3';
-import type { BacklogStats, OutboxBatch, OutboxMessage, OutboxReading } from './types.js';
+import { type BacklogStats, M, type OutboxBatch, type OutboxMessage, type OutboxReading } from './types.js';
 
 /** purge_protect.consumer of the PostgreSQL forwarder. */
 export const PROTECT_CONSUMER = 'forward.postgres';
@@ -23,8 +23,6 @@ export interface OutboxOptions {
   readonly path: string;
   readonly busyTimeoutMs: number;
 }
-
-type Row = Omit<OutboxMessage, 'payload'> & { payload: string | Buffer | null };
 
 export class Outbox {
   private readonly read: Database.Database;
@@ -37,14 +35,19 @@ export class Outbox {
     // A lost mirror update only protects more: it need not cost the writer an fsync.
     this.write.pragma('synchronous = NORMAL');
     this.stmts = {
-      messages: this.read.prepare(
-        `SELECT id, topic, device, payload, qos, retain, dup, received_at AS receivedAt, ts, readings
-           FROM messages WHERE id > ? ORDER BY id LIMIT ?`,
-      ),
-      readingsAt: this.read.prepare(
-        `SELECT message_id AS messageId, device, metric, ts, value
-           FROM readings_at WHERE message_id > ? AND message_id <= ? ORDER BY message_id`,
-      ),
+      // Columns in the order of types.ts M and R; rows as arrays (.raw()).
+      messages: this.read
+        .prepare(
+          `SELECT id, topic, device, payload, qos, retain, dup, received_at, ts, readings
+             FROM messages WHERE id > ? ORDER BY id LIMIT ?`,
+        )
+        .raw(true),
+      readingsAt: this.read
+        .prepare(
+          `SELECT message_id, device, metric, ts, value
+             FROM readings_at WHERE message_id > ? AND message_id <= ? ORDER BY message_id`,
+        )
+        .raw(true),
       newest: this.read.prepare('SELECT max(id) AS id FROM messages'),
       oldest: this.read.prepare('SELECT received_at AS at FROM messages WHERE id > ? ORDER BY id LIMIT 1'),
       sample: this.read.prepare(
@@ -81,15 +84,15 @@ export class Outbox {
     // One read transaction for both statements: readings_at matches the messages read.
     this.read.exec('BEGIN');
     try {
-      for (const r of this.stmts.messages.iterate(afterId, maxMessages) as IterableIterator<Row>) {
+      for (const r of this.stmts.messages.iterate(afterId, maxMessages) as IterableIterator<OutboxMessage>) {
         messages.push(r);
         bytes += sizeOf(r);
         if (bytes >= maxBytes) break;
       }
       const last = messages[messages.length - 1];
       if (!last) return undefined;
-      const readingsAt = this.stmts.readingsAt.all(afterId, last.id) as OutboxReading[];
-      return { afterId, lastId: last.id, messages, readingsAt, bytes };
+      const readingsAt = this.stmts.readingsAt.all(afterId, last[M.id]) as OutboxReading[];
+      return { afterId, lastId: last[M.id], messages, readingsAt, bytes };
     } finally {
       this.read.exec('COMMIT');
     }
@@ -132,8 +135,8 @@ export class Outbox {
   }
 }
 
-function sizeOf(r: Row): number {
-  const p = r.payload;
+function sizeOf(r: OutboxMessage): number {
+  const p = r[M.payload];
   const payload = p === null ? 0 : typeof p === 'string' ? p.length : p.byteLength;
-  return payload + (r.readings?.length ?? 0) + r.topic.length;
+  return payload + (r[M.readings]?.length ?? 0) + r[M.topic].length;
 }

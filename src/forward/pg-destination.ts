@@ -14,14 +14,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTimeout } from '../lib/timeout.js';
 import { errorCode, errorMessage, MqliteError } from '../lib/errors.js';
-import {
-  copyDirectMessages,
-  copyDirectReadings,
-  copyMessages,
-  copyReadings,
-  messageArrays,
-  readingArrays,
-} from './pg-encode.js';
+import { binaryMessages, binaryReadings } from './pg-copy-binary.js';
+import { copyMessages, copyReadings, messageArrays, readingArrays } from './pg-encode.js';
 import * as sql from './pg-schema.js';
 import type { OutboxBatch } from './types.js';
 
@@ -54,11 +48,10 @@ export interface PgDestinationSettings {
 }
 
 /**
- * copy: COPY into a session staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING (the
- * default: fastest measured, BENCHMARKS.md "Forwarding"); copy-direct: COPY straight into the
- * tables, falling back to staging for a batch after a unique violation (slower: the ISO time text
- * costs more on both sides than integer ms converted in SQL); unnest: one INSERT … SELECT FROM
- * unnest(arrays) … ON CONFLICT DO NOTHING.
+ * copy: COPY text into a session staging table, then INSERT … SELECT … ON CONFLICT DO NOTHING;
+ * copy-direct: binary COPY straight into the tables (pg-copy-binary.ts), falling back to binary
+ * staging for a batch after a unique violation; unnest: one INSERT … SELECT FROM unnest(arrays)
+ * … ON CONFLICT DO NOTHING. BENCHMARKS.md "Forwarding" and "Forwarder CPU, stop 20" compare them.
  */
 export type ForwardMethod = 'copy' | 'copy-direct' | 'unnest';
 
@@ -73,8 +66,8 @@ export class PgDestination {
   /** The last direct COPY hit rows already there: the next attempt goes through staging. */
   private stageNext = false;
   private readonly names: sql.Names;
-  /** COPY text made ahead by prepare() (while the server worked on the previous batch). */
-  private prepared: { batch: OutboxBatch; messages: Buffer; readings: Buffer | undefined } | undefined;
+  /** COPY data made ahead by prepare() (while the server worked on the previous batch). */
+  private prepared: ({ batch: OutboxBatch } & CopyRows) | undefined;
 
   constructor(private readonly s: PgDestinationSettings) {
     this.names = { schema: s.schema };
@@ -103,9 +96,12 @@ export class PgDestination {
       await withTimeout(this.createSchema(client), this.s.batchTimeoutMs, 'creating the PostgreSQL schema');
       this.schemaReady = true;
     }
-    if (this.s.method !== 'unnest') {
+    if (this.s.method === 'copy') {
       await withTimeout(client.query(sql.STAGE_MESSAGES), t, 'creating staging tables');
       await withTimeout(client.query(sql.STAGE_READINGS), t, 'creating staging tables');
+    } else if (this.s.method === 'copy-direct') {
+      await withTimeout(client.query(sql.STAGE_BINARY_MESSAGES), t, 'creating staging tables');
+      await withTimeout(client.query(sql.STAGE_BINARY_READINGS), t, 'creating staging tables');
     }
     const r = await withTimeout(
       client.query<{ after_id: string }>(sql.readCursor(this.names), [this.s.source]),
@@ -116,18 +112,32 @@ export class PgDestination {
   }
 
   /**
-   * Encodes a batch for the staging COPY ahead of write(): the loop calls it while the server is
-   * busy with the previous batch. Only the newest is kept; write() of another batch ignores it.
+   * Encodes a batch for COPY ahead of write(): the loop calls it while the server is busy with
+   * the previous batch. Only the newest is kept; write() of another batch ignores it.
    */
   prepare(batch: OutboxBatch): void {
-    if (this.s.method !== 'copy') return;
-    this.prepared = { batch, ...stagingRows(batch) };
+    if (this.s.method === 'unnest') return;
+    this.prepared = { batch, ...this.encode(batch) };
   }
 
-  private staging(batch: OutboxBatch): { messages: Buffer; readings: Buffer | undefined } {
+  private rows(batch: OutboxBatch): CopyRows {
     const p = this.prepared;
     this.prepared = undefined;
-    return p?.batch === batch ? p : stagingRows(batch);
+    return p?.batch === batch ? p : this.encode(batch);
+  }
+
+  /** A batch as COPY data: text for staging (copy), binary (copy-direct); readings_at only when any. */
+  private encode(batch: OutboxBatch): CopyRows {
+    const some = batch.readingsAt.length > 0;
+    if (this.s.method === 'copy-direct')
+      return {
+        messages: binaryMessages(batch, this.s.source),
+        readings: some ? binaryReadings(batch, this.s.source) : undefined,
+      };
+    return {
+      messages: Buffer.from(copyMessages(batch)),
+      readings: some ? Buffer.from(copyReadings(batch)) : undefined,
+    };
   }
 
   /** One transaction: the batch's rows and the cursor at its last id. */
@@ -160,21 +170,34 @@ export class PgDestination {
     // ROLLBACK round trip on a link that may be dead.
     await client.query('BEGIN');
     let inserted: number;
-    if (this.s.method === 'copy-direct' && !staged) {
-      inserted = await copy(
-        client,
-        sql.copyDirectMessages(this.names),
-        Buffer.from(copyDirectMessages(batch, source)),
-      );
-      if (batch.readingsAt.length > 0)
-        await copy(
-          client,
-          sql.copyDirectReadings(this.names),
-          Buffer.from(copyDirectReadings(batch, source)),
-        );
-      whileServerWorks?.();
-    } else if (this.s.method !== 'unnest') {
-      const rows = this.staging(batch);
+    if (this.s.method === 'copy-direct') {
+      const rows = this.rows(batch);
+      if (!staged) {
+        // The server parses and inserts the rows as they arrive: the local side prepares the next
+        // batch once the last COPY's data is on the socket, not after the server has finished.
+        const last = rows.readings === undefined;
+        try {
+          inserted = await copy(
+            client,
+            sql.copyBinaryMessages(this.names),
+            rows.messages,
+            last ? whileServerWorks : undefined,
+          );
+          if (rows.readings)
+            await copy(client, sql.copyBinaryReadings(this.names), rows.readings, whileServerWorks);
+        } catch (err) {
+          throw columnTypesError(this.names.schema, err) ?? err;
+        }
+      } else {
+        await copy(client, sql.COPY_BINARY_STAGE_MESSAGES, rows.messages);
+        if (rows.readings) await copy(client, sql.COPY_BINARY_STAGE_READINGS, rows.readings);
+        const insertingMessages = client.query(sql.insertBinaryStagedMessages(this.names));
+        whileServerWorks?.();
+        inserted = (await insertingMessages).rowCount ?? 0;
+        if (rows.readings) await client.query(sql.insertBinaryStagedReadings(this.names));
+      }
+    } else if (this.s.method === 'copy') {
+      const rows = this.rows(batch);
       await copy(client, sql.COPY_MESSAGES, rows.messages);
       if (rows.readings) await copy(client, sql.COPY_READINGS, rows.readings);
       // The INSERT … SELECT (parse the readings as jsonb, both indexes) and the COMMIT that follows
@@ -236,19 +259,47 @@ function destroySocket(c: pg.Client): void {
   (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
-/** A batch as the COPY text of the staging tables (readings_at rows only when it has some). */
-function stagingRows(batch: OutboxBatch): { messages: Buffer; readings: Buffer | undefined } {
-  return {
-    messages: Buffer.from(copyMessages(batch)),
-    readings: batch.readingsAt.length > 0 ? Buffer.from(copyReadings(batch)) : undefined,
-  };
+/**
+ * A binary field the column's type cannot read (08P01: fewer bytes than the type needs; 22P03:
+ * more): the table was altered since mqlite made it. Binary COPY has no conversion to fall back
+ * on; text COPY through staging converts in SQL.
+ */
+function columnTypesError(schema: string, err: unknown): MqliteError | undefined {
+  const code = errorCode(err);
+  if (code !== '08P01' && code !== '22P03') return undefined;
+  return new MqliteError(
+    'MQLITE_FORWARD_COLUMN_TYPES',
+    `PostgreSQL rejected the binary rows for ${schema} (${errorMessage(err)}): a column of ${schema}.messages or ${schema}.readings_at no longer has the type mqlite created. Set forward.postgres.method: copy, which converts in SQL`,
+    { cause: err },
+  );
 }
 
-/** Rows copied. */
-async function copy(client: pg.Client, text: string, rows: Buffer): Promise<number> {
+interface CopyRows {
+  readonly messages: Buffer;
+  readonly readings: Buffer | undefined;
+}
+
+/**
+ * Rows copied. `whileServerWorks`, when given, runs once the rows are on the socket (the write's
+ * callback: pg-copy-streams calls it when the socket took them) and the end of the COPY has been
+ * queued after them (a tick later), while the server is still inserting; not if the COPY has
+ * failed by then (the failure is what this rejects with).
+ */
+async function copy(
+  client: pg.Client,
+  text: string,
+  rows: Buffer,
+  whileServerWorks?: () => void,
+): Promise<number> {
   const stream = client.query(copyFrom(text));
-  stream.end(rows);
-  await finished(stream);
+  const sent = new Promise<void>((resolve) => stream.write(rows, () => resolve()));
+  stream.end();
+  const done = finished(stream);
+  if (whileServerWorks) {
+    await Promise.race([sent.then(() => new Promise<void>((r) => setImmediate(r))), done]);
+    whileServerWorks();
+  }
+  await done;
   return stream.rowCount;
 }
 

@@ -4,10 +4,13 @@
  * per column for `INSERT … SELECT FROM unnest(…)`. Times travel as integer ms and become
  * timestamptz in SQL (pg-schema.ts), so no float rounding or time-zone parsing is involved.
  */
-import type { OutboxBatch, OutboxMessage } from './types.js';
+import { M, type OutboxBatch, type OutboxMessage, R } from './types.js';
 
 /** A payload as PostgreSQL columns: text when it is text PostgreSQL accepts, else bytes. */
-export function payloadColumns(p: OutboxMessage['payload']): { text: string | null; raw: Uint8Array | null } {
+export function payloadColumns(p: OutboxMessage[typeof M.payload]): {
+  text: string | null;
+  raw: Uint8Array | null;
+} {
   if (p === null) return { text: null, raw: null };
   // PostgreSQL text cannot hold U+0000: such a payload goes as its UTF-8 bytes.
   if (typeof p === 'string')
@@ -36,44 +39,12 @@ const bool = (n: number): string => (n ? 't' : 'f');
 export function copyMessages(batch: OutboxBatch): string {
   const lines: string[] = [];
   for (const m of batch.messages) {
-    const p = payloadColumns(m.payload);
+    const p = payloadColumns(m[M.payload]);
     lines.push(
-      `${m.id}\t${m.ts}\t${m.receivedAt}\t${copyText(m.topic)}\t${copyText(m.device)}\t${copyText(p.text)}\t${copyBytes(p.raw)}\t${m.qos}\t${bool(m.retain)}\t${bool(m.dup)}\t${copyText(m.readings)}\n`,
+      `${m[M.id]}\t${m[M.ts]}\t${m[M.receivedAt]}\t${copyText(m[M.topic])}\t${copyText(m[M.device])}\t${copyText(p.text)}\t${copyBytes(p.raw)}\t${m[M.qos]}\t${bool(m[M.retain])}\t${bool(m[M.dup])}\t${copyText(m[M.readings])}\n`,
     );
   }
   return lines.join('');
-}
-
-/**
- * Rows for COPY straight into the messages table (pg-schema.ts COPY_DIRECT_MESSAGES): the source
- * on every row and times as ISO-8601 UTC text, since there is no SELECT to convert them.
- */
-export function copyDirectMessages(batch: OutboxBatch, source: string): string {
-  const src = copyText(source);
-  const lines: string[] = [];
-  for (const m of batch.messages) {
-    const p = payloadColumns(m.payload);
-    lines.push(
-      `${src}\t${m.id}\t${iso(m.ts)}\t${iso(m.receivedAt)}\t${copyText(m.topic)}\t${copyText(m.device)}\t${copyText(p.text)}\t${copyBytes(p.raw)}\t${m.qos}\t${bool(m.retain)}\t${bool(m.dup)}\t${copyText(m.readings)}\n`,
-    );
-  }
-  return lines.join('');
-}
-
-export function copyDirectReadings(batch: OutboxBatch, source: string): string {
-  const src = copyText(source);
-  const lines: string[] = [];
-  for (const r of batch.readingsAt) {
-    lines.push(
-      `${src}\t${r.messageId}\t${copyText(r.device)}\t${copyText(r.metric)}\t${iso(r.ts)}\t${floatText(r.value)}\n`,
-    );
-  }
-  return lines.join('');
-}
-
-/** ms since epoch → timestamptz input; out of Date's range (±8.64e15 ms) cannot come from the sink. */
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /** Columns of the readings staging table, in COPY order (pg-schema.ts STAGE_READINGS). */
@@ -81,7 +52,7 @@ export function copyReadings(batch: OutboxBatch): string {
   const lines: string[] = [];
   for (const r of batch.readingsAt) {
     lines.push(
-      `${r.messageId}\t${copyText(r.device)}\t${copyText(r.metric)}\t${r.ts}\t${floatText(r.value)}\n`,
+      `${r[R.messageId]}\t${copyText(r[R.device])}\t${copyText(r[R.metric])}\t${r[R.ts]}\t${floatText(r[R.value])}\n`,
     );
   }
   return lines.join('');
@@ -109,18 +80,18 @@ export function messageArrays(batch: OutboxBatch): unknown[] {
   const dup: boolean[] = new Array(n);
   const readings: (string | null)[] = new Array(n);
   batch.messages.forEach((m, i) => {
-    const p = payloadColumns(m.payload);
-    id[i] = m.id;
-    ts[i] = m.ts;
-    received[i] = m.receivedAt;
-    topic[i] = m.topic;
-    device[i] = m.device;
+    const p = payloadColumns(m[M.payload]);
+    id[i] = m[M.id];
+    ts[i] = m[M.ts];
+    received[i] = m[M.receivedAt];
+    topic[i] = m[M.topic];
+    device[i] = m[M.device];
     text[i] = p.text;
     raw[i] = p.raw === null ? null : Buffer.from(p.raw.buffer, p.raw.byteOffset, p.raw.byteLength);
-    qos[i] = m.qos;
-    retain[i] = m.retain !== 0;
-    dup[i] = m.dup !== 0;
-    readings[i] = m.readings;
+    qos[i] = m[M.qos];
+    retain[i] = m[M.retain] !== 0;
+    dup[i] = m[M.dup] !== 0;
+    readings[i] = m[M.readings];
   });
   return [id, ts, received, topic, device, text, raw, qos, retain, dup, readings];
 }
@@ -128,10 +99,10 @@ export function messageArrays(batch: OutboxBatch): unknown[] {
 export function readingArrays(batch: OutboxBatch): unknown[] {
   const r = batch.readingsAt;
   return [
-    r.map((x) => x.messageId),
-    r.map((x) => x.device),
-    r.map((x) => x.metric),
-    r.map((x) => x.ts),
-    r.map((x) => x.value),
+    r.map((x) => x[R.messageId]),
+    r.map((x) => x[R.device]),
+    r.map((x) => x[R.metric]),
+    r.map((x) => x[R.ts]),
+    r.map((x) => x[R.value]),
   ];
 }

@@ -96,18 +96,44 @@ export const UNIQUE_VIOLATION = '23505';
 
 const MESSAGE_COLUMNS =
   'source, id, ts, received_at, topic, device, payload, payload_raw, qos, retain, dup, readings';
+const READING_COLUMNS = 'source, message_id, device, metric, ts, value';
 
 /**
- * Straight into the tables, no staging: a row already there fails the whole COPY (23505) and the
- * batch is retried through staging. The cursor committed with the rows makes that rare: only a
- * commit whose acknowledgement was lost and that finished after the cursor was read back again.
+ * Binary COPY straight into the tables, no staging (pg-copy-binary.ts): a row already there fails
+ * the whole COPY (23505) and the batch is retried through the binary staging tables below. The
+ * cursor committed with the rows makes that rare: only a commit whose acknowledgement was lost and
+ * that finished after the cursor was read back again.
  */
-export function copyDirectMessages(n: Names): string {
-  return `COPY ${n.schema}.messages (${MESSAGE_COLUMNS}) FROM STDIN`;
+export function copyBinaryMessages(n: Names): string {
+  return `COPY ${n.schema}.messages (${MESSAGE_COLUMNS}) FROM STDIN (FORMAT binary)`;
 }
 
-export function copyDirectReadings(n: Names): string {
-  return `COPY ${n.schema}.readings_at (source, message_id, device, metric, ts, value) FROM STDIN`;
+export function copyBinaryReadings(n: Names): string {
+  return `COPY ${n.schema}.readings_at (${READING_COLUMNS}) FROM STDIN (FORMAT binary)`;
+}
+
+/** Staging for the binary rows: the final tables' column types, so the same bytes fit both. */
+export const STAGE_BINARY_MESSAGES = `CREATE TEMP TABLE IF NOT EXISTS mqlite_stage_bin_messages (
+  source text, id bigint, ts timestamptz, received_at timestamptz, topic text, device text, payload text,
+  payload_raw bytea, qos smallint, retain boolean, dup boolean, readings jsonb
+) ON COMMIT DELETE ROWS`;
+
+export const STAGE_BINARY_READINGS = `CREATE TEMP TABLE IF NOT EXISTS mqlite_stage_bin_readings (
+  source text, message_id bigint, device text, metric text, ts timestamptz, value double precision
+) ON COMMIT DELETE ROWS`;
+
+export const COPY_BINARY_STAGE_MESSAGES = 'COPY mqlite_stage_bin_messages FROM STDIN (FORMAT binary)';
+export const COPY_BINARY_STAGE_READINGS = 'COPY mqlite_stage_bin_readings FROM STDIN (FORMAT binary)';
+
+/** Re-sent rows collide with their first copy and are skipped. */
+export function insertBinaryStagedMessages(n: Names): string {
+  return `INSERT INTO ${n.schema}.messages (${MESSAGE_COLUMNS})
+    SELECT ${MESSAGE_COLUMNS} FROM mqlite_stage_bin_messages ON CONFLICT DO NOTHING`;
+}
+
+export function insertBinaryStagedReadings(n: Names): string {
+  return `INSERT INTO ${n.schema}.readings_at (${READING_COLUMNS})
+    SELECT ${READING_COLUMNS} FROM mqlite_stage_bin_readings ON CONFLICT DO NOTHING`;
 }
 
 /** $1 = source. Re-sent rows collide with their first copy and are skipped. */

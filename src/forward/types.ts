@@ -3,30 +3,49 @@
  * `readings_at` rows, schema 2) as read, and the batch they travel in.
  */
 
-/** One `messages` row. payload is TEXT when it was valid UTF-8, else a BLOB (sink/store.ts). */
-export interface OutboxMessage {
-  readonly id: number;
-  readonly topic: string;
-  readonly device: string | null;
-  readonly payload: string | Uint8Array | null;
-  readonly qos: number;
-  readonly retain: number;
-  readonly dup: number;
-  /** ms since epoch. */
-  readonly receivedAt: number;
-  readonly ts: number;
-  /** JSON object metric → number, or null. */
-  readonly readings: string | null;
-}
+/**
+ * One `messages` row, as an array in the order of M (better-sqlite3's raw rows: cheaper to make
+ * and collect than an object per row, and the forwarder reads tens of thousands a second).
+ * payload is TEXT when it was valid UTF-8, else a BLOB (sink/store.ts). Times are ms since epoch;
+ * readings is a JSON object metric → number, or null.
+ */
+export type OutboxMessage = readonly [
+  id: number,
+  topic: string,
+  device: string | null,
+  payload: string | Uint8Array | null,
+  qos: number,
+  retain: number,
+  dup: number,
+  receivedAt: number,
+  ts: number,
+  readings: string | null,
+];
 
-/** One `readings_at` row: a reading timestamped apart from its message. */
-export interface OutboxReading {
-  readonly messageId: number;
-  readonly device: string | null;
-  readonly metric: string;
-  readonly ts: number;
-  readonly value: number;
-}
+/** Positions in OutboxMessage (outbox.ts selects the columns in this order). */
+export const M = {
+  id: 0,
+  topic: 1,
+  device: 2,
+  payload: 3,
+  qos: 4,
+  retain: 5,
+  dup: 6,
+  receivedAt: 7,
+  ts: 8,
+  readings: 9,
+} as const;
+
+/** One `readings_at` row, in the order of R: a reading timestamped apart from its message. */
+export type OutboxReading = readonly [
+  messageId: number,
+  device: string | null,
+  metric: string,
+  ts: number,
+  value: number,
+];
+
+export const R = { messageId: 0, device: 1, metric: 2, ts: 3, value: 4 } as const;
 
 /** Messages with ids in (afterId, lastId], in id order, and their readings_at rows. */
 export interface OutboxBatch {

@@ -14,6 +14,7 @@ export type MqliteErrorCode =
   | 'MQLITE_SOURCE_FAILED'
   | 'MQLITE_HTTP_FAILED'
   | 'MQLITE_FORWARD_TLS'
+  | 'MQLITE_FORWARD_COLUMN_TYPES'
   | 'MQLITE_TIMEOUT';
 
 export class MqliteError extends Error {

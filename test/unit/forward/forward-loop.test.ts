@@ -6,7 +6,7 @@ import {
   type OutboxPort,
   ProtectMirror,
 } from '../../../src/forward/forward-loop.js';
-import type { OutboxBatch, OutboxMessage } from '../../../src/forward/types.js';
+import { M, type OutboxBatch, type OutboxMessage } from '../../../src/forward/types.js';
 
 /**
  * An outbox of ids 1..n; a destination that commits into a Set unless told to fail. `events`
@@ -23,10 +23,10 @@ function world(n: number, prefetch = true) {
       const messages = ids
         .filter((id) => id > afterId)
         .slice(0, max)
-        .map((id) => ({ id }) as OutboxMessage);
+        .map((id) => [id] as unknown as OutboxMessage);
       const last = messages.at(-1);
       return last
-        ? { afterId, lastId: last.id, messages, readingsAt: [], bytes: messages.length }
+        ? { afterId, lastId: last[M.id], messages, readingsAt: [], bytes: messages.length }
         : undefined;
     },
     backlog: () => ({ rows: 0, bytes: 0, oldestAgeSeconds: 0 }),
@@ -56,8 +56,8 @@ function world(n: number, prefetch = true) {
       let inserted = 0;
       for (const m of b.messages) {
         remote.copies++;
-        if (!remote.rows.has(m.id)) {
-          remote.rows.add(m.id);
+        if (!remote.rows.has(m[M.id])) {
+          remote.rows.add(m[M.id]);
           inserted++;
         }
       }

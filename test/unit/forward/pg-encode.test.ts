@@ -7,10 +7,24 @@ import {
   messageArrays,
   payloadColumns,
 } from '../../../src/forward/pg-encode.js';
-import type { OutboxBatch, OutboxMessage } from '../../../src/forward/types.js';
+import { M, type OutboxBatch, type OutboxMessage } from '../../../src/forward/types.js';
 
-function msg(over: Partial<OutboxMessage> = {}): OutboxMessage {
-  return {
+interface MessageFields {
+  id: number;
+  topic: string;
+  device: string | null;
+  payload: string | Uint8Array | null;
+  qos: number;
+  retain: number;
+  dup: number;
+  receivedAt: number;
+  ts: number;
+  readings: string | null;
+}
+
+/** A messages row as the outbox reads it, from named fields. */
+function msg(over: Partial<MessageFields> = {}): OutboxMessage {
+  const f: MessageFields = {
     id: 7,
     topic: 'tele/a/state',
     device: 'a',
@@ -23,10 +37,11 @@ function msg(over: Partial<OutboxMessage> = {}): OutboxMessage {
     readings: '{"t":1}',
     ...over,
   };
+  return [f.id, f.topic, f.device, f.payload, f.qos, f.retain, f.dup, f.receivedAt, f.ts, f.readings];
 }
 
 function batch(messages: OutboxMessage[], readingsAt: OutboxBatch['readingsAt'] = []): OutboxBatch {
-  return { afterId: 0, lastId: messages.at(-1)?.id ?? 0, messages, readingsAt, bytes: 0 };
+  return { afterId: 0, lastId: messages.at(-1)?.[M.id] ?? 0, messages, readingsAt, bytes: 0 };
 }
 
 /** COPY text format decoding, as PostgreSQL does it, for the round-trip check. */
@@ -99,8 +114,8 @@ describe('COPY text encoding', () => {
       batch(
         [msg()],
         [
-          { messageId: 7, device: 'a', metric: 'x', ts: 5, value: 0.1 + 0.2 },
-          { messageId: 7, device: null, metric: 'y', ts: 6, value: Number.NEGATIVE_INFINITY },
+          [7, 'a', 'x', 5, 0.1 + 0.2],
+          [7, null, 'y', 6, Number.NEGATIVE_INFINITY],
         ],
       ),
     );
