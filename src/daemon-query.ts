@@ -28,6 +28,7 @@ export function buildQueryService(
         maxQueued: config.query.maxQueued,
         idleMs: config.query.idleMs,
         nice: config.query.nice,
+        cacheMaxBytes: config.query.cache.maxBytes,
         limits: { timeoutMs: config.query.timeoutMs, maxSamples: config.query.maxSamples },
       },
       api: config.query.enabled,

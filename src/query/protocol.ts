@@ -10,6 +10,8 @@ export interface QueryWorkerInit {
   readonly limits: ApiLimits;
   /** The worker thread's nice value (query.nice); 0 leaves it at the process's. */
   readonly nice: number;
+  /** query.cache.maxBytes: this worker's cache of recent raw readings; 0 none. */
+  readonly cacheMaxBytes: number;
 }
 
 export type QueryJob =

@@ -21,7 +21,10 @@ let reader: SqliteReader | undefined;
 try {
   nameThread('mqlite-query');
   if (init.nice > 0) lowerThreadPriority(init.nice);
-  reader = new SqliteReader(init.dbPath, { busyTimeoutMs: init.busyTimeoutMs });
+  reader = new SqliteReader(init.dbPath, {
+    busyTimeoutMs: init.busyTimeoutMs,
+    cache: { maxBytes: init.cacheMaxBytes },
+  });
   send({ kind: 'ready' });
 } catch (err) {
   send({ kind: 'open-failed', error: toWire(err) });

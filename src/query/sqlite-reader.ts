@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { MqliteError } from '../lib/errors.js';
 import { ROLLUP_MS } from './data.js';
+import { RecentCache, type RecentCacheSettings, type RecentCacheStats } from './recent-cache.js';
 import type {
   BucketColumns,
   BucketField,
@@ -43,8 +44,12 @@ export class SqliteReader implements QueryData {
   };
   /** fn inside one read transaction (or inside the one already open): see snapshot(). */
   private readonly inSnapshot: <T>(fn: () => T) => T;
+  /** Recent raw readings (recent-cache.ts); undefined when off (query.cache.maxBytes 0, old schema). */
+  private readonly cache: RecentCache | undefined;
+  /** The cache was brought to this read transaction's snapshot. */
+  private cacheSynced = false;
 
-  constructor(path: string, opts: { busyTimeoutMs?: number } = {}) {
+  constructor(path: string, opts: { busyTimeoutMs?: number; cache?: RecentCacheSettings } = {}) {
     try {
       this.db = new Database(path, {
         readonly: true,
@@ -108,8 +113,21 @@ export class SqliteReader implements QueryData {
       ),
     };
     // BEGIN … COMMIT on a read-only connection: a read transaction, nothing to write or roll back.
-    const tx = db.transaction((fn: () => unknown) => fn());
+    // The cache is brought to each new transaction's snapshot at its first points() call.
+    const tx = db.transaction((fn: () => unknown) => {
+      this.cacheSynced = false;
+      return fn();
+    });
     this.inSnapshot = <T>(fn: () => T): T => (db.inTransaction ? fn() : (tx(fn) as T));
+    this.cache =
+      opts.cache && opts.cache.maxBytes > 0 && RecentCache.supported(db)
+        ? new RecentCache(db, opts.cache)
+        : undefined;
+  }
+
+  /** The recent-readings cache's counters; undefined when there is none. */
+  cacheStats(): RecentCacheStats | undefined {
+    return this.cache?.stats();
   }
 
   /**
@@ -146,20 +164,37 @@ export class SqliteReader implements QueryData {
 
   points(s: SeriesId, after: number, until: number): Points {
     const device = s.device === '' ? null : s.device;
+    const cache = this.cache;
+    let inline: Points;
+    if (!cache) inline = this.inline(device, s.metric, after, until);
+    else {
+      // The cache must see the snapshot the rest of the answer reads: in the job's transaction.
+      if (!this.db.inTransaction) return this.inSnapshot(() => this.points(s, after, until));
+      if (!this.cacheSynced) {
+        cache.sync();
+        this.cacheSynced = true;
+      }
+      inline = cache.points(device, s.metric, after, until, (a, u) => this.inline(device, s.metric, a, u));
+    }
+    const apart = this.stmts.apart.all(device, s.metric, after, until);
+    return apart.length === 0 ? inline : mergeByTs(inline, apart);
+  }
+
+  /** The readings held in the messages' readings JSON, after < ts ≤ until, from SQL. */
+  private inline(device: string | null, metric: string, after: number, until: number): Points {
     // Rows as [ts, value] arrays, not an object each: fewer allocations per reading.
-    const inline = simpleKey(s.metric)
-      ? this.stmts.inline.all(`$."${s.metric}"`, device, after, until)
-      : this.stmts.inlineEach.all(device, after, until, s.metric);
+    const rows = simpleKey(metric)
+      ? this.stmts.inline.all(`$."${metric}"`, device, after, until)
+      : this.stmts.inlineEach.all(device, after, until, metric);
     const ts: number[] = [];
     const values: number[] = [];
-    for (const [t, v] of inline) {
+    for (const [t, v] of rows) {
       // A message of this device without this metric.
       if (v === null) continue;
       ts.push(t);
       values.push(v);
     }
-    const apart = this.stmts.apart.all(device, s.metric, after, until);
-    return apart.length === 0 ? { ts, values } : mergeByTs({ ts, values }, apart);
+    return { ts, values };
   }
 
   buckets(

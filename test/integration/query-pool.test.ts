@@ -54,6 +54,7 @@ describe('query pool', () => {
       limits,
       idleMs,
       nice: 10,
+      cacheMaxBytes: 32 * 1024 ** 2,
     });
     await p.start();
     cleanups.push(() => p.stop());
@@ -144,6 +145,7 @@ describe('query pool', () => {
       limits,
       idleMs: 60_000,
       nice: 10,
+      cacheMaxBytes: 0,
     });
     cleanups.push(() => p.stop());
     await p.start();

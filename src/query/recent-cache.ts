@@ -1,0 +1,276 @@
+/**
+ * Feeds a query worker's RecentReadings (recent-readings.ts) from SQLite, inside the job's read
+ * transaction, and decides what it covers. A dashboard re-asks the same recent range every refresh;
+ * without this every query read every reading of its range again (one table row per reading through
+ * the messages(device, ts) index: 70–160 ms of CPU a query of the bench's mix, BENCHMARKS.md).
+ *
+ * Exact, not approximate: for a held device the cache holds every inline reading of its messages
+ * with ts > coverFrom and id ≤ lastId, which is every message of the snapshot, because:
+ *   - sync(), the first thing a job does with it, reads `messages WHERE id > lastId` in the job's own
+ *     read transaction: ids only grow (INTEGER PRIMARY KEY takes max(id) + 1, and purges never delete
+ *     the newest row, sqlite-purge.ts), so those are every message stored since; a late reading
+ *     (older ts, newer id) is put in its place by ts;
+ *   - a device is built on first need from the same snapshot, through the (device, ts) index;
+ *   - values are SQLite's: `CAST(value AS REAL)` of json_each, as the uncached statements read
+ *     them (JSON.parse would differ: "-0" is -0 in JavaScript, 0 in SQLite);
+ *   - deletes are noticed: every raw purge (retention, disk budget, `mqlite purge`) bumps
+ *     mqlite_meta.raw_purge_seq and raises raw_purged_ts to the newest ts it deleted, in its own
+ *     transaction (src/sink/sqlite-purge.ts). Nothing after raw_purged_ts was ever deleted, so
+ *     trimming to it keeps the cache exact; a raw_purged_ts in the future (a device clock ahead)
+ *     clears it instead.
+ * A range reaching before coverFrom reads that part from SQL; one where readings of different
+ * values share a ts reads all from SQL (their order is the index's: series-column.ts).
+ *
+ * Bounded: a memory budget (query.cache.maxBytes); over it the covered span halves, and at its
+ * minimum the cache is off for a while. Rows read per refresh are bounded too: past
+ * REFRESH_MAX_ROWS new messages the cache starts over (each device rebuilt from its index range).
+ */
+import type Database from 'better-sqlite3';
+import type { Points } from './data.js';
+import { RecentReadings } from './recent-readings.js';
+
+export interface RecentCacheSettings {
+  /** Memory budget of this worker's cache; 0 turns it off (the reader then makes none). */
+  readonly maxBytes: number;
+  /** Wall clock, ms (tests inject one). */
+  readonly now?: () => number;
+}
+
+export interface RecentCacheStats {
+  /** Series answered all from the cache, partly (the older part from SQL), or all from SQL. */
+  readonly hits: number;
+  readonly partial: number;
+  readonly misses: number;
+  /** Times the cache started over (purge past coverFrom, burst, budget, a wider span, an error). */
+  readonly clears: number;
+  readonly bytes: number;
+  readonly coverFrom: number;
+}
+
+/** SQL read of one series' inline readings, after < ts ≤ until (SqliteReader's own statements). */
+export type InlineSql = (after: number, until: number) => Points;
+
+/** A span never shrinks below this; a budget too small even for it turns the cache off a while. */
+const MIN_SPAN_MS = 5 * 60_000;
+/**
+ * Nor grows past this: "last 6 h" with a window is the longest range the evaluator answers from raw
+ * readings whatever the window (evaluator.ts RAW_SPAN_MS); longer ones mostly use the rollups.
+ */
+const MAX_SPAN_MS = 7 * 3_600_000;
+/** A new span covers this much more than the range asked, so that the next refresh fits in it. */
+const SPAN_HEADROOM = 1.25;
+/** New messages read by one refresh at most; beyond, starting over reads only the covered ranges. */
+const REFRESH_MAX_ROWS = 200_000;
+/** Off this long after an error, or when MIN_SPAN_MS does not fit the budget. */
+const COOLDOWN_MS = 10 * 60_000;
+
+interface Stmt<R> {
+  get(...params: unknown[]): R | undefined;
+  iterate(...params: unknown[]): IterableIterator<R>;
+}
+
+export class RecentCache {
+  private readonly data: RecentReadings;
+  private readonly now: () => number;
+  private readonly stmts: {
+    maxId: Stmt<[number | null]>;
+    purged: Stmt<[string | null, string | null]>;
+    refresh: Stmt<[string | null, number, unknown, number | null]>;
+    build: Stmt<[number, unknown, number | null]>;
+  };
+  /** undefined until a query asks for recent readings. */
+  private span: number | undefined;
+  private lastId = 0;
+  private purgeSeq: string | null | undefined;
+  private disabledUntil = 0;
+  /** The last sync() succeeded: lastId is this transaction's. A failed one leaves the cache unused. */
+  private synced = false;
+  private counts = { hits: 0, partial: 0, misses: 0, clears: 0 };
+
+  constructor(
+    db: Database.Database,
+    private readonly settings: RecentCacheSettings,
+  ) {
+    this.now = settings.now ?? Date.now;
+    this.data = new RecentReadings(this.now());
+    const raw = <R>(sql: string): Stmt<R> => db.prepare(sql).raw(true) as unknown as Stmt<R>;
+    this.stmts = {
+      maxId: raw('SELECT max(id) FROM messages'),
+      purged: raw(
+        `SELECT (SELECT value FROM mqlite_meta WHERE key = 'raw_purge_seq'),
+                (SELECT value FROM mqlite_meta WHERE key = 'raw_purged_ts')`,
+      ),
+      // By rowid: the messages stored since the last job, every device, every metric.
+      refresh: raw(
+        `SELECT m.device, m.ts, j.key, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
+          WHERE m.id > ? AND m.id <= ? AND m.ts > ?`,
+      ),
+      // One device through messages_device_ts, in ts order (so appends, no insertion).
+      build: raw(
+        `SELECT m.ts, j.key, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
+          WHERE m.device IS ? AND m.ts > ? ORDER BY m.ts`,
+      ),
+    };
+  }
+
+  /** Whether a database has what the cache relies on: mqlite_meta (schema 6), no migration under way. */
+  static supported(db: Database.Database): boolean {
+    const names = new Set(
+      (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[]).filter(
+        (n) => n === 'mqlite_meta' || n === 'mqlite_migration',
+      ),
+    );
+    return names.has('mqlite_meta') && !names.has('mqlite_migration');
+  }
+
+  stats(): RecentCacheStats {
+    return { ...this.counts, bytes: this.data.bytes, coverFrom: this.data.coverFrom };
+  }
+
+  /**
+   * Brings the cache to the snapshot of the read transaction it is called in; call it once per
+   * transaction, before points().
+   */
+  sync(): void {
+    this.synced = false;
+    try {
+      this.syncNow();
+      this.synced = true;
+    } catch {
+      // A read failing here (a malformed row?) fails no query: they read SQL while the cache is off.
+      this.off();
+    }
+  }
+
+  /** The inline readings of a series, after < ts ≤ until: from the cache where it covers them. */
+  points(device: string | null, metric: string, after: number, until: number, sql: InlineSql): Points {
+    let cached: Points | undefined;
+    let from = 0;
+    try {
+      const now = this.now();
+      if (this.synced && now >= this.disabledUntil) {
+        this.want(after, until, now);
+        from = this.data.coverFrom;
+        if (until > from && (this.data.has(device) || this.build(device)))
+          cached = this.data.points(device, metric, Math.max(after, from), until);
+      }
+    } catch {
+      this.off();
+      cached = undefined;
+    }
+    if (!cached) {
+      this.counts.misses++;
+      return sql(after, until);
+    }
+    if (after >= from) {
+      this.counts.hits++;
+      return cached;
+    }
+    this.counts.partial++;
+    const older = sql(after, from);
+    return { ts: [...older.ts, ...cached.ts], values: [...older.values, ...cached.values] };
+  }
+
+  private syncNow(): void {
+    const now = this.now();
+    const [seq, purgedTs] = this.stmts.purged.get() ?? [null, null];
+    if (this.purgeSeq !== undefined && seq !== this.purgeSeq && purgedTs !== null) {
+      const h = Number(purgedTs);
+      // Held readings after coverFrom may be gone; an empty cache reads this snapshot anyway.
+      if (h > this.data.coverFrom && this.data.deviceCount > 0) {
+        if (h <= now) this.data.trim(h);
+        else this.clear(now);
+      }
+    }
+    this.purgeSeq = seq;
+    const maxId = this.stmts.maxId.get()?.[0] ?? 0;
+    if (this.data.deviceCount > 0 && maxId > this.lastId) {
+      if (maxId - this.lastId > REFRESH_MAX_ROWS) this.clear(now);
+      else if (!this.refresh(maxId)) {
+        this.clear(now);
+        this.shrink(now);
+      }
+    }
+    this.lastId = maxId;
+    if (this.span !== undefined) this.data.trim(now - this.span);
+  }
+
+  /** Applies the messages with lastId < id ≤ maxId; false when that went over the budget. */
+  private refresh(maxId: number): boolean {
+    for (const [device, ts, key, value] of this.stmts.refresh.iterate(
+      this.lastId,
+      maxId,
+      this.data.coverFrom,
+    )) {
+      // Not an object's member (readings an array or a scalar), or JSON null: no reading, as in SQL.
+      if (typeof key !== 'string' || value === null) continue;
+      this.data.add(device, key, ts, value);
+      if (this.data.bytes > this.settings.maxBytes) return false;
+    }
+    return true;
+  }
+
+  /** The span follows the ranges asked: the first sets it, a longer one widens it if it fits. */
+  private want(after: number, until: number, now: number): void {
+    // A range wholly older than anything the cache could hold is SQL's alone and changes nothing.
+    if (until <= now - MAX_SPAN_MS) return;
+    const reach = Math.min(MAX_SPAN_MS, Math.max(MIN_SPAN_MS, Math.ceil((now - after) * SPAN_HEADROOM)));
+    if (this.span === undefined) {
+      this.span = reach;
+      this.clear(now);
+    } else if (after < this.data.coverFrom && reach > this.span && this.fits(reach)) {
+      this.span = reach;
+      this.clear(now);
+    }
+  }
+
+  /** Whether the cache, at its present density, would stay well inside the budget over `span`. */
+  private fits(span: number): boolean {
+    return this.data.bytes * (span / (this.span ?? span)) <= this.settings.maxBytes * 0.75;
+  }
+
+  /** Reads a device into the cache, halving the span while it does not fit; false if it never does. */
+  private build(device: string | null): boolean {
+    for (;;) {
+      if (this.fill(device)) return true;
+      if (!this.shrink(this.now())) return false;
+    }
+  }
+
+  private fill(device: string | null): boolean {
+    this.data.addDevice(device);
+    for (const [ts, key, value] of this.stmts.build.iterate(device, this.data.coverFrom)) {
+      if (typeof key !== 'string' || value === null) continue;
+      this.data.add(device, key, ts, value);
+      if (this.data.bytes > this.settings.maxBytes) {
+        this.data.dropDevice(device);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Over the budget: half the span (trimming what is held); at the minimum already, off a while. */
+  private shrink(now: number): boolean {
+    if (this.span === undefined || this.span <= MIN_SPAN_MS) {
+      this.off();
+      return false;
+    }
+    this.span = Math.max(MIN_SPAN_MS, Math.floor(this.span / 2));
+    this.data.trim(now - this.span);
+    return true;
+  }
+
+  private clear(now: number): void {
+    if (this.data.deviceCount > 0) this.counts.clears++;
+    this.data.clear(this.span === undefined ? now : now - this.span);
+  }
+
+  private off(): void {
+    const now = this.now();
+    this.synced = false;
+    this.clear(now);
+    this.span = undefined;
+    this.disabledUntil = now + COOLDOWN_MS;
+  }
+}

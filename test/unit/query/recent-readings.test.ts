@@ -1,0 +1,128 @@
+/**
+ * The pure part of the query cache: per-series columns kept in ts order whatever the arrival order,
+ * trimmed, with their memory counted, and ranges whose equal-ts readings disagree handed back to SQL.
+ */
+import { describe, expect, it } from 'vitest';
+import { RecentReadings } from '../../../src/query/recent-readings.js';
+import { SeriesColumn, SLOT_BYTES } from '../../../src/query/series-column.js';
+
+function rng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe('SeriesColumn', () => {
+  it('holds what a sorted list would, through late readings and trims', () => {
+    const rand = rng(1);
+    const col = new SeriesColumn();
+    let model: { ts: number; v: number }[] = [];
+    let now = 1000;
+    for (let i = 0; i < 5000; i++) {
+      const u = rand();
+      const ts = u < 0.7 ? now : u < 0.9 ? now - Math.floor(rand() * 300) : Math.floor(now / 50) * 50;
+      // Whole numbers only: readings at one ts agree, so no range falls back for a tie here.
+      const v = Math.floor(ts / 7);
+      col.add(ts, v);
+      // Stable: after the readings of equal ts already there.
+      const p = model.findIndex((r) => r.ts > ts);
+      model.splice(p < 0 ? model.length : p, 0, { ts, v });
+      now += Math.floor(rand() * 3);
+      if (i % 500 === 499) {
+        const from = now - 400;
+        col.trim(from);
+        model = model.filter((r) => r.ts > from);
+      }
+      if (i % 97 === 0) {
+        const after = now - Math.floor(rand() * 500);
+        const until = after + Math.floor(rand() * 500);
+        const want = model.filter((r) => r.ts > after && r.ts <= until);
+        expect(col.tieIn(after, until)).toBe(false);
+        expect(col.points(after, until)).toEqual({ ts: want.map((r) => r.ts), values: want.map((r) => r.v) });
+      }
+    }
+    expect(col.length).toBe(model.length);
+  });
+
+  it('marks the ts where readings of different values meet, until trimmed past', () => {
+    const col = new SeriesColumn();
+    col.add(10, 1);
+    col.add(20, 2);
+    col.add(20, 2);
+    expect(col.tieIn(0, 100)).toBe(false);
+    col.add(30, 3);
+    col.add(20, 5); // late, and unlike the two at 20
+    col.add(30, 0);
+    col.add(30, -0); // 0 and -0 differ in what arithmetic makes of them
+    expect(col.points(0, 100)).toEqual({ ts: [10, 20, 20, 20, 30, 30, 30], values: [1, 2, 2, 5, 3, 0, -0] });
+    expect(col.tieIn(0, 19)).toBe(false);
+    expect(col.tieIn(19, 20)).toBe(true);
+    expect(col.tieIn(20, 29)).toBe(false);
+    expect(col.tieIn(20, 30)).toBe(true);
+    col.trim(20);
+    expect(col.tieIn(0, 29)).toBe(false);
+    expect(col.tieIn(0, 30)).toBe(true);
+    expect(col.points(0, 100)).toEqual({ ts: [30, 30, 30], values: [3, 0, -0] });
+  });
+
+  it('gives memory back once mostly trimmed', () => {
+    const col = new SeriesColumn();
+    for (let i = 0; i < 10_000; i++) col.add(i, i);
+    expect(col.capacity).toBeGreaterThanOrEqual(10_000);
+    col.trim(9_900);
+    expect(col.length).toBe(99);
+    expect(col.capacity).toBeLessThan(1000);
+    expect(col.points(9_990, 10_000).values).toEqual([
+      9_991, 9_992, 9_993, 9_994, 9_995, 9_996, 9_997, 9_998, 9_999,
+    ]);
+  });
+});
+
+describe('RecentReadings', () => {
+  it('holds only the devices it was asked to, after coverFrom', () => {
+    const r = new RecentReadings(100);
+    r.addDevice('a');
+    r.addDevice(null);
+    r.add('a', 'temp', 100, 1); // not after coverFrom
+    r.add('a', 'temp', 101, 2);
+    r.add(null, 'temp', 150, 3);
+    r.add('b', 'temp', 150, 4); // not held
+    expect(r.points('a', 'temp', 100, 200)).toEqual({ ts: [101], values: [2] });
+    expect(r.points(null, 'temp', 100, 200)).toEqual({ ts: [150], values: [3] });
+    expect(r.points('b', 'temp', 100, 200)).toBeUndefined();
+    expect(r.points('a', 'hum', 100, 200)).toEqual({ ts: [], values: [] });
+    expect(() => r.points('a', 'temp', 99, 200)).toThrow(RangeError);
+  });
+
+  it('counts its memory, and trims and clears it away', () => {
+    const r = new RecentReadings(0);
+    expect(r.bytes).toBe(0);
+    r.addDevice('a');
+    const empty = r.bytes;
+    for (let i = 1; i <= 1000; i++) {
+      r.add('a', 'temp', i, i);
+      r.add('a', 'hum', i, i);
+    }
+    // Two columns of ≥ 1000 slots, at most doubled.
+    expect(r.bytes - empty).toBeGreaterThanOrEqual(2 * 1000 * SLOT_BYTES);
+    expect(r.bytes - empty).toBeLessThan(2 * 2048 * SLOT_BYTES + 2000);
+    r.trim(1000);
+    expect(r.bytes).toBe(empty);
+    expect(r.coverFrom).toBe(1000);
+    r.trim(500); // never back
+    expect(r.coverFrom).toBe(1000);
+    r.add('a', 'temp', 1001, 1);
+    r.dropDevice('a');
+    expect(r.bytes).toBe(0);
+    r.addDevice('a');
+    r.add('a', 'temp', 2000, 1);
+    r.clear(5000);
+    expect(r.bytes).toBe(0);
+    expect(r.deviceCount).toBe(0);
+    expect(r.coverFrom).toBe(5000);
+  });
+});
