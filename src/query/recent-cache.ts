@@ -4,15 +4,16 @@
  * without this every query read every reading of its range again (one table row per reading through
  * the messages(device, ts) index: 70–160 ms of CPU a query of the bench's mix, BENCHMARKS.md).
  *
- * Exact, not approximate: for a held device the cache holds every inline reading of its messages
- * with ts > coverFrom and id ≤ lastId, which is every message of the snapshot, because:
+ * Exact, not approximate: for a held series the cache holds every inline reading of its device's
+ * messages with ts > coverFrom and id ≤ lastId, which is every message of the snapshot, because:
  *   - sync(), the first thing a job does with it, reads `messages WHERE id > lastId` in the job's own
  *     read transaction: ids only grow (INTEGER PRIMARY KEY takes max(id) + 1, and purges never delete
  *     the newest row, sqlite-purge.ts), so those are every message stored since; a late reading
  *     (older ts, newer id) is put in its place by ts;
- *   - a device is built on first need from the same snapshot, through the (device, ts) index;
+ *   - a series is read on first need by the uncached statement itself, in the same snapshot;
  *   - values are SQLite's: `CAST(value AS REAL)` of json_each, as the uncached statements read
- *     them (JSON.parse would differ: "-0" is -0 in JavaScript, 0 in SQLite);
+ *     them (JSON.parse would differ: "-0" is -0 in JavaScript, 0 in SQLite). Keys are unique within
+ *     a message's readings (v2-schema.ts), so json_each and the `->>` pick see the same readings;
  *   - deletes are noticed: every raw purge (retention, disk budget, `mqlite purge`) bumps
  *     mqlite_meta.raw_purge_seq and raises raw_purged_ts to the newest ts it deleted, in its own
  *     transaction (src/sink/sqlite-purge.ts). Nothing after raw_purged_ts was ever deleted, so
@@ -23,11 +24,12 @@
  *
  * Bounded: a memory budget (query.cache.maxBytes); over it the covered span halves, and at its
  * minimum the cache is off for a while. Rows read per refresh are bounded too: past
- * REFRESH_MAX_ROWS new messages the cache starts over (each device rebuilt from its index range).
+ * REFRESH_MAX_ROWS new messages the cache starts over (each series read again when asked).
  */
 import type Database from 'better-sqlite3';
 import type { Points } from './data.js';
-import { RecentReadings } from './recent-readings.js';
+import { SLOT_BYTES } from './series-column.js';
+import { type ReadSeries, RecentReadings } from './recent-readings.js';
 
 export interface RecentCacheSettings {
   /** Memory budget of this worker's cache; 0 turns it off (the reader then makes none). */
@@ -41,14 +43,11 @@ export interface RecentCacheStats {
   readonly hits: number;
   readonly partial: number;
   readonly misses: number;
-  /** Times the cache started over (purge past coverFrom, burst, budget, a wider span, an error). */
+  /** Times the cache started over (a purge in the future, a burst, the budget, an error). */
   readonly clears: number;
   readonly bytes: number;
   readonly coverFrom: number;
 }
-
-/** SQL read of one series' inline readings, after < ts ≤ until (SqliteReader's own statements). */
-export type InlineSql = (after: number, until: number) => Points;
 
 /** A span never shrinks below this; a budget too small even for it turns the cache off a while. */
 const MIN_SPAN_MS = 5 * 60_000;
@@ -76,7 +75,6 @@ export class RecentCache {
     maxId: Stmt<[number | null]>;
     purged: Stmt<[string | null, string | null]>;
     refresh: Stmt<[string | null, number, unknown, number | null]>;
-    build: Stmt<[number, unknown, number | null]>;
   };
   /** undefined until a query asks for recent readings. */
   private span: number | undefined;
@@ -87,9 +85,14 @@ export class RecentCache {
   private synced = false;
   private counts = { hits: 0, partial: 0, misses: 0, clears: 0 };
 
+  /**
+   * `read` is the uncached read of a series' inline readings (SqliteReader's own statements): a
+   * series starts from exactly what it answers.
+   */
   constructor(
     db: Database.Database,
     private readonly settings: RecentCacheSettings,
+    private readonly read: ReadSeries,
   ) {
     this.now = settings.now ?? Date.now;
     this.data = new RecentReadings(this.now());
@@ -104,11 +107,6 @@ export class RecentCache {
       refresh: raw(
         `SELECT m.device, m.ts, j.key, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
           WHERE m.id > ? AND m.id <= ? AND m.ts > ?`,
-      ),
-      // One device through messages_device_ts, in ts order (so appends, no insertion).
-      build: raw(
-        `SELECT m.ts, j.key, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
-          WHERE m.device IS ? AND m.ts > ? ORDER BY m.ts`,
       ),
     };
   }
@@ -143,7 +141,7 @@ export class RecentCache {
   }
 
   /** The inline readings of a series, after < ts ≤ until: from the cache where it covers them. */
-  points(device: string | null, metric: string, after: number, until: number, sql: InlineSql): Points {
+  points(device: string | null, metric: string, after: number, until: number): Points {
     let cached: Points | undefined;
     let from = 0;
     try {
@@ -151,7 +149,7 @@ export class RecentCache {
       if (this.synced && now >= this.disabledUntil) {
         this.want(after, until, now);
         from = this.data.coverFrom;
-        if (until > from && (this.data.has(device) || this.build(device)))
+        if (until > from && (this.data.has(device, metric) || this.build(device, metric)))
           cached = this.data.points(device, metric, Math.max(after, from), until);
       }
     } catch {
@@ -160,14 +158,14 @@ export class RecentCache {
     }
     if (!cached) {
       this.counts.misses++;
-      return sql(after, until);
+      return this.read(device, metric, after, until);
     }
     if (after >= from) {
       this.counts.hits++;
       return cached;
     }
     this.counts.partial++;
-    const older = sql(after, from);
+    const older = this.read(device, metric, after, from);
     return { ts: [...older.ts, ...cached.ts], values: [...older.values, ...cached.values] };
   }
 
@@ -177,14 +175,14 @@ export class RecentCache {
     if (this.purgeSeq !== undefined && seq !== this.purgeSeq && purgedTs !== null) {
       const h = Number(purgedTs);
       // Held readings after coverFrom may be gone; an empty cache reads this snapshot anyway.
-      if (h > this.data.coverFrom && this.data.deviceCount > 0) {
+      if (h > this.data.coverFrom && this.data.seriesCount > 0) {
         if (h <= now) this.data.trim(h);
         else this.clear(now);
       }
     }
     this.purgeSeq = seq;
     const maxId = this.stmts.maxId.get()?.[0] ?? 0;
-    if (this.data.deviceCount > 0 && maxId > this.lastId) {
+    if (this.data.seriesCount > 0 && maxId > this.lastId) {
       if (maxId - this.lastId > REFRESH_MAX_ROWS) this.clear(now);
       else if (!this.refresh(maxId)) {
         this.clear(now);
@@ -210,7 +208,10 @@ export class RecentCache {
     return true;
   }
 
-  /** The span follows the ranges asked: the first sets it, a longer one widens it if it fits. */
+  /**
+   * The span follows the ranges asked: the first sets it, a longer one widens it (reading the
+   * older part of every held series) if it fits.
+   */
   private want(after: number, until: number, now: number): void {
     // A range wholly older than anything the cache could hold is SQL's alone and changes nothing.
     if (until <= now - MAX_SPAN_MS) return;
@@ -220,7 +221,8 @@ export class RecentCache {
       this.clear(now);
     } else if (after < this.data.coverFrom && reach > this.span && this.fits(reach)) {
       this.span = reach;
-      this.clear(now);
+      this.data.extend(now - reach, this.read);
+      if (this.data.bytes > this.settings.maxBytes) this.shrink(now);
     }
   }
 
@@ -229,25 +231,23 @@ export class RecentCache {
     return this.data.bytes * (span / (this.span ?? span)) <= this.settings.maxBytes * 0.75;
   }
 
-  /** Reads a device into the cache, halving the span while it does not fit; false if it never does. */
-  private build(device: string | null): boolean {
+  /**
+   * Starts holding a series, from SQL, halving the span while it does not fit; false if it never
+   * does. (One read: a shorter span takes the newer part of what was read.)
+   */
+  private build(device: string | null, metric: string): boolean {
+    const p = this.read(device, metric, this.data.coverFrom, Number.POSITIVE_INFINITY);
     for (;;) {
-      if (this.fill(device)) return true;
+      const from = this.data.coverFrom;
+      let n = 0;
+      for (let i = p.ts.length - 1; i >= 0 && (p.ts[i] as number) > from; i--) n++;
+      // Its slots at most doubled, as the columns grow.
+      if (this.data.bytes + 2 * n * SLOT_BYTES <= this.settings.maxBytes) {
+        this.data.addSeries(device, metric, p);
+        return true;
+      }
       if (!this.shrink(this.now())) return false;
     }
-  }
-
-  private fill(device: string | null): boolean {
-    this.data.addDevice(device);
-    for (const [ts, key, value] of this.stmts.build.iterate(device, this.data.coverFrom)) {
-      if (typeof key !== 'string' || value === null) continue;
-      this.data.add(device, key, ts, value);
-      if (this.data.bytes > this.settings.maxBytes) {
-        this.data.dropDevice(device);
-        return false;
-      }
-    }
-    return true;
   }
 
   /** Over the budget: half the span (trimming what is held); at the minimum already, off a while. */
@@ -262,7 +262,7 @@ export class RecentCache {
   }
 
   private clear(now: number): void {
-    if (this.data.deviceCount > 0) this.counts.clears++;
+    if (this.data.seriesCount > 0) this.counts.clears++;
     this.data.clear(this.span === undefined ? now : now - this.span);
   }
 

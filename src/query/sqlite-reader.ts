@@ -121,7 +121,7 @@ export class SqliteReader implements QueryData {
     this.inSnapshot = <T>(fn: () => T): T => (db.inTransaction ? fn() : (tx(fn) as T));
     this.cache =
       opts.cache && opts.cache.maxBytes > 0 && RecentCache.supported(db)
-        ? new RecentCache(db, opts.cache)
+        ? new RecentCache(db, opts.cache, (d, m, a, u) => this.inline(d, m, a, u))
         : undefined;
   }
 
@@ -174,7 +174,7 @@ export class SqliteReader implements QueryData {
         cache.sync();
         this.cacheSynced = true;
       }
-      inline = cache.points(device, s.metric, after, until, (a, u) => this.inline(device, s.metric, a, u));
+      inline = cache.points(device, s.metric, after, until);
     }
     const apart = this.stmts.apart.all(device, s.metric, after, until);
     return apart.length === 0 ? inline : mergeByTs(inline, apart);

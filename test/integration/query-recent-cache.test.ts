@@ -188,6 +188,8 @@ describe('the recent-readings cache', () => {
       const cached = open(maxBytes);
       const plain = open();
       let compared = 0;
+      // A short range first: the longer ones then widen what the cache covers.
+      cached.points({ device: 'd0', metric: 'temp' }, clock - 5 * MIN, clock);
       for (let round = 0; round < 40; round++) {
         writeRound(rand, 20 + Math.floor(rand() * 60));
         store.flushPending();
