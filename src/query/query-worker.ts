@@ -44,8 +44,18 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     const result = r.snapshot((): JobResult => {
       if (job.kind === 'api') {
         const notes: ApiNotes = {};
+        const before = r.cacheStats();
         const json = handleApiJson(job.req, r, init.limits, notes);
-        return { kind: 'api', json, resolution: notes.resolution };
+        const after = r.cacheStats();
+        const cache =
+          before && after
+            ? {
+                hits: after.hits - before.hits,
+                partial: after.partial - before.partial,
+                misses: after.misses - before.misses,
+              }
+            : undefined;
+        return { kind: 'api', json, resolution: notes.resolution, cache };
       }
       if (job.kind === 'status') return { kind: 'status', data: statusQuery(r.handle(), job.job) };
       return { kind: 'exposition', ...renderExposition(r.latest(), job.now, job.settings) };
