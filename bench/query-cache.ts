@@ -132,10 +132,11 @@ for (let round = 0; round < Number(values.rounds); round++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 console.log(
   `${devices} devices, ${values.history} min history, a refresh every ${refreshS} s, last ${rangeS / 60} min at 15 s: ` +
     `CPU per query, median of ${times.plain.length}: uncached ${median(times.plain).toFixed(1)} ms, ` +
-    `cached ${median(times.cached).toFixed(1)} ms (first round, building: ${times.first.map((t) => t.toFixed(0)).join(' / ')} ms); ` +
+    `cached ${median(times.cached).toFixed(1)} ms; mean ${mean(times.plain).toFixed(1)} / ${mean(times.cached).toFixed(1)} ms (first round, building: ${times.first.map((t) => t.toFixed(0)).join(' / ')} ms); ` +
     `cache ${JSON.stringify(cached.cacheStats())}; answers identical`,
 );
 cached.close();

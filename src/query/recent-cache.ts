@@ -29,6 +29,7 @@
 import type Database from 'better-sqlite3';
 import type { Points } from './data.js';
 import { SLOT_BYTES } from './series-column.js';
+import { label, simpleKey } from './json-label.js';
 import { type ReadSeries, RecentReadings } from './recent-readings.js';
 
 export interface RecentCacheSettings {
@@ -60,6 +61,10 @@ const MAX_SPAN_MS = 7 * 3_600_000;
 const SPAN_HEADROOM = 1.25;
 /** New messages read by one refresh at most; beyond, starting over reads only the covered ranges. */
 const REFRESH_MAX_ROWS = 200_000;
+/** Metrics one refresh statement picks at most; more are read with json_each. */
+const PICK_MAX = 32;
+/** Refresh statements kept prepared (the set of metrics held changes seldom). */
+const PICK_STATEMENTS = 8;
 /** Off this long after an error, or when MIN_SPAN_MS does not fit the budget. */
 const COOLDOWN_MS = 10 * 60_000;
 
@@ -83,6 +88,8 @@ export class RecentCache {
   private disabledUntil = 0;
   /** The last sync() succeeded: lastId is this transaction's. A failed one leaves the cache unused. */
   private synced = false;
+  /** Refresh statements by the set of metrics they pick (pickStmt). */
+  private readonly picks = new Map<string, Stmt<unknown[]>>();
   private counts = { hits: 0, partial: 0, misses: 0, clears: 0 };
 
   /**
@@ -90,7 +97,7 @@ export class RecentCache {
    * series starts from exactly what it answers.
    */
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly settings: RecentCacheSettings,
     private readonly read: ReadSeries,
   ) {
@@ -103,7 +110,8 @@ export class RecentCache {
         `SELECT (SELECT value FROM mqlite_meta WHERE key = 'raw_purge_seq'),
                 (SELECT value FROM mqlite_meta WHERE key = 'raw_purged_ts')`,
       ),
-      // By rowid: the messages stored since the last job, every device, every metric.
+      // By rowid: the messages stored since the last job, every device, every metric (the fallback
+      // of pickStmt).
       refresh: raw(
         `SELECT m.device, m.ts, j.key, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
           WHERE m.id > ? AND m.id <= ? AND m.ts > ?`,
@@ -195,6 +203,22 @@ export class RecentCache {
 
   /** Applies the messages with lastId < id ≤ maxId; false when that went over the budget. */
   private refresh(maxId: number): boolean {
+    const metrics = this.data.metrics();
+    const pick = this.pickStmt(metrics);
+    if (pick) {
+      for (const row of pick.iterate(...metrics.map(label), this.lastId, maxId, this.data.coverFrom)) {
+        const device = row[0] as string | null;
+        const ts = row[1] as number;
+        for (let k = 0; k < metrics.length; k++) {
+          const value = row[2 + k];
+          // A message without this metric (or JSON null).
+          if (value === null) continue;
+          this.data.add(device, metrics[k] as string, ts, value as number);
+        }
+        if (this.data.bytes > this.settings.maxBytes) return false;
+      }
+      return true;
+    }
     for (const [device, ts, key, value] of this.stmts.refresh.iterate(
       this.lastId,
       maxId,
@@ -206,6 +230,28 @@ export class RecentCache {
       if (this.data.bytes > this.settings.maxBytes) return false;
     }
     return true;
+  }
+
+  /**
+   * The held metrics picked out of each new message with `->>`, one row per message: the uncached
+   * statement's own expression, and half the CPU of expanding every reading with json_each
+   * (BENCHMARKS.md, "Query cache, stop 20"). undefined: too many names, or one a label cannot hold.
+   */
+  private pickStmt(metrics: readonly string[]): Stmt<unknown[]> | undefined {
+    if (metrics.length === 0 || metrics.length > PICK_MAX || !metrics.every(simpleKey)) return undefined;
+    const k = metrics.join('\u0000');
+    let st = this.picks.get(k);
+    if (!st) {
+      if (this.picks.size >= PICK_STATEMENTS) this.picks.clear();
+      st = this.db
+        .prepare(
+          `SELECT m.device, m.ts${metrics.map(() => ', CAST(m.readings ->> ? AS REAL)').join('')}
+             FROM messages m WHERE m.id > ? AND m.id <= ? AND m.ts > ?`,
+        )
+        .raw(true) as unknown as Stmt<unknown[]>;
+      this.picks.set(k, st);
+    }
+    return st;
   }
 
   /**

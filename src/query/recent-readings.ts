@@ -25,6 +25,8 @@ export class RecentReadings {
   private slots = 0;
   private overhead = 0;
   private held = 0;
+  /** Held series per metric name: what a refresh must pick out of new messages. */
+  private readonly names = new Map<string, number>();
 
   constructor(private cover: number) {}
 
@@ -40,6 +42,11 @@ export class RecentReadings {
 
   get seriesCount(): number {
     return this.held;
+  }
+
+  /** The metric names of the series held, each once. */
+  metrics(): string[] {
+    return [...this.names.keys()];
   }
 
   has(device: string | null, metric: string): boolean {
@@ -65,6 +72,7 @@ export class RecentReadings {
     }
     series.set(metric, col);
     this.held++;
+    this.names.set(metric, (this.names.get(metric) ?? 0) + 1);
     this.overhead += SERIES_BYTES + 2 * metric.length;
     this.slots += col.capacity;
   }
@@ -119,6 +127,7 @@ export class RecentReadings {
     this.slots = 0;
     this.overhead = 0;
     this.held = 0;
+    this.names.clear();
     this.cover = coverFrom;
   }
 

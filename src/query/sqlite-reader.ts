@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { MqliteError } from '../lib/errors.js';
 import { ROLLUP_MS } from './data.js';
+import { label, simpleKey } from './json-label.js';
 import { RecentCache, type RecentCacheSettings, type RecentCacheStats } from './recent-cache.js';
 import type {
   BucketColumns,
@@ -184,7 +185,7 @@ export class SqliteReader implements QueryData {
   private inline(device: string | null, metric: string, after: number, until: number): Points {
     // Rows as [ts, value] arrays, not an object each: fewer allocations per reading.
     const rows = simpleKey(metric)
-      ? this.stmts.inline.all(`$."${metric}"`, device, after, until)
+      ? this.stmts.inline.all(label(metric), device, after, until)
       : this.stmts.inlineEach.all(device, after, until, metric);
     const ts: number[] = [];
     const values: number[] = [];
@@ -266,15 +267,6 @@ class Columns {
   done(fields: readonly BucketField[]): BucketColumns {
     return { start: this.start, fields: Object.fromEntries(fields.map((f, i) => [f, this.cols[i]])) };
   }
-}
-
-/** Whether a metric name is usable as a quoted JSON path label ($."name"): no quote, backslash or control character. */
-function simpleKey(metric: string): boolean {
-  for (let i = 0; i < metric.length; i++) {
-    const c = metric.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
-  }
-  return true;
 }
 
 function key(s: SeriesId): string {
