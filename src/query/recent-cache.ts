@@ -192,7 +192,8 @@ export class RecentCache {
     const maxId = this.stmts.maxId.get()?.[0] ?? 0;
     if (this.data.seriesCount > 0 && maxId > this.lastId) {
       if (maxId - this.lastId > REFRESH_MAX_ROWS) this.clear(now);
-      else if (!this.refresh(maxId)) {
+      else if (this.refresh(maxId)) this.data.settleTies(this.read);
+      else {
         this.clear(now);
         this.shrink(now);
       }

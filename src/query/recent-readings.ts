@@ -25,6 +25,11 @@ export class RecentReadings {
   private slots = 0;
   private overhead = 0;
   private held = 0;
+  /** Ties to settle from SQL (settleTies), by series. */
+  private readonly unsettled = new Map<
+    SeriesColumn,
+    { device: string | null; metric: string; ts: Set<number> }
+  >();
   /** Held series per metric name: what a refresh must pick out of new messages. */
   private readonly names = new Map<string, number>();
 
@@ -70,6 +75,8 @@ export class RecentReadings {
       const t = p.ts[i] as number;
       if (t > this.cover) col.add(t, p.values[i] as number);
     }
+    // Read from SQL: ties are in its order already.
+    col.settle();
     series.set(metric, col);
     this.held++;
     this.names.set(metric, (this.names.get(metric) ?? 0) + 1);
@@ -83,8 +90,33 @@ export class RecentReadings {
     const col = this.devices.get(device)?.get(metric);
     if (!col) return;
     const before = col.capacity;
-    col.add(ts, value);
+    if (col.add(ts, value)) {
+      let u = this.unsettled.get(col);
+      if (!u) {
+        u = { device, metric, ts: new Set() };
+        this.unsettled.set(col, u);
+      }
+      u.ts.add(ts);
+    }
     this.slots += col.capacity - before;
+  }
+
+  /**
+   * Puts the readings that landed among others of the same ts and another value (since the last
+   * call) in SQL's order, reading each such group from SQL; a group SQL counts otherwise stays
+   * unsettled (its ranges then read SQL).
+   */
+  settleTies(read: ReadSeries): void {
+    for (const [col, u] of this.unsettled) {
+      for (const t of u.ts) {
+        // (t - 1, t]: ms are integers; a fractional ts keeps only its own readings below.
+        const p = read(u.device, u.metric, t - 1, t);
+        const values: number[] = [];
+        for (let i = 0; i < p.ts.length; i++) if (p.ts[i] === t) values.push(p.values[i] as number);
+        col.setGroup(t, values);
+      }
+    }
+    this.unsettled.clear();
   }
 
   /** Moves coverFrom forward to `from` (never back: see extend), dropping what is no longer covered. */
@@ -114,6 +146,10 @@ export class RecentReadings {
           merged.add(older.ts[i] as number, older.values[i] as number);
         const held = col.points(this.cover, Number.POSITIVE_INFINITY);
         for (let i = 0; i < held.ts.length; i++) merged.add(held.ts[i] as number, held.values[i] as number);
+        // Both parts are in SQL's order, but for what was unsettled before.
+        merged.settle();
+        for (const t of col.unsettled()) merged.unsettle(t);
+        this.unsettled.delete(col);
         series.set(metric, merged);
         this.slots += merged.capacity - col.capacity;
       }
@@ -128,6 +164,7 @@ export class RecentReadings {
     this.overhead = 0;
     this.held = 0;
     this.names.clear();
+    this.unsettled.clear();
     this.cover = coverFrom;
   }
 

@@ -15,10 +15,11 @@ export class SeriesColumn {
   private head = 0;
   private n = 0;
   /**
-   * Timestamps at which this series holds readings of different values, ascending. SQL returns
-   * such readings in the order of the messages_device_ts index (identity, then id, which the cache
-   * does not keep), and that order decides e.g. which one a step's last value is: a range holding
-   * one is answered from SQL. Readings equal in ts and value are interchangeable, so they count not.
+   * Timestamps at which this series holds readings of different values in an order not known to
+   * be SQL's, ascending. SQL returns them in the order of the messages_device_ts index (identity,
+   * then id, which the cache does not keep), and that order decides e.g. which one a step's last
+   * value is: the cache re-reads such a group from SQL (setGroup), and until then a range holding
+   * one is answered from SQL. Readings equal in ts and value are interchangeable: no tie.
    */
   private ties: number[] = [];
 
@@ -31,8 +32,11 @@ export class SeriesColumn {
     return this.ts.length;
   }
 
-  /** Adds one reading in ts order (after the readings of equal ts already here). */
-  add(t: number, v: number): void {
+  /**
+   * Adds one reading in ts order (after the readings of equal ts already here); true when it joins
+   * readings of the same ts and another value (their order is then to be had from SQL).
+   */
+  add(t: number, v: number): boolean {
     let end = this.head + this.n;
     if (end === this.ts.length) {
       this.makeRoom();
@@ -52,6 +56,38 @@ export class SeriesColumn {
       this.values[p] = v;
     }
     this.n++;
+    return this.ties.length > 0 && this.ties.includes(t);
+  }
+
+  /** The readings came in SQL's order (a series read from SQL): no tie is left to settle. */
+  settle(): void {
+    this.ties = [];
+  }
+
+  /** The ts still unsettled. */
+  unsettled(): readonly number[] {
+    return this.ties;
+  }
+
+  /** Marks a ts unsettled again (extend: what was unsettled before stays so). */
+  unsettle(t: number): void {
+    if (this.ties.includes(t)) return;
+    this.ties.push(t);
+    this.ties.sort((a, b) => a - b);
+  }
+
+  /**
+   * The readings at ts t in SQL's order, replacing those held; false (and t left unsettled) when
+   * SQL holds another number of them.
+   */
+  setGroup(t: number, values: readonly number[]): boolean {
+    const lo = this.lowerBound(t);
+    let hi = lo;
+    while (hi < this.head + this.n && this.ts[hi] === t) hi++;
+    if (hi - lo !== values.length) return false;
+    for (let i = 0; i < values.length; i++) this.values[lo + i] = values[i] as number;
+    this.ties = this.ties.filter((x) => x !== t);
+    return true;
   }
 
   /** Drops the readings with ts ≤ from. */
@@ -84,6 +120,18 @@ export class SeriesColumn {
     return { ts, values };
   }
 
+  /** The first index in [head, head + n) whose ts is ≥ t. */
+  private lowerBound(t: number): number {
+    let lo = this.head;
+    let hi = this.head + this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.ts[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** The first index in [head, head + n) whose ts is > t. */
   private upperBound(t: number): number {
     let lo = this.head;
@@ -96,11 +144,15 @@ export class SeriesColumn {
     return lo;
   }
 
-  /** The reading at i has ts t: a tie when v differs from it (Object.is: 0 and -0 print alike but differ). */
+  /**
+   * The readings at t end at i: a tie unless all of them equal v (Object.is: 0 and -0 print alike
+   * but differ). The whole group: once settled it may hold several values in any order.
+   */
   private noteTie(t: number, i: number, v: number): void {
-    if (Object.is(this.values[i], v) || this.ties.includes(t)) return;
-    this.ties.push(t);
-    this.ties.sort((a, b) => a - b);
+    if (this.ties.includes(t)) return;
+    let j = i;
+    while (j >= this.head && this.ts[j] === t && Object.is(this.values[j], v)) j--;
+    if (j >= this.head && this.ts[j] === t) this.unsettle(t);
   }
 
   /** Space for one more slot at the end: slide the live part down when half is free, else double. */

@@ -113,8 +113,29 @@ describe('RecentReadings', () => {
     });
     expect(asked).toEqual(['a/temp (50, 100]']);
     expect(r.coverFrom).toBe(50);
-    expect(r.points('a', 'temp', 50, 200)).toBeUndefined(); // 7 and 8 at one ts
-    expect(r.points('a', 'temp', 60, 200)).toEqual({ ts: [100, 101, 150], values: [9, 1, 2] });
+    // 7 and 8 at one ts, in the order SQL read them.
+    expect(r.points('a', 'temp', 50, 200)).toEqual({ ts: [60, 60, 100, 101, 150], values: [7, 8, 9, 1, 2] });
+  });
+
+  it('puts readings of one ts and different values in the order SQL reads them', () => {
+    const r = new RecentReadings(0);
+    r.addSeries('a', 'temp', { ts: [10, 20], values: [1, 2] });
+    r.add('a', 'temp', 20, 3);
+    r.add('a', 'temp', 30, 4);
+    r.add('a', 'temp', 30, 4); // equal: no order to ask for
+    expect(r.points('a', 'temp', 0, 100)).toBeUndefined();
+    const asked: string[] = [];
+    r.settleTies((device, metric, after, until) => {
+      asked.push(`${device}/${metric} (${after}, ${until}]`);
+      return { ts: [20, 20], values: [3, 2] };
+    });
+    expect(asked).toEqual(['a/temp (19, 20]']);
+    expect(r.points('a', 'temp', 0, 100)).toEqual({ ts: [10, 20, 20, 30, 30], values: [1, 3, 2, 4, 4] });
+    // SQL holding another number of them: the group stays to be read from SQL.
+    r.add('a', 'temp', 20, 5);
+    r.settleTies(() => ({ ts: [20, 20], values: [3, 2] }));
+    expect(r.points('a', 'temp', 0, 19)).toEqual({ ts: [10], values: [1] });
+    expect(r.points('a', 'temp', 0, 100)).toBeUndefined();
   });
 
   it('counts its memory, and trims and clears it away', () => {
