@@ -351,8 +351,9 @@ export function buildConfigSchema(v: StageValidators = {}) {
             /**
              * Memory of each query worker's cache of recent raw readings (query.concurrency workers,
              * each its own): dashboards re-asking the last minutes or hours read only what was stored
-             * since their last refresh. 16 bytes a reading; the bench's 100 devices × 5 metrics at one
-             * message a second fill 32 MiB in about an hour. 0: no cache.
+             * since their last refresh. ~16 bytes a reading of each series asked for: 100 devices at
+             * one message a second, 3 metrics asked, fill 32 MiB in 1–2 h (a Pi has room for two such
+             * workers). 0: no cache.
              */
             maxBytes: size('a size like "32MiB", or 0 for no cache')
               .refine((n) => n === 0 || n >= 1024 ** 2, { message: '0 or at least 1MiB' })

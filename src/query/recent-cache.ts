@@ -11,16 +11,20 @@
  *     the newest row, sqlite-purge.ts), so those are every message stored since; a late reading
  *     (older ts, newer id) is put in its place by ts;
  *   - a series is read on first need by the uncached statement itself, in the same snapshot;
- *   - values are SQLite's: `CAST(value AS REAL)` of json_each, as the uncached statements read
- *     them (JSON.parse would differ: "-0" is -0 in JavaScript, 0 in SQLite). Keys are unique within
- *     a message's readings (v2-schema.ts), so json_each and the `->>` pick see the same readings;
+ *   - values are SQLite's: the refresh picks the held metrics with the uncached statement's own
+ *     `CAST(readings ->> '$."m"' AS REAL)` (json_each past PICK_MAX names or for names a label
+ *     cannot hold, as the uncached read does). JSON.parse would differ: "-0" is -0 in JavaScript, 0
+ *     in SQLite. Keys are unique within a message's readings (v2-schema.ts), so json_each and `->>`
+ *     see the same readings;
+ *   - readings of one series at one ts and different values are re-read after each refresh as a
+ *     group, in SQL's order (the index's: identity, then id, which the cache does not keep);
  *   - deletes are noticed: every raw purge (retention, disk budget, `mqlite purge`) bumps
  *     mqlite_meta.raw_purge_seq and raises raw_purged_ts to the newest ts it deleted, in its own
  *     transaction (src/sink/sqlite-purge.ts). Nothing after raw_purged_ts was ever deleted, so
  *     trimming to it keeps the cache exact; a raw_purged_ts in the future (a device clock ahead)
  *     clears it instead.
- * A range reaching before coverFrom reads that part from SQL; one where readings of different
- * values share a ts reads all from SQL (their order is the index's: series-column.ts).
+ * A range reaching before coverFrom reads that part from SQL; one holding a group SQL counted
+ * otherwise than the cache (never seen) reads all from SQL.
  *
  * Bounded: a memory budget (query.cache.maxBytes); over it the covered span halves, and at its
  * minimum the cache is off for a while. Rows read per refresh are bounded too: past
