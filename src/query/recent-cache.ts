@@ -16,15 +16,15 @@
  *     cannot hold, as the uncached read does). JSON.parse would differ: "-0" is -0 in JavaScript, 0
  *     in SQLite. Keys are unique within a message's readings (v2-schema.ts), so json_each and `->>`
  *     see the same readings;
- *   - readings of one series at one ts and different values are re-read after each refresh as a
- *     group, in SQL's order (the index's: identity, then id, which the cache does not keep);
+ *   - readings of one series at one ts keep the uncached statement's order, (ts, id): a series is
+ *     read ORDER BY ts, id, a refresh reads by id (every new id above the held ones), and a reading
+ *     goes after those of equal ts already held (series-column.ts);
  *   - deletes are noticed: every raw purge (retention, disk budget, `mqlite purge`) bumps
  *     mqlite_meta.raw_purge_seq and raises raw_purged_ts to the newest ts it deleted, in its own
  *     transaction (src/sink/sqlite-purge.ts). Nothing after raw_purged_ts was ever deleted, so
  *     trimming to it keeps the cache exact; a raw_purged_ts in the future (a device clock ahead)
  *     clears it instead.
- * A range reaching before coverFrom reads that part from SQL; one holding a group SQL counted
- * otherwise than the cache (never seen) reads all from SQL.
+ * A range reaching before coverFrom reads that part from SQL.
  *
  * Bounded: a memory budget (query.cache.maxBytes); over it the covered span halves, and at its
  * minimum the cache is off for a while. Rows read per refresh are bounded too: past
@@ -118,7 +118,7 @@ export class RecentCache {
       // of pickStmt).
       refresh: raw(
         `SELECT m.device, m.ts, j.key, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
-          WHERE m.id > ? AND m.id <= ? AND m.ts > ?`,
+          WHERE m.id > ? AND m.id <= ? AND m.ts > ? ORDER BY m.id`,
       ),
     };
   }
@@ -196,8 +196,7 @@ export class RecentCache {
     const maxId = this.stmts.maxId.get()?.[0] ?? 0;
     if (this.data.seriesCount > 0 && maxId > this.lastId) {
       if (maxId - this.lastId > REFRESH_MAX_ROWS) this.clear(now);
-      else if (this.refresh(maxId)) this.data.settleTies(this.read);
-      else {
+      else if (!this.refresh(maxId)) {
         this.clear(now);
         this.shrink(now);
       }
@@ -251,7 +250,7 @@ export class RecentCache {
       st = this.db
         .prepare(
           `SELECT m.device, m.ts${metrics.map(() => ', CAST(m.readings ->> ? AS REAL)').join('')}
-             FROM messages m WHERE m.id > ? AND m.id <= ? AND m.ts > ?`,
+             FROM messages m WHERE m.id > ? AND m.id <= ? AND m.ts > ? ORDER BY m.id`,
         )
         .raw(true) as unknown as Stmt<unknown[]>;
       this.picks.set(k, st);

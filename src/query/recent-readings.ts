@@ -25,11 +25,6 @@ export class RecentReadings {
   private slots = 0;
   private overhead = 0;
   private held = 0;
-  /** Ties to settle from SQL (settleTies), by series. */
-  private readonly unsettled = new Map<
-    SeriesColumn,
-    { device: string | null; metric: string; ts: Set<number> }
-  >();
   /** Held series per metric name: what a refresh must pick out of new messages. */
   private readonly names = new Map<string, number>();
 
@@ -75,8 +70,6 @@ export class RecentReadings {
       const t = p.ts[i] as number;
       if (t > this.cover) col.add(t, p.values[i] as number);
     }
-    // Read from SQL: ties are in its order already.
-    col.settle();
     series.set(metric, col);
     this.held++;
     this.names.set(metric, (this.names.get(metric) ?? 0) + 1);
@@ -90,37 +83,8 @@ export class RecentReadings {
     const col = this.devices.get(device)?.get(metric);
     if (!col) return;
     const before = col.capacity;
-    if (col.add(ts, value)) {
-      let u = this.unsettled.get(col);
-      if (!u) {
-        u = { device, metric, ts: new Set() };
-        this.unsettled.set(col, u);
-      }
-      u.ts.add(ts);
-    }
+    col.add(ts, value);
     this.slots += col.capacity - before;
-  }
-
-  /**
-   * Puts the readings that landed among others of the same ts and another value (since the last
-   * call) in SQL's order, with one read per series over the ts to settle (a load generator stamps
-   * many messages of a device in one ms: one probe per group cost more than the rest of a refresh).
-   * A group SQL counts otherwise stays unsettled (its ranges then read SQL).
-   */
-  settleTies(read: ReadSeries): void {
-    for (const [col, u] of this.unsettled) {
-      const ts = [...u.ts].sort((a, b) => a - b);
-      // (first - 1, last]: ms are integers; a fractional ts keeps only its own readings below.
-      const p = read(u.device, u.metric, (ts[0] as number) - 1, ts[ts.length - 1] as number);
-      let i = 0;
-      for (const t of ts) {
-        while (i < p.ts.length && (p.ts[i] as number) < t) i++;
-        const values: number[] = [];
-        for (; i < p.ts.length && p.ts[i] === t; i++) values.push(p.values[i] as number);
-        col.setGroup(t, values);
-      }
-    }
-    this.unsettled.clear();
   }
 
   /** Moves coverFrom forward to `from` (never back: see extend), dropping what is no longer covered. */
@@ -150,10 +114,6 @@ export class RecentReadings {
           merged.add(older.ts[i] as number, older.values[i] as number);
         const held = col.points(this.cover, Number.POSITIVE_INFINITY);
         for (let i = 0; i < held.ts.length; i++) merged.add(held.ts[i] as number, held.values[i] as number);
-        // Both parts are in SQL's order, but for what was unsettled before.
-        merged.settle();
-        for (const t of col.unsettled()) merged.unsettle(t);
-        this.unsettled.delete(col);
         series.set(metric, merged);
         this.slots += merged.capacity - col.capacity;
       }
@@ -168,7 +128,6 @@ export class RecentReadings {
     this.overhead = 0;
     this.held = 0;
     this.names.clear();
-    this.unsettled.clear();
     this.cover = coverFrom;
   }
 
@@ -180,7 +139,7 @@ export class RecentReadings {
   points(device: string | null, metric: string, after: number, until: number): Points | undefined {
     if (after < this.cover) throw new RangeError(`after ${after} is before coverFrom ${this.cover}`);
     const col = this.devices.get(device)?.get(metric);
-    if (!col || col.tieIn(after, until)) return undefined;
+    if (!col) return undefined;
     return col.points(after, until);
   }
 }

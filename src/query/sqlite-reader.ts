@@ -40,7 +40,9 @@ export class SqliteReader implements QueryData {
     seriesIn: Stmt<{ id: number; device: string | null; metric: string }>;
     latest: Stmt<{ device: string | null; metric: string; ts: number; value: number }>;
     inline: Stmt<[number, number | null]>;
+    inlineById: Stmt<[number, number | null]>;
     inlineEach: Stmt<[number, number]>;
+    inlineEachById: Stmt<[number, number]>;
     apart: Stmt<{ ts: number; value: number }>;
   };
   /** fn inside one read transaction (or inside the one already open): see snapshot(). */
@@ -94,10 +96,17 @@ export class SqliteReader implements QueryData {
       // without expanding the object into rows as json_each does (~15% less CPU for the bench's
       // query mix, rows as arrays included).
       // The messages(device, ts, identity) index narrows the rows first. NULL: no such reading.
+      // Readings of one ts in stored order: inline() below.
       inline: db
         .prepare<unknown[], [number, number | null]>(
           `SELECT m.ts, CAST(m.readings ->> ? AS REAL) FROM messages m
             WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? ORDER BY m.ts`,
+        )
+        .raw(true),
+      inlineById: db
+        .prepare<unknown[], [number, number | null]>(
+          `SELECT m.ts, CAST(m.readings ->> ? AS REAL) FROM messages m
+            WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? ORDER BY m.ts, m.id`,
         )
         .raw(true),
       // A label cannot hold every character (not ", and \ and control characters are better not
@@ -107,6 +116,13 @@ export class SqliteReader implements QueryData {
           `SELECT m.ts, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
             WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? AND m.readings IS NOT NULL AND j.key = ?
             ORDER BY m.ts`,
+        )
+        .raw(true),
+      inlineEachById: db
+        .prepare<unknown[], [number, number]>(
+          `SELECT m.ts, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
+            WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? AND m.readings IS NOT NULL AND j.key = ?
+            ORDER BY m.ts, m.id`,
         )
         .raw(true),
       apart: db.prepare(
@@ -181,21 +197,47 @@ export class SqliteReader implements QueryData {
     return apart.length === 0 ? inline : mergeByTs(inline, apart);
   }
 
-  /** The readings held in the messages' readings JSON, after < ts ≤ until, from SQL. */
+  /**
+   * The readings held in the messages' readings JSON, after < ts ≤ until, from SQL. Readings of one
+   * ts come in the order their messages were stored (id): the last one stored is the last at that
+   * ts (last_over_time, a step's value), and the workers' caches of recent readings
+   * (recent-cache.ts) keep that order as messages arrive, with no read back. The index gives ts
+   * order, then identity; `ORDER BY ts, id` costs a sorter over every row (+14–53% CPU on the
+   * bench's query mix, BENCHMARKS.md "Query cache, stop 20"), so it is asked only for a series
+   * whose readings turn out to share a ts: rare but for devices with whole-second clocks sending
+   * several a second, or bursts within a millisecond.
+   */
   private inline(device: string | null, metric: string, after: number, until: number): Points {
+    const simple = simpleKey(metric);
+    let r = this.inlineRows(simple, false, device, metric, after, until);
+    if (r.tied) r = this.inlineRows(simple, true, device, metric, after, until);
+    return { ts: r.ts, values: r.values };
+  }
+
+  private inlineRows(
+    simple: boolean,
+    byId: boolean,
+    device: string | null,
+    metric: string,
+    after: number,
+    until: number,
+  ): Points & { tied: boolean } {
+    const st = this.stmts;
     // Rows as [ts, value] arrays, not an object each: fewer allocations per reading.
-    const rows = simpleKey(metric)
-      ? this.stmts.inline.all(label(metric), device, after, until)
-      : this.stmts.inlineEach.all(device, after, until, metric);
+    const rows = simple
+      ? (byId ? st.inlineById : st.inline).all(label(metric), device, after, until)
+      : (byId ? st.inlineEachById : st.inlineEach).all(device, after, until, metric);
     const ts: number[] = [];
     const values: number[] = [];
+    let tied = false;
     for (const [t, v] of rows) {
       // A message of this device without this metric.
       if (v === null) continue;
+      if (ts.length > 0 && ts[ts.length - 1] === t) tied = true;
       ts.push(t);
       values.push(v);
     }
-    return { ts, values };
+    return { ts, values, tied };
   }
 
   buckets(

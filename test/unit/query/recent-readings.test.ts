@@ -1,6 +1,7 @@
 /**
  * The pure part of the query cache: per-series columns kept in ts order whatever the arrival order,
- * trimmed, with their memory counted, and ranges whose equal-ts readings disagree handed back to SQL.
+ * trimmed, with their memory counted; readings of one ts in the order they were added (the order of
+ * their message ids, as SQL reads them).
  */
 import { describe, expect, it } from 'vitest';
 import { RecentReadings } from '../../../src/query/recent-readings.js';
@@ -25,8 +26,7 @@ describe('SeriesColumn', () => {
     for (let i = 0; i < 5000; i++) {
       const u = rand();
       const ts = u < 0.7 ? now : u < 0.9 ? now - Math.floor(rand() * 300) : Math.floor(now / 50) * 50;
-      // Whole numbers only: readings at one ts agree, so no range falls back for a tie here.
-      const v = Math.floor(ts / 7);
+      const v = Math.floor(rand() * 1000);
       col.add(ts, v);
       // Stable: after the readings of equal ts already there.
       const p = model.findIndex((r) => r.ts > ts);
@@ -41,31 +41,22 @@ describe('SeriesColumn', () => {
         const after = now - Math.floor(rand() * 500);
         const until = after + Math.floor(rand() * 500);
         const want = model.filter((r) => r.ts > after && r.ts <= until);
-        expect(col.tieIn(after, until)).toBe(false);
         expect(col.points(after, until)).toEqual({ ts: want.map((r) => r.ts), values: want.map((r) => r.v) });
       }
     }
     expect(col.length).toBe(model.length);
   });
 
-  it('marks the ts where readings of different values meet, until trimmed past', () => {
+  it('keeps readings of one ts in the order they came, late ones after those already held', () => {
     const col = new SeriesColumn();
     col.add(10, 1);
     col.add(20, 2);
-    col.add(20, 2);
-    expect(col.tieIn(0, 100)).toBe(false);
     col.add(30, 3);
-    col.add(20, 5); // late, and unlike the two at 20
+    col.add(20, 5); // late: after the reading already at 20
     col.add(30, 0);
     col.add(30, -0); // 0 and -0 differ in what arithmetic makes of them
-    expect(col.points(0, 100)).toEqual({ ts: [10, 20, 20, 20, 30, 30, 30], values: [1, 2, 2, 5, 3, 0, -0] });
-    expect(col.tieIn(0, 19)).toBe(false);
-    expect(col.tieIn(19, 20)).toBe(true);
-    expect(col.tieIn(20, 29)).toBe(false);
-    expect(col.tieIn(20, 30)).toBe(true);
+    expect(col.points(0, 100)).toEqual({ ts: [10, 20, 20, 30, 30, 30], values: [1, 2, 5, 3, 0, -0] });
     col.trim(20);
-    expect(col.tieIn(0, 29)).toBe(false);
-    expect(col.tieIn(0, 30)).toBe(true);
     expect(col.points(0, 100)).toEqual({ ts: [30, 30, 30], values: [3, 0, -0] });
   });
 
@@ -117,25 +108,13 @@ describe('RecentReadings', () => {
     expect(r.points('a', 'temp', 50, 200)).toEqual({ ts: [60, 60, 100, 101, 150], values: [7, 8, 9, 1, 2] });
   });
 
-  it('puts readings of one ts and different values in the order SQL reads them', () => {
+  it('puts readings of one ts in the order their messages were stored', () => {
     const r = new RecentReadings(0);
     r.addSeries('a', 'temp', { ts: [10, 20], values: [1, 2] });
     r.add('a', 'temp', 20, 3);
     r.add('a', 'temp', 30, 4);
-    r.add('a', 'temp', 30, 4); // equal: no order to ask for
-    expect(r.points('a', 'temp', 0, 100)).toBeUndefined();
-    const asked: string[] = [];
-    r.settleTies((device, metric, after, until) => {
-      asked.push(`${device}/${metric} (${after}, ${until}]`);
-      return { ts: [20, 20], values: [3, 2] };
-    });
-    expect(asked).toEqual(['a/temp (19, 20]']);
-    expect(r.points('a', 'temp', 0, 100)).toEqual({ ts: [10, 20, 20, 30, 30], values: [1, 3, 2, 4, 4] });
-    // SQL holding another number of them: the group stays to be read from SQL.
-    r.add('a', 'temp', 20, 5);
-    r.settleTies(() => ({ ts: [20, 20], values: [3, 2] }));
-    expect(r.points('a', 'temp', 0, 19)).toEqual({ ts: [10], values: [1] });
-    expect(r.points('a', 'temp', 0, 100)).toBeUndefined();
+    r.add('a', 'temp', 15, 9); // late
+    expect(r.points('a', 'temp', 0, 100)).toEqual({ ts: [10, 15, 20, 20, 30], values: [1, 9, 2, 3, 4] });
   });
 
   it('counts its memory, and trims and clears it away', () => {
