@@ -28,6 +28,7 @@ export function buildQueryService(
         maxQueued: config.query.maxQueued,
         idleMs: config.query.idleMs,
         nice: config.query.nice,
+        cacheMaxBytes: config.query.cache.maxBytes,
         limits: { timeoutMs: config.query.timeoutMs, maxSamples: config.query.maxSamples },
       },
       api: config.query.enabled,
@@ -51,6 +52,11 @@ export function buildQueryService(
           metrics.duration.observe({ endpoint }, seconds);
         },
         refusedSeries: (n) => metrics.refusedSeries.inc(n),
+        cache: (c) => {
+          if (c.hits > 0) metrics.cacheSeries.inc({ result: 'hit' }, c.hits);
+          if (c.partial > 0) metrics.cacheSeries.inc({ result: 'partial' }, c.partial);
+          if (c.misses > 0) metrics.cacheSeries.inc({ result: 'miss' }, c.misses);
+        },
       },
     },
   );

@@ -346,6 +346,20 @@ export function buildConfigSchema(v: StageValidators = {}) {
          * the CPU ingestion leaves: queries slow down under load, ingestion does not.
          */
         nice: int(0, 19).default(10),
+        cache: z
+          .strictObject({
+            /**
+             * Memory of each query worker's cache of recent raw readings (query.concurrency workers,
+             * each its own): dashboards re-asking the last minutes or hours read only what was stored
+             * since their last refresh. ~16 bytes a reading of each series asked for: 100 devices at
+             * one message a second, 3 metrics asked, fill 32 MiB in 1–2 h (a Pi has room for two such
+             * workers). 0: no cache.
+             */
+            maxBytes: size('a size like "32MiB", or 0 for no cache')
+              .refine((n) => n === 0 || n >= 1024 ** 2, { message: '0 or at least 1MiB' })
+              .default(32 * 1024 ** 2),
+          })
+          .prefault({}),
       })
       .prefault({}),
     exposition: z

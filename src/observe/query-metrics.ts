@@ -8,6 +8,7 @@ export interface QueryMetrics {
   readonly requests: Counter<'endpoint' | 'code'>;
   readonly duration: Histogram<'endpoint'>;
   readonly refusedSeries: Counter;
+  readonly cacheSeries: Counter<'result'>;
 }
 
 export function createQueryMetrics(registry: Registry): QueryMetrics {
@@ -28,6 +29,14 @@ export function createQueryMetrics(registry: Registry): QueryMetrics {
     refusedSeries: new Counter({
       name: 'mqlite_exposition_refused_series_total',
       help: 'Series left out of /readings/metrics scrapes by exposition.maxSeries (summed over scrapes).',
+      registers: [registry],
+    }),
+    cacheSeries: new Counter({
+      name: 'mqlite_query_cache_series_total',
+      help:
+        "Series whose raw readings a query read from the query workers' cache of recent readings " +
+        '(hit), partly (partial: the older part from SQLite) or from SQLite alone (miss).',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

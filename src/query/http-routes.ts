@@ -8,7 +8,7 @@ import type { Access } from './access.js';
 import type { DataRoute } from './api.js';
 import type { Params } from './api-params.js';
 import type { ExpositionSettings } from './exposition.js';
-import type { QueryJob, JobResult } from './protocol.js';
+import type { CacheCounts, JobResult, QueryJob } from './protocol.js';
 import { QueryError, STATUS_OF } from './query-error.js';
 
 /** The shape the HTTP server takes (observe/http-server.ts HttpRoute). */
@@ -23,6 +23,8 @@ export interface QueryHooks {
   request(endpoint: string, status: number, seconds: number): void;
   /** Series left out of one exposition by the cap. */
   refusedSeries(n: number): void;
+  /** How one query's series were read: the query workers' cache of recent readings, or SQL. */
+  cache(c: CacheCounts): void;
 }
 
 export interface QueryRoutesDeps {
@@ -152,6 +154,7 @@ async function api(deps: QueryRoutesDeps, req: IncomingMessage): Promise<Reply> 
     req: { route, params, now: Date.now(), ...(label !== undefined ? { label } : {}) },
   });
   if (r.kind !== 'api') throw new QueryError('internal', 'unexpected answer');
+  if (r.cache) deps.hooks.cache(r.cache);
   // Which data answered (raw readings, 5m or 1h rollups): for users and tests, beside the body.
   return {
     status: 200,

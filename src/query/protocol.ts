@@ -10,6 +10,8 @@ export interface QueryWorkerInit {
   readonly limits: ApiLimits;
   /** The worker thread's nice value (query.nice); 0 leaves it at the process's. */
   readonly nice: number;
+  /** query.cache.maxBytes: this worker's cache of recent raw readings; 0 none. */
+  readonly cacheMaxBytes: number;
 }
 
 export type QueryJob =
@@ -26,6 +28,8 @@ export type JobResult =
        */
       readonly json: string;
       readonly resolution: string | undefined;
+      /** Series this job read through the worker's recent-readings cache; undefined: no cache. */
+      readonly cache: CacheCounts | undefined;
     }
   | { readonly kind: 'exposition'; readonly text: string; readonly refused: number }
   | { readonly kind: 'status'; readonly data: StatusData };
@@ -35,6 +39,13 @@ export type QueryWorkerMessage =
   | { readonly kind: 'open-failed'; readonly error: WireQueryError }
   | { readonly kind: 'done'; readonly id: number; readonly result: JobResult }
   | { readonly kind: 'failed'; readonly id: number; readonly error: WireQueryError };
+
+/** Series of raw readings answered by the cache, partly (older part from SQL), or from SQL alone. */
+export interface CacheCounts {
+  readonly hits: number;
+  readonly partial: number;
+  readonly misses: number;
+}
 
 export interface QueryWorkerRequest {
   readonly id: number;

@@ -24,6 +24,8 @@ export interface QueryPoolSettings {
   readonly idleMs: number;
   /** Nice value of the worker threads (Linux): queries yield the CPU to ingestion. */
   readonly nice: number;
+  /** Memory of each worker's cache of recent raw readings (recent-cache.ts); 0: none. */
+  readonly cacheMaxBytes: number;
 }
 
 /** The worker checks its deadline between series; this covers one slow series after it. */
@@ -115,6 +117,7 @@ export class QueryPool {
       busyTimeoutMs: this.settings.busyTimeoutMs,
       limits: this.settings.limits,
       nice: this.settings.nice,
+      cacheMaxBytes: this.settings.cacheMaxBytes,
     };
     const worker = new Worker(this.workerUrl, {
       workerData: init,

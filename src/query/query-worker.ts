@@ -21,7 +21,10 @@ let reader: SqliteReader | undefined;
 try {
   nameThread('mqlite-query');
   if (init.nice > 0) lowerThreadPriority(init.nice);
-  reader = new SqliteReader(init.dbPath, { busyTimeoutMs: init.busyTimeoutMs });
+  reader = new SqliteReader(init.dbPath, {
+    busyTimeoutMs: init.busyTimeoutMs,
+    cache: { maxBytes: init.cacheMaxBytes },
+  });
   send({ kind: 'ready' });
 } catch (err) {
   send({ kind: 'open-failed', error: toWire(err) });
@@ -41,8 +44,18 @@ port.on('message', (msg: QueryWorkerRequest | 'close') => {
     const result = r.snapshot((): JobResult => {
       if (job.kind === 'api') {
         const notes: ApiNotes = {};
+        const before = r.cacheStats();
         const json = handleApiJson(job.req, r, init.limits, notes);
-        return { kind: 'api', json, resolution: notes.resolution };
+        const after = r.cacheStats();
+        const cache =
+          before && after
+            ? {
+                hits: after.hits - before.hits,
+                partial: after.partial - before.partial,
+                misses: after.misses - before.misses,
+              }
+            : undefined;
+        return { kind: 'api', json, resolution: notes.resolution, cache };
       }
       if (job.kind === 'status') return { kind: 'status', data: statusQuery(r.handle(), job.job) };
       return { kind: 'exposition', ...renderExposition(r.latest(), job.now, job.settings) };

@@ -10,6 +10,8 @@
 import Database from 'better-sqlite3';
 import { MqliteError } from '../lib/errors.js';
 import { ROLLUP_MS } from './data.js';
+import { label, simpleKey } from './json-label.js';
+import { RecentCache, type RecentCacheSettings, type RecentCacheStats } from './recent-cache.js';
 import type {
   BucketColumns,
   BucketField,
@@ -38,13 +40,19 @@ export class SqliteReader implements QueryData {
     seriesIn: Stmt<{ id: number; device: string | null; metric: string }>;
     latest: Stmt<{ device: string | null; metric: string; ts: number; value: number }>;
     inline: Stmt<[number, number | null]>;
+    inlineById: Stmt<[number, number | null]>;
     inlineEach: Stmt<[number, number]>;
+    inlineEachById: Stmt<[number, number]>;
     apart: Stmt<{ ts: number; value: number }>;
   };
   /** fn inside one read transaction (or inside the one already open): see snapshot(). */
   private readonly inSnapshot: <T>(fn: () => T) => T;
+  /** Recent raw readings (recent-cache.ts); undefined when off (query.cache.maxBytes 0, old schema). */
+  private readonly cache: RecentCache | undefined;
+  /** The cache was brought to this read transaction's snapshot. */
+  private cacheSynced = false;
 
-  constructor(path: string, opts: { busyTimeoutMs?: number } = {}) {
+  constructor(path: string, opts: { busyTimeoutMs?: number; cache?: RecentCacheSettings } = {}) {
     try {
       this.db = new Database(path, {
         readonly: true,
@@ -88,10 +96,17 @@ export class SqliteReader implements QueryData {
       // without expanding the object into rows as json_each does (~15% less CPU for the bench's
       // query mix, rows as arrays included).
       // The messages(device, ts, identity) index narrows the rows first. NULL: no such reading.
+      // Readings of one ts in stored order: inline() below.
       inline: db
         .prepare<unknown[], [number, number | null]>(
           `SELECT m.ts, CAST(m.readings ->> ? AS REAL) FROM messages m
             WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? ORDER BY m.ts`,
+        )
+        .raw(true),
+      inlineById: db
+        .prepare<unknown[], [number, number | null]>(
+          `SELECT m.ts, CAST(m.readings ->> ? AS REAL) FROM messages m
+            WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? ORDER BY m.ts, m.id`,
         )
         .raw(true),
       // A label cannot hold every character (not ", and \ and control characters are better not
@@ -103,13 +118,33 @@ export class SqliteReader implements QueryData {
             ORDER BY m.ts`,
         )
         .raw(true),
+      inlineEachById: db
+        .prepare<unknown[], [number, number]>(
+          `SELECT m.ts, CAST(j.value AS REAL) FROM messages m, json_each(m.readings) j
+            WHERE m.device IS ? AND m.ts > ? AND m.ts <= ? AND m.readings IS NOT NULL AND j.key = ?
+            ORDER BY m.ts, m.id`,
+        )
+        .raw(true),
       apart: db.prepare(
         `SELECT ts, value FROM readings_at WHERE device IS ? AND metric = ? AND ts > ? AND ts <= ? ORDER BY ts`,
       ),
     };
     // BEGIN … COMMIT on a read-only connection: a read transaction, nothing to write or roll back.
-    const tx = db.transaction((fn: () => unknown) => fn());
+    // The cache is brought to each new transaction's snapshot at its first points() call.
+    const tx = db.transaction((fn: () => unknown) => {
+      this.cacheSynced = false;
+      return fn();
+    });
     this.inSnapshot = <T>(fn: () => T): T => (db.inTransaction ? fn() : (tx(fn) as T));
+    this.cache =
+      opts.cache && opts.cache.maxBytes > 0 && RecentCache.supported(db)
+        ? new RecentCache(db, opts.cache, (d, m, a, u) => this.inline(d, m, a, u))
+        : undefined;
+  }
+
+  /** The recent-readings cache's counters; undefined when there is none. */
+  cacheStats(): RecentCacheStats | undefined {
+    return this.cache?.stats();
   }
 
   /**
@@ -146,20 +181,63 @@ export class SqliteReader implements QueryData {
 
   points(s: SeriesId, after: number, until: number): Points {
     const device = s.device === '' ? null : s.device;
+    const cache = this.cache;
+    let inline: Points;
+    if (!cache) inline = this.inline(device, s.metric, after, until);
+    else {
+      // The cache must see the snapshot the rest of the answer reads: in the job's transaction.
+      if (!this.db.inTransaction) return this.inSnapshot(() => this.points(s, after, until));
+      if (!this.cacheSynced) {
+        cache.sync();
+        this.cacheSynced = true;
+      }
+      inline = cache.points(device, s.metric, after, until);
+    }
+    const apart = this.stmts.apart.all(device, s.metric, after, until);
+    return apart.length === 0 ? inline : mergeByTs(inline, apart);
+  }
+
+  /**
+   * The readings held in the messages' readings JSON, after < ts ≤ until, from SQL. Readings of one
+   * ts come in the order their messages were stored (id): the last one stored is the last at that
+   * ts (last_over_time, a step's value), and the workers' caches of recent readings
+   * (recent-cache.ts) keep that order as messages arrive, with no read back. The index gives ts
+   * order, then identity; `ORDER BY ts, id` costs a sorter over every row (+14–53% CPU on the
+   * bench's query mix, BENCHMARKS.md "Query cache, stop 20"), so it is asked only for a series
+   * whose readings turn out to share a ts: rare but for devices with whole-second clocks sending
+   * several a second, or bursts within a millisecond.
+   */
+  private inline(device: string | null, metric: string, after: number, until: number): Points {
+    const simple = simpleKey(metric);
+    let r = this.inlineRows(simple, false, device, metric, after, until);
+    if (r.tied) r = this.inlineRows(simple, true, device, metric, after, until);
+    return { ts: r.ts, values: r.values };
+  }
+
+  private inlineRows(
+    simple: boolean,
+    byId: boolean,
+    device: string | null,
+    metric: string,
+    after: number,
+    until: number,
+  ): Points & { tied: boolean } {
+    const st = this.stmts;
     // Rows as [ts, value] arrays, not an object each: fewer allocations per reading.
-    const inline = simpleKey(s.metric)
-      ? this.stmts.inline.all(`$."${s.metric}"`, device, after, until)
-      : this.stmts.inlineEach.all(device, after, until, s.metric);
+    const rows = simple
+      ? (byId ? st.inlineById : st.inline).all(label(metric), device, after, until)
+      : (byId ? st.inlineEachById : st.inlineEach).all(device, after, until, metric);
     const ts: number[] = [];
     const values: number[] = [];
-    for (const [t, v] of inline) {
+    let tied = false;
+    for (const [t, v] of rows) {
       // A message of this device without this metric.
       if (v === null) continue;
+      if (ts.length > 0 && ts[ts.length - 1] === t) tied = true;
       ts.push(t);
       values.push(v);
     }
-    const apart = this.stmts.apart.all(device, s.metric, after, until);
-    return apart.length === 0 ? { ts, values } : mergeByTs({ ts, values }, apart);
+    return { ts, values, tied };
   }
 
   buckets(
@@ -231,15 +309,6 @@ class Columns {
   done(fields: readonly BucketField[]): BucketColumns {
     return { start: this.start, fields: Object.fromEntries(fields.map((f, i) => [f, this.cols[i]])) };
   }
-}
-
-/** Whether a metric name is usable as a quoted JSON path label ($."name"): no quote, backslash or control character. */
-function simpleKey(metric: string): boolean {
-  for (let i = 0; i < metric.length; i++) {
-    const c = metric.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
-  }
-  return true;
 }
 
 function key(s: SeriesId): string {

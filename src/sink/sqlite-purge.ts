@@ -26,6 +26,7 @@ const CHILD_TABLES = ['readings_at', 'samples'];
 export class SqlitePurge {
   private readonly children: string[];
   private readonly hasProtect: boolean;
+  private readonly hasMeta: boolean;
   private readonly tiers: Partial<Record<TierTable, string>> = {};
 
   constructor(private readonly db: Database.Database) {
@@ -36,6 +37,7 @@ export class SqlitePurge {
     );
     this.children = CHILD_TABLES.filter((t) => tables.has(t));
     this.hasProtect = tables.has('purge_protect');
+    this.hasMeta = tables.has('mqlite_meta');
     for (const [tier, t] of Object.entries(TIER_TABLES) as [TierTable, string][]) {
       if (tables.has(t)) this.tiers[tier] = t;
     }
@@ -133,6 +135,13 @@ export class SqlitePurge {
         }
         if (lo > limit) return;
         const hi = Math.min(lo + maxRows - 1, limit);
+        // Every row this step deletes has ts < beforeTs, or ≤ the window's newest ts for the budget.
+        const horizon =
+          beforeTs ??
+          (this.db.prepare('SELECT max(ts) FROM messages WHERE id BETWEEN ? AND ?').pluck().get(lo, hi) as
+            | number
+            | null) ??
+          0;
         const info =
           beforeTs === undefined
             ? this.db.prepare('DELETE FROM messages WHERE id BETWEEN ? AND ?').run(lo, hi)
@@ -150,6 +159,7 @@ export class SqlitePurge {
               )
               .run(lo, hi, lo, hi);
           }
+          this.notePurged(horizon);
         }
         nextId = hi < limit ? hi + 1 : null;
       })
@@ -157,6 +167,24 @@ export class SqlitePurge {
     // A window with nothing old in it ends an age pass: ids follow arrival, so what lies beyond is newer.
     const more = nextId !== null && (beforeTs === undefined || rows > 0);
     return this.result(rows, freeBefore, started, nextId, more, blocked);
+  }
+
+  /**
+   * Tells readers that raw rows went (the query workers' caches of recent readings,
+   * src/query/recent-cache.ts): raw_purge_seq counts the steps that deleted messages, raw_purged_ts
+   * is a ts no deleted message was ever newer than. Written in the deleting transaction, so a reader
+   * sees both or neither. Rounded up: a fractional ts must not end up above the horizon.
+   */
+  private notePurged(horizon: number): void {
+    if (!this.hasMeta) return;
+    const get = this.db.prepare('SELECT value FROM mqlite_meta WHERE key = ?').pluck();
+    const set = this.db.prepare(
+      'INSERT INTO mqlite_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    );
+    const seq = Number(get.get('raw_purge_seq') ?? 0);
+    const ts = get.get('raw_purged_ts') as string | undefined;
+    set.run('raw_purge_seq', String(seq + 1));
+    set.run('raw_purged_ts', String(Math.max(ts === undefined ? -Infinity : Number(ts), Math.ceil(horizon))));
   }
 
   private purgeDeadLetters(maxRows: number, fromId: number | undefined, beforeTs: number): StepResult {

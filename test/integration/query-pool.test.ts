@@ -54,6 +54,7 @@ describe('query pool', () => {
       limits,
       idleMs,
       nice: 10,
+      cacheMaxBytes: 32 * 1024 ** 2,
     });
     await p.start();
     cleanups.push(() => p.stop());
@@ -69,6 +70,16 @@ describe('query pool', () => {
       result: [{ metric: { __name__: 'temperature', device: 'kitchen' }, value: [1.5, '21.5'] }],
     });
     await expect(p.run(query('rate(temperature)'))).rejects.toMatchObject({ type: 'bad_data' });
+  });
+
+  it("reports how the worker's recent-readings cache served a query's series", async () => {
+    const p = await pool(1, 4);
+    // Readings of 1970: far older than any span the cache keeps, so SQL answers them.
+    const r = await p.run(query('avg_over_time(temperature[1m])'));
+    expect(r).toMatchObject({ kind: 'api', cache: { hits: 0, partial: 0, misses: 1 } });
+    expect(JSON.parse((r as JobResult & { kind: 'api' }).json)).toMatchObject({
+      result: [{ value: [1.5, '21.5'] }],
+    });
   });
 
   it('runs at most `concurrency` queries, lets `maxQueued` wait and refuses the rest at once', async () => {
@@ -144,6 +155,7 @@ describe('query pool', () => {
       limits,
       idleMs: 60_000,
       nice: 10,
+      cacheMaxBytes: 0,
     });
     cleanups.push(() => p.stop());
     await p.start();

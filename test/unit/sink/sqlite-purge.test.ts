@@ -102,6 +102,29 @@ describe('SqlitePurge', () => {
     expect(step(p, { kind: 'raw-oldest', maxRows: 20 }).rows).toBe(0);
   });
 
+  it('tells readers what it deleted: a step count and a ts no deleted row was newer than', () => {
+    fill(100);
+    const p = new SqlitePurge(db);
+    const meta = () =>
+      Object.fromEntries(
+        (
+          db.prepare("SELECT key, value FROM mqlite_meta WHERE key LIKE 'raw_purge%'").all() as {
+            key: string;
+            value: string;
+          }[]
+        ).map((r) => [r.key, Number(r.value)]),
+      );
+    expect(meta()).toEqual({});
+    step(p, { kind: 'raw-older', beforeTs: T0 + 10 * 3_600_000, maxRows: 1000 });
+    expect(meta()).toEqual({ raw_purge_seq: 1, raw_purged_ts: T0 + 10 * 3_600_000 });
+    // Nothing deleted: nothing to tell.
+    step(p, { kind: 'raw-older', beforeTs: T0, maxRows: 1000 });
+    expect(meta()).toEqual({ raw_purge_seq: 1, raw_purged_ts: T0 + 10 * 3_600_000 });
+    // The budget: the newest ts of the window it deleted (ids 11..30, one hour apart from T0).
+    step(p, { kind: 'raw-oldest', maxRows: 20 });
+    expect(meta()).toEqual({ raw_purge_seq: 2, raw_purged_ts: T0 + 29 * 3_600_000 });
+  });
+
   it('keeps what a consumer has not yet taken (purge_protect), and says it is blocked', () => {
     fill(100);
     db.prepare('INSERT INTO purge_protect (consumer, after_id, updated_at) VALUES (?, ?, ?)').run(
