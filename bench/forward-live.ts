@@ -13,16 +13,14 @@
  * daemon YAML for both sides through BENCH_MQLITE_YAML (e.g. `forward` settings go below it).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { brokerInfo } from './lib/broker.js';
-import { compileBench } from './lib/compile.js';
-import { type Alongside, type PhaseEnv, type PhaseResult, runPhase } from './lib/phase.js';
+import { type Alongside, type PhaseResult, runPhase } from './lib/phase.js';
 import { cpuSeconds } from './lib/proc-stats.js';
-import { installSignalHandlers, sleep } from './lib/process.js';
-import { machine } from './lib/report.js';
+import { sleep } from './lib/process.js';
+import { mqliteLoad } from './lib/mqlite-load.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repoDir = resolve(benchDir, '..');
@@ -118,29 +116,12 @@ const median = (xs: number[]): number => {
 const threadCpu = (r: PhaseResult, name: string): number => r.cpuByThread[name] ?? 0;
 
 async function main(): Promise<number> {
-  const deployConf = join(repoDir, 'deploy', 'mosquitto.conf');
-  const broker = brokerInfo(deployConf);
-  const m = machine();
-  console.log(
-    `machine: ${m.nproc} cpus, ${m.cpuModel}, node ${m.node}; broker ${broker.kind} ${broker.version}`,
-  );
+  const { env, spec, machine: m, compiled } = mqliteLoad(benchDir, repoDir, { devices, messages, qos });
+  const { broker } = env;
   console.log(
     `load: ${devices} devices, ${messages} messages qos ${qos}; ${pairs} pair(s) without / with forwarding to ` +
       `postgres://${PG.user}@${PG.host}:${PG.port}/${PG.database}`,
   );
-  installSignalHandlers();
-  const compiled = compileBench(benchDir, repoDir);
-  const env: PhaseEnv = { broker, deployConf, repoDir, compiled, topic: 'bench/#', mqliteFormat: 'json' };
-  const spec = {
-    target: 'mqlite' as const,
-    phase: 'max' as const,
-    qos,
-    devices,
-    perDevice: Math.floor(messages / devices),
-    rate: 0,
-    payloadBytes: 80,
-    window: 100,
-  };
   const expected = devices * spec.perDevice;
   const client = new pg.Client({ ...PG, connectionTimeoutMillis: 10_000, statement_timeout: 30_000 });
   await client.connect();

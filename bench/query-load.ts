@@ -9,14 +9,12 @@
  * waiting for a core, the CPU what a query costs. Run after `npm run build`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { brokerInfo } from './lib/broker.js';
-import { compileBench } from './lib/compile.js';
-import { type Alongside, type PhaseEnv, type PhaseResult, runPhase } from './lib/phase.js';
-import { installSignalHandlers, sleep } from './lib/process.js';
-import { machine } from './lib/report.js';
+import { type Alongside, type PhaseResult, runPhase } from './lib/phase.js';
+import { sleep } from './lib/process.js';
+import { mqliteLoad } from './lib/mqlite-load.js';
 import { percentile } from './lib/stats.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
@@ -117,36 +115,12 @@ function median(xs: PhaseResult[]): PhaseResult | undefined {
 }
 
 async function main(): Promise<number> {
-  const deployConf = join(repoDir, 'deploy', 'mosquitto.conf');
-  const broker = brokerInfo(deployConf);
-  const m = machine();
-  console.log(
-    `machine: ${m.nproc} cpus, ${m.cpuModel}, node ${m.node}; broker ${broker.kind} ${broker.version}`,
-  );
+  const { env, spec, machine: m, compiled } = mqliteLoad(benchDir, repoDir, { devices, messages, qos });
+  const { broker } = env;
   console.log(
     `load: ${devices} devices, ${messages} messages qos ${qos}, ${repeat} round(s) each way; queries: ${qps}/s, ` +
       `last ${RANGE_S / 60} min step ${STEP_S} s, ${QUERIES.join(' | ')}`,
   );
-  installSignalHandlers();
-  const compiled = compileBench(benchDir, repoDir);
-  const env: PhaseEnv = {
-    broker,
-    deployConf,
-    repoDir,
-    compiled,
-    topic: 'bench/#',
-    mqliteFormat: 'json',
-  };
-  const spec = {
-    target: 'mqlite' as const,
-    phase: 'max' as const,
-    qos,
-    devices,
-    perDevice: Math.floor(messages / devices),
-    rate: 0,
-    payloadBytes: 80,
-    window: 100,
-  };
   const alone: PhaseResult[] = [];
   const withQueries: { r: PhaseResult; q: QueryStats }[] = [];
   try {

@@ -18,6 +18,7 @@ import { SinkStore } from '../../src/sink/store.js';
 import type { DecodeFn, Reading } from '../../src/sink/types.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { message } from './sink-fixture.js';
+import { seededRandom } from '../helpers/chaos.js';
 
 const MIN = 60_000;
 const T0 = Date.UTC(2026, 5, 1);
@@ -49,16 +50,8 @@ const decode: DecodeFn = (topic, payload) => {
   };
 };
 
-/** mulberry32: the same "random" file every run, so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same "random" sequence every run, so a failure reproduces. */
+const rng = (seed: number): (() => number) => seededRandom(seed).next;
 
 let dir: string;
 let cleanup: () => void;

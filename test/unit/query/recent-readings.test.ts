@@ -6,16 +6,10 @@
 import { describe, expect, it } from 'vitest';
 import { RecentReadings } from '../../../src/query/recent-readings.js';
 import { SeriesColumn, SLOT_BYTES } from '../../../src/query/series-column.js';
+import { seededRandom } from '../../helpers/chaos.js';
 
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same "random" sequence every run, so a failure reproduces. */
+const rng = (seed: number): (() => number) => seededRandom(seed).next;
 
 describe('SeriesColumn', () => {
   it('holds what a sorted list would, through late readings and trims', () => {
