@@ -15,9 +15,8 @@ import type { Points, SeriesId } from '../../src/query/data.js';
 import { SqliteReader } from '../../src/query/sqlite-reader.js';
 import { packBatch } from '../../src/sink/protocol.js';
 import { SinkStore } from '../../src/sink/store.js';
-import type { DecodeFn, Reading } from '../../src/sink/types.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { message } from './sink-fixture.js';
+import { message, readingsDecode } from './sink-fixture.js';
 import { seededRandom } from '../helpers/chaos.js';
 
 const MIN = 60_000;
@@ -25,30 +24,7 @@ const T0 = Date.UTC(2026, 5, 1);
 const DEVICES = ['d0', 'd1', 'd2', 'd3', 'nodevice'];
 const METRICS = ['temp', 'hum', 'we"ird', 'back\\slash', 'é', 'a.b'];
 
-/**
- * Payload {id, ts, r: [[metric, value, own ts?]]}; topic x/<device>, or `nodevice` for none. The id
- * gives each message an identity, so messages of one device at one ts lie in the index in an order
- * that is not their arrival's.
- */
-const decode: DecodeFn = (topic, payload) => {
-  const j = JSON.parse(Buffer.from(payload).toString()) as {
-    id: string;
-    ts: number;
-    r: [string, number, number?][];
-  };
-  const readings: Reading[] = j.r.map(([metric, value, ts]) =>
-    ts === undefined ? { metric, value } : { metric, value, ts },
-  );
-  return {
-    ok: true,
-    device: topic === 'nodevice' ? null : (topic.split('/')[1] ?? null),
-    text: null,
-    ts: j.ts,
-    tsFromPayload: true,
-    identity: j.id,
-    readings,
-  };
-};
+const decode = readingsDecode;
 
 /** The same "random" sequence every run, so a failure reproduces. */
 const rng = (seed: number): (() => number) => seededRandom(seed).next;

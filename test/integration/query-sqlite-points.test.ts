@@ -12,28 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteReader } from '../../src/query/sqlite-reader.js';
 import { packBatch } from '../../src/sink/protocol.js';
 import { SinkStore } from '../../src/sink/store.js';
-import type { DecodeFn, Reading } from '../../src/sink/types.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { message } from './sink-fixture.js';
+import { message, readingsDecode } from './sink-fixture.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 
-/** Payload {ts, r: [[metric, value, own ts?]]}; topic x/<device>, or `nodevice` for none. */
-const decode: DecodeFn = (topic, payload) => {
-  const j = JSON.parse(Buffer.from(payload).toString()) as { ts: number; r: [string, number, number?][] };
-  const readings: Reading[] = j.r.map(([metric, value, ts]) =>
-    ts === undefined ? { metric, value } : { metric, value, ts },
-  );
-  return {
-    ok: true,
-    device: topic === 'nodevice' ? null : (topic.split('/')[1] ?? null),
-    text: null,
-    ts: j.ts,
-    tsFromPayload: true,
-    identity: null,
-    readings,
-  };
-};
+const decode = readingsDecode;
 
 const METRICS = [
   'temp',

@@ -12,7 +12,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InboundMessage, QoS } from '../../src/lib/message.js';
-import type { SinkSettings } from '../../src/sink/types.js';
+import type { DecodeFn, Reading, SinkSettings } from '../../src/sink/types.js';
 
 export const DIST = new URL('../../dist/', import.meta.url);
 const SRC_SINK = new URL('../../src/sink/', import.meta.url);
@@ -101,3 +101,28 @@ export function message(
     },
   };
 }
+
+/**
+ * The query tests' decoder: payload {ts, r: [[metric, value, own ts?]], id?}; topic x/<device>, or
+ * `nodevice` for a message without a device. `id`, when given, is the message's identity, so
+ * messages of one device at one ts lie in the index in an order that is not their arrival's.
+ */
+export const readingsDecode: DecodeFn = (topic, payload) => {
+  const j = JSON.parse(Buffer.from(payload).toString()) as {
+    id?: string;
+    ts: number;
+    r: [string, number, number?][];
+  };
+  const readings: Reading[] = j.r.map(([metric, value, ts]) =>
+    ts === undefined ? { metric, value } : { metric, value, ts },
+  );
+  return {
+    ok: true,
+    device: topic === 'nodevice' ? null : (topic.split('/')[1] ?? null),
+    text: null,
+    ts: j.ts,
+    tsFromPayload: true,
+    identity: j.id ?? null,
+    readings,
+  };
+};
