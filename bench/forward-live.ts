@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { type Alongside, type PhaseResult, runPhase } from './lib/phase.js';
-import { cpuSeconds } from './lib/proc-stats.js';
+import { forwarderBackendCpu } from './lib/pg-backend.js';
 import { sleep } from './lib/process.js';
 import { mqliteLoad } from './lib/mqlite-load.js';
 
@@ -67,27 +67,6 @@ async function delivered(client: pg.Client, schema: string): Promise<number> {
   return Number(r.rows[0]?.n ?? 0);
 }
 
-/**
- * CPU so far of the forwarder's PostgreSQL backend(s), found by the application_name the forwarder
- * gives its connection (`mqlite <source>`); the bench names the source after the run's schema.
- * A backend's CPU since it started is all the forwarder's (a reconnect would lose the old one's).
- */
-async function backendCpu(client: pg.Client, source: string): Promise<number> {
-  const r = await client.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
-    [`mqlite ${source}`],
-  );
-  let total = 0;
-  for (const { pid } of r.rows) {
-    try {
-      total += cpuSeconds(pid);
-    } catch {
-      // Gone (or another machine's server): not counted.
-    }
-  }
-  return total;
-}
-
 /** Beside an "on" run: the catch-up once ingestion has ended, and PostgreSQL's CPU for it all. */
 function watchDelivery(client: pg.Client, schema: string, expected: number, out: Delivery): Alongside {
   return () => {
@@ -101,7 +80,7 @@ function watchDelivery(client: pg.Client, schema: string, expected: number, out:
           n = await delivered(client, schema).catch(() => n);
         }
         out.catchUpSeconds = n >= expected ? (Date.now() - ended) / 1000 : undefined;
-        out.pgCpuSeconds = await backendCpu(client, schema).catch(() => Number.NaN);
+        out.pgCpuSeconds = await forwarderBackendCpu(client, schema).catch(() => Number.NaN);
       },
     };
   };

@@ -11,7 +11,7 @@
  * PostgreSQL backend's CPU per message is read from /proc when the server runs on this machine.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +21,7 @@ import type { ForwardMethod } from '../src/forward/pg-destination.js';
 import type { ForwardWorkerInit } from '../src/forward/protocol.js';
 import { packBatch } from '../src/sink/protocol.js';
 import { SinkStore } from '../src/sink/store.js';
+import { forwarderBackendCpu } from './lib/pg-backend.js';
 import { benchDecode, benchMessage } from './lib/sink-input.js';
 
 const { values } = parseArgs({
@@ -115,12 +116,7 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
   const client = new pg.Client(PG);
   await client.connect();
   // The forwarder's backend still runs: its CPU since it started is the server's share per message.
-  const backend = (
-    await client.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [
-      `mqlite ${schema}`,
-    ])
-  ).rows[0]?.pid;
-  const backendCpuMs = backend === undefined ? Number.NaN : procCpuMs(backend);
+  const backendCpuMs = (await forwarderBackendCpu(client, schema)) * 1000;
   await f.stop();
   const n = Number((await client.query(`SELECT count(*) AS n FROM ${schema}.messages`)).rows[0].n);
   const size = Number(
@@ -139,23 +135,10 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
     errors,
     // This process's CPU (the forwarder's worker thread: read, encode, pg client), per message.
     forwarderCpuUsPerMsg: Math.round(((cpu.user + cpu.system) / n) * 10) / 10,
-    // The PostgreSQL backend serving the forwarder (user + system, /proc; 10 ms ticks).
+    // The PostgreSQL backend serving the forwarder (user + system, /proc).
     pgBackendCpuUsPerMsg: Math.round(((backendCpuMs * 1000) / n) * 10) / 10,
     pgBytesPerMsg: Math.round(size / n),
   };
-}
-
-/** utime + stime of a local process, ms (Linux /proc, clock ticks of 10 ms). */
-function procCpuMs(pid: number): number {
-  try {
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    // PostgreSQL on another host or in a container: its CPU is not ours to read.
-    return Number.NaN;
-  }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mqlite-bench-forward-'));
