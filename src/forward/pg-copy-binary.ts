@@ -13,6 +13,7 @@
  * UTF-8 encoder writes lone surrogates as U+FFFD, as Buffer.from does, and payloads holding
  * U+0000 go as bytea (payloadColumns, pg-encode.ts).
  */
+import type { ReadingsType } from './pg-schema.js';
 import type { OutboxBatch } from './types.js';
 import { M, R } from './types.js';
 
@@ -138,8 +139,12 @@ function sourceField(source: string): Buffer {
 
 const JSONB_VERSION = 1;
 
-/** Rows of pg-schema.ts MESSAGE_COLUMNS, in that order. */
-export function binaryMessages(batch: OutboxBatch, source: string): Buffer {
+/**
+ * Rows of pg-schema.ts MESSAGE_COLUMNS, in that order. readings as json is its text; as jsonb
+ * (schemas made before json, pg-schema.ts) the version byte comes first.
+ */
+export function binaryMessages(batch: OutboxBatch, source: string, readingsType: ReadingsType): Buffer {
+  const prefix = readingsType === 'jsonb' ? JSONB_VERSION : -1;
   const src = sourceField(source);
   // Fixed fields take ~110 bytes a row; the rest is payload, readings and topic (batch.bytes).
   const w = new Writer(HEADER.length + batch.bytes + batch.messages.length * (130 + src.length));
@@ -176,7 +181,7 @@ export function binaryMessages(batch: OutboxBatch, source: string): Buffer {
     w.bool(m[M.dup]);
     const readings = m[M.readings];
     if (readings === null) w.null();
-    else w.text(readings, JSONB_VERSION);
+    else w.text(readings, prefix);
   }
   return w.done();
 }

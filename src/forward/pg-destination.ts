@@ -63,6 +63,8 @@ export interface WriteResult {
 export class PgDestination {
   private client: pg.Client | undefined;
   private schemaReady = false;
+  /** messages.readings' type, read when the schema was made or found (pg-schema.ts). */
+  private readingsType: sql.ReadingsType = 'json';
   /** The last direct COPY hit rows already there: the next attempt goes through staging. */
   private stageNext = false;
   private readonly names: sql.Names;
@@ -100,7 +102,11 @@ export class PgDestination {
       await withTimeout(client.query(sql.STAGE_MESSAGES), t, 'creating staging tables');
       await withTimeout(client.query(sql.STAGE_READINGS), t, 'creating staging tables');
     } else if (this.s.method === 'copy-direct') {
-      await withTimeout(client.query(sql.STAGE_BINARY_MESSAGES), t, 'creating staging tables');
+      await withTimeout(
+        client.query(sql.stageBinaryMessages(this.readingsType)),
+        t,
+        'creating staging tables',
+      );
       await withTimeout(client.query(sql.STAGE_BINARY_READINGS), t, 'creating staging tables');
     }
     const r = await withTimeout(
@@ -131,7 +137,7 @@ export class PgDestination {
     const some = batch.readingsAt.length > 0;
     if (this.s.method === 'copy-direct')
       return {
-        messages: binaryMessages(batch, this.s.source),
+        messages: binaryMessages(batch, this.s.source, this.readingsType),
         readings: some ? binaryReadings(batch, this.s.source) : undefined,
       };
     return {
@@ -200,15 +206,17 @@ export class PgDestination {
       const rows = this.rows(batch);
       await copy(client, sql.COPY_MESSAGES, rows.messages);
       if (rows.readings) await copy(client, sql.COPY_READINGS, rows.readings);
-      // The INSERT … SELECT (parse the readings as jsonb, both indexes) and the COMMIT that follows
+      // The INSERT … SELECT (check the readings' JSON, both indexes) and the COMMIT that follows
       // are the server's longest part, and the query text is already on the socket when
       // client.query returns: the local side uses that time, with nothing of its own to send.
-      const insertingMessages = client.query(sql.insertStagedMessages(this.names), [source]);
+      const insertingMessages = client.query(sql.insertStagedMessages(this.names, this.readingsType), [
+        source,
+      ]);
       whileServerWorks?.();
       inserted = (await insertingMessages).rowCount ?? 0;
       if (rows.readings) await client.query(sql.insertStagedReadings(this.names), [source]);
     } else {
-      const insertingMessages = client.query(sql.insertUnnestMessages(this.names), [
+      const insertingMessages = client.query(sql.insertUnnestMessages(this.names, this.readingsType), [
         source,
         ...messageArrays(batch),
       ]);
@@ -228,6 +236,10 @@ export class PgDestination {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sql.lockKey(this.names)]);
     const ts = await client.query(sql.HAS_TIMESCALE);
     for (const stmt of sql.createSchema(this.names, (ts.rowCount ?? 0) > 0)) await client.query(stmt);
+    // A schema made by an earlier version keeps its jsonb readings: rows are encoded for it.
+    const found = await client.query<{ type: string }>(sql.READINGS_TYPE, [`${this.names.schema}.messages`]);
+    this.readingsType = sql.readingsType(found.rows[0]?.type);
+    await client.query(sql.readingsView(this.names, this.readingsType));
     await client.query('COMMIT');
   }
 

@@ -170,6 +170,96 @@ describe('forwarding to PostgreSQL', () => {
     });
   }
 
+  /** Readings the view should list for the outbox: each message's readings, plus readings_at. */
+  async function viewReadings(): Promise<number> {
+    return Number((await pg.rows<{ n: string }>(`SELECT count(*) AS n FROM ${pg.name}.readings`))[0]?.n);
+  }
+
+  function expectedReadings(dbPath: string): number {
+    let n = 0;
+    for (const m of localMessages(dbPath))
+      n += m.readings === null ? 0 : Object.keys(JSON.parse(m.readings)).length;
+    return n + 60 * (localMessages(dbPath).length / 3000);
+  }
+
+  it('makes readings json (nothing for the server to parse into a tree), and the readings view expands it', async () => {
+    const db = join(tmp.dir, 'm.db');
+    writeOutbox(db, 1, 3000);
+    await start(init(db, pg.name, { method: 'copy-direct' }));
+    await waitFor(async () => (await pg.count('messages')) === 3000, 'all 3000 messages in PostgreSQL');
+    const type = await pg.rows<{ t: string }>(
+      `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '${pg.name}.messages'::regclass AND attname = 'readings'`,
+    );
+    expect(type[0]?.t).toBe('json');
+    // The view's values are the numbers of the local JSON.
+    const v = await pg.rows<{ id: string; value: number }>(
+      `SELECT m.id, r.value FROM ${pg.name}.messages m JOIN ${pg.name}.readings r USING (source, ts, device)
+        WHERE r.metric = 'v' AND m.readings IS NOT NULL ORDER BY m.id LIMIT 5`,
+    );
+    const local = new Map(localMessages(db).map((m) => [m.id, m.readings]));
+    for (const r of v) expect(r.value).toBe(JSON.parse(local.get(Number(r.id)) ?? '{}').v);
+    expect(await viewReadings()).toBe(expectedReadings(db));
+  });
+
+  /**
+   * The schema as the version before json readings made it (pg-schema.ts at b7a5293): a
+   * PostgreSQL that already holds forwarded data keeps its tables, and the new version writes
+   * into them as they are, through every method and the re-send path.
+   */
+  async function earlierVersionSchema(s: string): Promise<void> {
+    for (const stmt of [
+      `CREATE SCHEMA ${s}`,
+      `CREATE TABLE ${s}.messages (
+        source text NOT NULL, id bigint NOT NULL, ts timestamptz NOT NULL, received_at timestamptz NOT NULL,
+        topic text NOT NULL, device text, payload text, payload_raw bytea, qos smallint NOT NULL,
+        retain boolean NOT NULL, dup boolean NOT NULL, readings jsonb,
+        forwarded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (source, id))`,
+      `CREATE INDEX messages_device_ts ON ${s}.messages (device, ts)`,
+      `CREATE TABLE ${s}.readings_at (
+        source text NOT NULL, message_id bigint NOT NULL, device text, metric text NOT NULL,
+        ts timestamptz NOT NULL, value double precision NOT NULL, PRIMARY KEY (source, message_id, metric, ts))`,
+      `CREATE TABLE ${s}.forward_cursor (
+        source text PRIMARY KEY, after_id bigint NOT NULL, messages bigint NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL)`,
+      `CREATE VIEW ${s}.readings (source, ts, device, metric, value) AS
+        SELECT m.source, m.ts, m.device, r.key, (r.value)::double precision
+          FROM ${s}.messages m, jsonb_each(m.readings) r WHERE jsonb_typeof(r.value) = 'number'
+        UNION ALL SELECT source, ts, device, metric, value FROM ${s}.readings_at`,
+    ])
+      await pg.client.query(stmt);
+  }
+
+  for (const method of ['copy-direct', 'copy', 'unnest'] as const) {
+    it(`writes into a schema an earlier version made (readings jsonb) as it is, re-sends skipped (${method})`, async () => {
+      await earlierVersionSchema(pg.name);
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 3000);
+      const first = await start(init(db, pg.name, { method }));
+      await waitFor(async () => (await pg.count('messages')) === 3000, 'all 3000 messages in PostgreSQL');
+      await first.f.stop();
+      // A lost acknowledgement: the next forwarder sends 2501.. again (copy-direct: a unique
+      // violation, then the same rows through its binary staging table, typed jsonb here).
+      await pg.client.query(`UPDATE ${pg.name}.forward_cursor SET after_id = 2500`);
+      const second = await start(init(db, pg.name, { method }));
+      await waitFor(() => second.seen.duplicates === 500, 'the 500 re-sent rows to be skipped');
+      expect(second.seen.errors.filter((e) => !e.includes('duplicate key'))).toEqual([]);
+
+      const type = await pg.rows<{ t: string }>(
+        `SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = '${pg.name}.messages'::regclass AND attname = 'readings'`,
+      );
+      expect(type[0]?.t).toBe('jsonb');
+      const local = localMessages(db);
+      const remote = await pg.rows<{ id: string; readings: Record<string, number> | null }>(
+        `SELECT id, readings FROM ${pg.name}.messages ORDER BY id`,
+      );
+      expect(remote.map((r) => [Number(r.id), r.readings])).toEqual(
+        local.map((m) => [m.id, m.readings === null ? null : JSON.parse(m.readings)]),
+      );
+      expect(await pg.count('readings_at')).toBe(60);
+      expect(await viewReadings()).toBe(expectedReadings(db));
+    });
+  }
+
   describe('through a link that fails', () => {
     let proxy: TcpProxy;
     beforeEach(async () => {

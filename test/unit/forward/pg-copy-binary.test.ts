@@ -44,7 +44,7 @@ const row = (over: Partial<Record<number, unknown>> = {}): OutboxMessage => {
 
 describe('COPY binary encoding', () => {
   it('twelve fields a message in the table order, each as its type sends it', () => {
-    const [r] = parse(binaryMessages(batch([row()]), 'gw-1'));
+    const [r] = parse(binaryMessages(batch([row()]), 'gw-1', 'jsonb'));
     expect(r).toHaveLength(12);
     const f = r as Buffer[];
     expect(f[0]?.toString()).toBe('gw-1');
@@ -63,11 +63,16 @@ describe('COPY binary encoding', () => {
     expect(f[11]?.subarray(1).toString()).toBe('{"t":1}');
   });
 
+  it('readings as json: the JSON text alone (schemas made by this version)', () => {
+    const [r] = parse(binaryMessages(batch([row()]), 'gw-1', 'json'));
+    expect((r as Buffer[])[11]?.toString()).toBe('{"t":1}');
+  });
+
   it('writes times as exact microseconds since 2000, before 1970 and far ahead too', () => {
     const times = [
       0, -1, 946_684_800_000, 946_684_799_999, 1_764_000_000_123, 253_402_300_799_999, -62_135_596_800_000,
     ];
-    const rows = parse(binaryMessages(batch(times.map((ts) => row({ 8: ts, 7: ts }))), 's'));
+    const rows = parse(binaryMessages(batch(times.map((ts) => row({ 8: ts, 7: ts }))), 's', 'json'));
     for (const [i, ts] of times.entries()) {
       expect(micros(rows[i]?.[2])).toBe(BigInt(ts) * 1000n - PG_EPOCH_US);
       expect(micros(rows[i]?.[3])).toBe(BigInt(ts) * 1000n - PG_EPOCH_US);
@@ -87,6 +92,7 @@ describe('COPY binary encoding', () => {
           row({ 3: '' }),
         ]),
         'ü',
+        'json',
       ),
     );
     expect(rows[0]?.[0]?.toString()).toBe('ü');
@@ -104,7 +110,7 @@ describe('COPY binary encoding', () => {
 
   it('grows past its first guess for payloads larger than the batch said', () => {
     const big = `${'x\t€'.repeat(400_000)}😀`;
-    const rows = parse(binaryMessages(batch([row({ 3: big }), row({ 0: 8, 3: big })], [], 10), 's'));
+    const rows = parse(binaryMessages(batch([row({ 3: big }), row({ 0: 8, 3: big })], [], 10), 's', 'json'));
     expect(rows.map((r) => r[6]?.toString() === big)).toEqual([true, true]);
   });
 
