@@ -132,6 +132,8 @@ async function main(): Promise<number> {
       const ok = exact.rows === expected && exact.distinct === expected;
       allExact &&= ok && on.verification.ok && off.verification.ok;
       const ratio = on.msgsPerSec / off.msgsPerSec;
+      // Remote transactions, from the daemon's metrics scraped after the catch-up.
+      const batches = on.metrics.mqlite_forward_batch_duration_seconds_count ?? Number.NaN;
       const cpu = (r: PhaseResult) =>
         `main ${threadCpu(r, 'main').toFixed(2)} writer ${threadCpu(r, 'mqlite-sqlite').toFixed(2)}` +
         (r === on ? ` forwarder ${threadCpu(r, 'mqlite-forward').toFixed(2)}` : '');
@@ -142,13 +144,14 @@ async function main(): Promise<number> {
             d.catchUpSeconds === undefined
               ? `NOT within ${catchUpMs / 1000} s`
               : `${d.catchUpSeconds.toFixed(1)} s later`
-          }; ${ok ? 'each message exactly once' : `NOT exact: ${JSON.stringify(exact)}`}`,
+          }; ${batches} batches (mean ${Math.round(expected / batches)} messages); ${ok ? 'each message exactly once' : `NOT exact: ${JSON.stringify(exact)}`}`,
       );
       rows.push({
         pair,
         off: { msgsPerSec: off.msgsPerSec, cpuByThread: off.cpuByThread, verification: off.verification },
         on: { msgsPerSec: on.msgsPerSec, cpuByThread: on.cpuByThread, verification: on.verification },
         ratio,
+        batches,
         delivery: d,
         postgresRows: exact,
       });

@@ -22,6 +22,7 @@ import type { ForwardWorkerInit } from '../src/forward/protocol.js';
 import { packBatch } from '../src/sink/protocol.js';
 import { SinkStore } from '../src/sink/store.js';
 import { forwarderBackendCpu } from './lib/pg-backend.js';
+import { cpuSecondsByThread } from './lib/proc-stats.js';
 import { benchDecode, benchMessage } from './lib/sink-input.js';
 
 const { values } = parseArgs({
@@ -113,6 +114,8 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
   await finished;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  // The worker thread alone (named by forward-worker.ts), as bench:forward-live reports it.
+  const threadCpu = cpuSecondsByThread(process.pid)['mqlite-forward'] ?? Number.NaN;
   const client = new pg.Client(PG);
   await client.connect();
   // The forwarder's backend still runs: its CPU since it started is the server's share per message.
@@ -135,6 +138,7 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
     errors,
     // This process's CPU (the forwarder's worker thread: read, encode, pg client), per message.
     forwarderCpuUsPerMsg: Math.round(((cpu.user + cpu.system) / n) * 10) / 10,
+    forwarderThreadCpuUsPerMsg: Math.round(((threadCpu * 1e6) / n) * 10) / 10,
     // The PostgreSQL backend serving the forwarder (user + system, /proc).
     pgBackendCpuUsPerMsg: Math.round(((backendCpuMs * 1000) / n) * 10) / 10,
     pgBytesPerMsg: Math.round(size / n),

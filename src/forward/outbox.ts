@@ -18,6 +18,13 @@ import { type BacklogStats, M, type OutboxBatch, type OutboxMessage, type Outbox
 export const PROTECT_CONSUMER = 'forward.postgres';
 /** Rows sampled for the backlog's mean size. */
 const SIZE_SAMPLE = 200;
+/**
+ * Rows per .all() while reading a batch: one call per chunk instead of one per row (iterate()
+ * costs ~0.45 µs more a row, ~15% of the read). The first chunk is small; later ones are sized so
+ * that, for rows no larger than the largest seen so far, the batch's byte bound is not passed.
+ */
+const CHUNK_ROWS = 1000;
+const FIRST_CHUNK_ROWS = 16;
 
 export interface OutboxOptions {
   readonly path: string;
@@ -81,13 +88,25 @@ export class Outbox {
   readBatch(afterId: number, maxMessages: number, maxBytes: number): OutboxBatch | undefined {
     const messages: OutboxMessage[] = [];
     let bytes = 0;
-    // One read transaction for both statements: readings_at matches the messages read.
+    let largest = 0;
+    let after = afterId;
+    // One read transaction for all statements: readings_at matches the messages read.
     this.read.exec('BEGIN');
     try {
-      for (const r of this.stmts.messages.iterate(afterId, maxMessages) as IterableIterator<OutboxMessage>) {
-        messages.push(r);
-        bytes += sizeOf(r);
-        if (bytes >= maxBytes) break;
+      fill: for (let want = Math.min(FIRST_CHUNK_ROWS, maxMessages); want > 0; ) {
+        const rows = this.stmts.messages.all(after, want) as OutboxMessage[];
+        for (const r of rows) {
+          messages.push(r);
+          const size = sizeOf(r);
+          bytes += size;
+          if (size > largest) largest = size;
+          if (bytes >= maxBytes) break fill;
+        }
+        const last = rows[rows.length - 1];
+        if (!last || rows.length < want) break;
+        after = last[M.id];
+        const byBytes = Math.floor((maxBytes - bytes) / Math.max(1, largest));
+        want = Math.min(CHUNK_ROWS, maxMessages - messages.length, Math.max(1, byBytes));
       }
       const last = messages[messages.length - 1];
       if (!last) return undefined;
