@@ -39,7 +39,7 @@ const PG = {
   user: process.env.PGUSER ?? 'postgres',
 };
 
-type ReadingsType = 'jsonb' | 'json';
+type ReadingsType = 'jsonb' | 'json' | 'jsonSorted';
 interface Variant {
   readonly readings: ReadingsType;
   readonly ddl: (s: string) => string[];
@@ -64,6 +64,18 @@ const VARIANTS: Record<string, Variant> = {
   'json-idxC': {
     readings: 'json',
     ddl: (s) => [table(s, 'json'), `CREATE INDEX ON ${s}.messages (device COLLATE "C", ts)`, cursor(s)],
+  },
+  'json-idx-nodedup': {
+    readings: 'json',
+    ddl: (s) => [
+      table(s, 'json'),
+      `CREATE INDEX ON ${s}.messages (device, ts) WITH (deduplicate_items = off)`,
+      cursor(s),
+    ],
+  },
+  'json-sorted': {
+    readings: 'jsonSorted',
+    ddl: (s) => [table(s, 'json'), deviceTs(s), cursor(s)],
   },
   'json-idx-ts-device': {
     readings: 'json',
@@ -144,13 +156,25 @@ try {
   const path = join(dir, 'outbox.db');
   buildBacklog(path);
   const outbox = new Outbox({ path, busyTimeoutMs: 5000 });
-  const encoded: Record<ReadingsType, { lastId: number; rows: Buffer }[]> = { jsonb: [], json: [] };
+  const encoded: Record<ReadingsType, { lastId: number; rows: Buffer }[]> = {
+    jsonb: [],
+    json: [],
+    jsonSorted: [],
+  };
   let after = 0;
   for (;;) {
     const b = outbox.readBatch(after, BATCH, 64 * 1024 ** 2);
     if (!b) break;
     encoded.jsonb.push({ lastId: b.lastId, rows: binaryMessages(b, 'bench', 'jsonb') });
     encoded.json.push({ lastId: b.lastId, rows: binaryMessages(b, 'bench', 'json') });
+    // The same rows in (device, ts) order: the index's inserts walk its leaves in order.
+    const sorted = [...b.messages].sort((x, y) =>
+      x[2] === y[2] ? x[8] - y[8] : (x[2] ?? '') < (y[2] ?? '') ? -1 : 1,
+    );
+    encoded.jsonSorted.push({
+      lastId: b.lastId,
+      rows: binaryMessages({ ...b, messages: sorted }, 'bench', 'json'),
+    });
     after = b.lastId;
   }
   outbox.close();

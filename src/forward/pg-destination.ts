@@ -235,9 +235,12 @@ export class PgDestination {
     // N instances starting at once: one makes the schema, the others wait and find it made.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [sql.lockKey(this.names)]);
     const ts = await client.query(sql.HAS_TIMESCALE);
-    for (const stmt of sql.createSchema(this.names, (ts.rowCount ?? 0) > 0)) await client.query(stmt);
+    const table = `${this.names.schema}.messages`;
+    const made = await client.query<{ made: boolean }>(sql.MESSAGES_MADE, [table]);
+    for (const stmt of sql.createSchema(this.names, (ts.rowCount ?? 0) > 0, made.rows[0]?.made === true))
+      await client.query(stmt);
     // A schema made by an earlier version keeps its jsonb readings: rows are encoded for it.
-    const found = await client.query<{ type: string }>(sql.READINGS_TYPE, [`${this.names.schema}.messages`]);
+    const found = await client.query<{ type: string }>(sql.READINGS_TYPE, [table]);
     this.readingsType = sql.readingsType(found.rows[0]?.type);
     await client.query(sql.readingsView(this.names, this.readingsType));
     await client.query('COMMIT');

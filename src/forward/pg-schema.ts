@@ -59,7 +59,16 @@ export function readingsView(n: Names, type: ReadingsType): string {
 
 export const HAS_TIMESCALE = "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'";
 
-export function createSchema(n: Names, hypertable: boolean): string[] {
+/** $1 = 'schema.messages': whether the table is there already. */
+export const MESSAGES_MADE = 'SELECT to_regclass($1) IS NOT NULL AS made';
+
+/**
+ * The DDL of a first use. The (device, ts) index is made with the table only: it serves reads,
+ * not delivery (the primary key is what makes re-sends no-ops), and costs about as much server CPU
+ * per row as the rest of the insert (bench/forward-pg-rows.ts), so a user who drops it keeps it
+ * dropped.
+ */
+export function createSchema(n: Names, hypertable: boolean, messagesMade = false): string[] {
   const s = n.schema;
   const key = hypertable ? 'source, id, ts' : 'source, id';
   const ddl = [
@@ -80,7 +89,7 @@ export function createSchema(n: Names, hypertable: boolean): string[] {
       forwarded_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (${key})
     )`,
-    `CREATE INDEX IF NOT EXISTS messages_device_ts ON ${s}.messages (device, ts)`,
+    ...(messagesMade ? [] : [`CREATE INDEX IF NOT EXISTS messages_device_ts ON ${s}.messages (device, ts)`]),
     `CREATE TABLE IF NOT EXISTS ${s}.readings_at (
       source     text             NOT NULL,
       message_id bigint           NOT NULL,

@@ -201,6 +201,27 @@ describe('forwarding to PostgreSQL', () => {
     expect(await viewReadings()).toBe(expectedReadings(db));
   });
 
+  it('makes the (device, ts) index with the table, and does not make it again once dropped', async () => {
+    const indexes = async () =>
+      (
+        await pg.rows<{ indexname: string }>(
+          `SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'messages' ORDER BY 1`,
+          [pg.name],
+        )
+      ).map((r) => r.indexname);
+    const db = join(tmp.dir, 'm.db');
+    writeOutbox(db, 1, 1000);
+    const first = await start(init(db, pg.name, { method: 'copy-direct' }));
+    await waitFor(async () => (await pg.count('messages')) === 1000, 'the first 1000');
+    await first.f.stop();
+    expect(await indexes()).toEqual(['messages_device_ts', 'messages_pkey']);
+    await pg.client.query(`DROP INDEX ${pg.name}.messages_device_ts`);
+    writeOutbox(db, 1001, 500);
+    await start(init(db, pg.name, { method: 'copy-direct' }));
+    await waitFor(async () => (await pg.count('messages')) === 1500, 'the next 500');
+    expect(await indexes()).toEqual(['messages_pkey']);
+  });
+
   /**
    * The schema as the version before json readings made it (pg-schema.ts at b7a5293): a
    * PostgreSQL that already holds forwarded data keeps its tables, and the new version writes
