@@ -1,14 +1,15 @@
 /**
  * Pure: a batch → COPY's binary format (postgresql.org/docs/15/sql-copy.html, "Binary Format"),
  * written straight into one Buffer: no string per line or per field, one UTF-8 encode per text
- * value, and nothing for the server to parse but the readings' JSON (jsonb has no binary form
- * beneath its version byte). Rows go straight into the tables with their final column types
- * (pg-schema.ts copyBinaryMessages), or, after a unique violation, into a staging table of the
- * same types.
+ * value, and nothing for the server to parse but the readings' JSON (json is its text; jsonb,
+ * in schemas made before, has no binary form beneath its version byte). Rows go straight into
+ * the tables with their final column types (pg-schema.ts copyBinaryMessages), or, after a unique
+ * violation, into a staging table of the same types.
  *
  * Field by field: a 4-byte length (-1 for NULL), then the value as the type's send function
  * writes it: int8/int2/float8 big-endian, boolean one byte, text and bytea the bytes themselves,
- * timestamptz int64 microseconds since 2000-01-01 UTC, jsonb the version byte 1 then JSON text.
+ * timestamptz int64 microseconds since 2000-01-01 UTC, json the text, jsonb the version byte 1
+ * then the text.
  * Text need not be escaped; it must be valid UTF-8 without U+0000 (the server checks): Buffer's
  * UTF-8 encoder writes lone surrogates as U+FFFD, as Buffer.from does, and payloads holding
  * U+0000 go as bytea (payloadColumns, pg-encode.ts).

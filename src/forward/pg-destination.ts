@@ -226,6 +226,11 @@ export class PgDestination {
         await client.query(sql.insertUnnestReadings(this.names), [source, ...readingArrays(batch)]);
     }
     await client.query(sql.advanceCursor(this.names), [source, batch.lastId, inserted]);
+    // A durable commit, on purpose. synchronous_commit = off would still lose rows and cursor
+    // together (one transaction), so PostgreSQL alone stays exactly once; but the cursor is
+    // mirrored into purge_protect once this returns, and retention may then purge rows whose
+    // commit a server crash loses: gone on both sides. Live, a commit comes every ~10k rows, so
+    // there is no CPU to win (BENCHMARKS.md "Forwarding live, fwdpg branch").
     await client.query('COMMIT');
     return { inserted };
   }
