@@ -229,11 +229,11 @@ export class SinkStore {
       this.deadLetter(b, i, d.reason, d.detail);
       return { kind: 'dead', reason: d.reason };
     }
-    const raw = payloadAt(b, i);
     const flags = b.flags[i] as number;
     const ts = Math.round(d.ts);
     const topic = b.topics[i] as string;
-    const payload = d.text ?? asBuffer(raw);
+    // A text payload is stored as the decoder's string: no second view of its bytes per message.
+    const payload = d.text ?? asBuffer(payloadAt(b, i));
     // No identity: only a DUP or retained copy of a stored message is a redelivery (redelivery.ts).
     if (
       d.identity === null &&
