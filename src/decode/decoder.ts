@@ -5,6 +5,7 @@
  */
 import { type FlattenRun, flattenInto, type Located, locate } from './flatten.js';
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
+import type { TemplateMatch } from './topic-template.js';
 import { createCborDecoder } from './formats/cbor.js';
 import { createMsgpackDecoder } from './formats/msgpack.js';
 import type { DecoderReport } from './formats/sparkplug/outbox.js';
@@ -17,6 +18,23 @@ import { describeBadTimestamp, timestampMs } from './timestamp.js';
 import type { DeadLetterReason, Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
 
 const MAX_DETAIL_CHARS = 200;
+
+/**
+ * What the topic alone decides (its rule, template captures, device, metric name), kept per topic:
+ * a fleet publishes on the same topics over and over, and matching the template again allocated a
+ * match, a null-prototype captures object and its strings per message (~300 B in the writer's
+ * young generation). Bounded like the rule cache (format-rules.ts): 10k topics of ≤ 512 chars,
+ * emptied at once when full; longer topics are matched every time.
+ */
+const TOPIC_CACHE_MAX_ENTRIES = 10_000;
+const TOPIC_CACHE_MAX_TOPIC_CHARS = 512;
+
+interface TopicFacts {
+  readonly rule: CompiledRule;
+  readonly match: TemplateMatch;
+  readonly device: string | null;
+  readonly named: string | undefined;
+}
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what we strip
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
 /** ±8.64e15 ms is the range of a JS Date (ECMA-262 §21.4.1.1); toISOString throws outside it. */
@@ -71,6 +89,21 @@ function showMs(ms: number): string {
 export function createDecoder(settings: DecodeSettings): DecodeFn {
   checkSettings(settings);
   const selectRule = createRuleSelector(settings.formats, settings.template);
+  const topicCache = new Map<string, TopicFacts>();
+  const topicFacts = (topic: string): TopicFacts => {
+    const hit = topicCache.get(topic);
+    if (hit !== undefined) return hit;
+    const rule = selectRule(topic);
+    // Frozen: one match now serves every message on this topic.
+    const match = Object.freeze(rule.matchTemplate(topic));
+    Object.freeze(match.fields);
+    const facts: TopicFacts = { rule, match, device: rule.deviceOf(match), named: rule.metricOf(match) };
+    if (topic.length <= TOPIC_CACHE_MAX_TOPIC_CHARS) {
+      if (topicCache.size >= TOPIC_CACHE_MAX_ENTRIES) topicCache.clear();
+      topicCache.set(topic, facts);
+    }
+    return facts;
+  };
   const stateOf = compileStateWords(settings.stateWords ?? DEFAULT_STATE_WORDS);
   const defaultZone = settings.timeZone ?? 'local';
   // fatal: invalid UTF-8 is reported, not replaced with U+FFFD. ignoreBOM: keep a BOM in the
@@ -207,10 +240,7 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     // `$` topics match no wildcard rule ([MQTT-4.7.2-1]); the certificates belong to Sparkplug.
     if (usesSparkplug && topic.startsWith(SPARKPLUG_CERTIFICATES))
       return readingFormats.sparkplug(topic, payload, receivedAt);
-    const rule: CompiledRule = selectRule(topic);
-    const match = rule.matchTemplate(topic);
-    const device = rule.deviceOf(match);
-    const named = rule.metricOf(match);
+    const { rule, match, device, named } = topicFacts(topic);
     const metricName = (): string => named ?? scalarMetric(topic, match.deviceEnd);
     const format = rule.format;
 
