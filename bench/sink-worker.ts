@@ -5,7 +5,7 @@
  * per message split by thread (main, the worker, V8's helper threads: GC), so a change to the worker
  * or its heap settings shows where it moves CPU. Batches of the size the live bench sees (~500).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +33,8 @@ try {
     file,
     "subscribe:\n  formats:\n    - filter: 'bench/#'\n      idField: seq\n      format: json\n",
   );
-  const config = loadConfig({ file, env: {}, flags: { db: join(dir, 'w.db') } });
+  const db = join(dir, 'w.db');
+  const config = loadConfig({ file, env: {}, flags: { db } });
   const sink = new SqliteSink(
     sinkSettings(config, decodeSettings(config), { ackOnReceipt: false }),
     new URL('../dist/worker.js', import.meta.url),
@@ -52,7 +53,20 @@ try {
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   let stored = 0;
-  for (const b of batches) stored += (await sink.write(b)).stored;
+  // Per batch: the writer's own time (decode + transaction + commit, and any checkpoint the commit
+  // ran), the round trip the main thread waits for, and the WAL file's size (its peak is the disk
+  // the WAL takes between checkpoints).
+  const commitMs: number[] = [];
+  const roundTripMs: number[] = [];
+  let walPeak = 0;
+  for (const b of batches) {
+    const r0 = performance.now();
+    const r = await sink.write(b);
+    roundTripMs.push(performance.now() - r0);
+    commitMs.push(r.commitSeconds * 1000);
+    stored += r.stored;
+    walPeak = Math.max(walPeak, statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+  }
   const wall = performance.now() - w0;
   const c = process.cpuUsage(c0);
   const threads = diffThreads(th0, cpuSecondsByThread(process.pid));
@@ -60,6 +74,10 @@ try {
   const per = (s: number) => Math.round(((s * 1e6) / stored) * 10) / 10;
   // src/worker.ts names the SQLite thread; the rest are V8's and libuv's helpers.
   const helpers = Object.entries(threads).filter(([k]) => k !== 'main' && k !== 'mqlite-sqlite');
+  const pct = (xs: number[], q: number) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return Math.round((s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0) * 100) / 100;
+  };
   console.log(
     JSON.stringify({
       stored,
@@ -68,6 +86,11 @@ try {
       cpuUsPerMsg: per((c.user + c.system) / 1e6),
       mainUsPerMsg: per(threads.main ?? 0),
       workerUsPerMsg: per(threads['mqlite-sqlite'] ?? 0),
+      commitMsP50: pct(commitMs, 0.5),
+      commitMsP99: pct(commitMs, 0.99),
+      commitMsMax: pct(commitMs, 1),
+      roundTripMsP99: pct(roundTripMs, 0.99),
+      walPeakMB: Math.round(walPeak / 1e5) / 10,
       otherThreadsUsPerMsg: per(helpers.reduce((a, [, v]) => a + v, 0)),
     }),
   );
