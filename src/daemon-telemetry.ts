@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerHooks } from './broker/embedded-broker.js';
-import type { DropReason, InboundMessage } from './lib/message.js';
+import type { DropReason, InboundMessage, MessageBatch } from './lib/message.js';
 import type { Metrics } from './observe/metrics.js';
 import type { SummarySnapshot } from './observe/summary.js';
 import { commitErrorCode } from './sink/sqlite-errors.js';
@@ -94,7 +94,7 @@ export class Telemetry {
     this.receivedByQos[m.qos]?.inc();
   }
 
-  dropped(_m: InboundMessage, reason: DropReason | string): void {
+  dropped(reason: DropReason | string): void {
     this.droppedCount++;
     this.metrics.dropped.inc({ reason });
   }
@@ -238,7 +238,7 @@ export class Telemetry {
     };
   }
 
-  private committed(batch: readonly InboundMessage[], r: BatchResult, log: Logger): void {
+  private committed(batch: MessageBatch, r: BatchResult, log: Logger): void {
     const m = this.metrics;
     this.committedCount += batch.length;
     m.messagesWritten.inc(r.stored);
@@ -273,15 +273,8 @@ export class Telemetry {
    * per stored message, fewer than the batch when some were duplicates or dead letters: each chunk
    * takes the same index range of it, so together the chunks observe every entry once.
    */
-  private settledChunk(
-    batch: readonly InboundMessage[],
-    from: number,
-    to: number,
-    r: BatchResult,
-    at: CommitClock,
-  ): void {
-    const receiveMono = new Float64Array(to - from);
-    for (let i = from; i < to; i++) receiveMono[i - from] = (batch[i] as InboundMessage).receivedMono;
+  private settledChunk(batch: MessageBatch, from: number, to: number, r: BatchResult, at: CommitClock): void {
+    const receiveMono = batch.receivedMono.subarray(from, to);
     const n = r.payloadTs.length;
     this.metrics.observeLatencies({
       receiveMono,
