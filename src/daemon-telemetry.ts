@@ -82,16 +82,12 @@ export class Telemetry {
   private deadLetterCount = 0;
   private droppedCount = 0;
   private commitErrorCount = 0;
-  private readonly receivedByQos;
 
-  constructor(private readonly metrics: Metrics) {
-    // Label lookups resolved once, not per message.
-    this.receivedByQos = [0, 1, 2].map((q) => metrics.messagesReceived.labels(String(q)));
-  }
+  constructor(private readonly metrics: Metrics) {}
 
   received(m: InboundMessage): void {
     this.receivedCount++;
-    this.receivedByQos[m.qos]?.inc();
+    this.metrics.countReceived(m.qos);
   }
 
   dropped(reason: DropReason | string): void {
