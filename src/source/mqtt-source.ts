@@ -331,12 +331,12 @@ export class MqttSource {
       callback(new Error('not accepted'));
       return;
     }
-    const release = (): void => this.acks.release(entry, callback);
     if (pending === undefined) {
-      release();
+      this.acks.release(entry, callback);
       return;
     }
     // Queue full: hold MQTT.js's pipeline, so the socket and then the broker stop sending.
+    const release = (): void => this.acks.release(entry, callback);
     pending.then(release, (err: unknown) => {
       this.deps.hooks.onError(
         new MqliteError('MQLITE_SOURCE_FAILED', `accept: ${errorMessage(err)}`, { cause: err }),
