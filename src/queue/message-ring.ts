@@ -17,6 +17,11 @@ type Settle = (how: Settlement) => void;
 /** Payload bytes per chunk (fewer when the queue's byte bound is smaller): a few dozen allocations a second at full speed. */
 export const CHUNK_BYTES = 256 * 1024;
 const INITIAL_SLOTS = 256;
+/**
+ * An emptied ring larger than this starts over at INITIAL_SLOTS: a burst above the default count
+ * bound (10000) does not keep its slots forever, and the default never reallocates in steady flow.
+ */
+const KEEP_SLOTS = 16384;
 
 interface Chunk {
   readonly bytes: Uint8Array;
@@ -52,6 +57,11 @@ export class MessageRing {
 
   get length(): number {
     return this.tail - this.head;
+  }
+
+  /** Slots allocated (tests). */
+  get capacity(): number {
+    return this.mask + 1;
   }
 
   oldestEnqueuedMono(): number | undefined {
@@ -181,6 +191,7 @@ export class MessageRing {
 
   /** Frees the chunks whose messages have all left; an emptied queue reuses its last chunk. */
   private release(): void {
+    if (this.head === this.tail && this.mask + 1 > KEEP_SLOTS) this.resize(INITIAL_SLOTS);
     for (;;) {
       const first = this.chunks[0];
       if (first === undefined || first.end > this.head) return;
@@ -195,8 +206,11 @@ export class MessageRing {
   }
 
   private grow(): void {
-    const old = this.mask + 1;
-    const cap = old * 2;
+    this.resize((this.mask + 1) * 2);
+  }
+
+  /** Moves the queued messages into rings of `cap` slots (a power of 2, at least length). */
+  private resize(cap: number): void {
     const mask = cap - 1;
     const move = <T extends { length: number; [i: number]: unknown }>(from: T, to: T): T => {
       for (let s = this.head; s < this.tail; s++) to[s & mask] = from[s & this.mask];
