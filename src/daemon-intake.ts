@@ -4,6 +4,7 @@
  */
 import type { BrokerHooks, EmbeddedBrokerSettings } from './broker/embedded-broker.js';
 import type { Accept } from './lib/message.js';
+import { quietMqttPacketDebug } from './lib/quiet-debug.js';
 import type { SourceHooks, SourceSettings } from './source/mqtt-source.js';
 
 export type IntakeSettings =
@@ -53,6 +54,8 @@ export function createIntake(settings: IntakeSettings, deps: IntakeDeps): Intake
   let loading: Promise<Intake> | undefined;
   const load = (): Promise<Intake> => {
     loading ??= (async () => {
+      // Before mqtt-packet (under both) loads: its per-packet debug calls become no-ops.
+      quietMqttPacketDebug();
       switch (settings.mode) {
         case 'embedded': {
           const { EmbeddedBroker } = await import('./broker/embedded-broker.js');

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerHooks } from './broker/embedded-broker.js';
-import type { DropReason, InboundMessage } from './lib/message.js';
+import type { DropReason, InboundMessage, MessageBatch } from './lib/message.js';
 import type { Metrics } from './observe/metrics.js';
 import type { SummarySnapshot } from './observe/summary.js';
 import { commitErrorCode } from './sink/sqlite-errors.js';
@@ -82,19 +82,15 @@ export class Telemetry {
   private deadLetterCount = 0;
   private droppedCount = 0;
   private commitErrorCount = 0;
-  private readonly receivedByQos;
 
-  constructor(private readonly metrics: Metrics) {
-    // Label lookups resolved once, not per message.
-    this.receivedByQos = [0, 1, 2].map((q) => metrics.messagesReceived.labels(String(q)));
-  }
+  constructor(private readonly metrics: Metrics) {}
 
   received(m: InboundMessage): void {
     this.receivedCount++;
-    this.receivedByQos[m.qos]?.inc();
+    this.metrics.countReceived(m.qos);
   }
 
-  dropped(_m: InboundMessage, reason: DropReason | string): void {
+  dropped(reason: DropReason | string): void {
     this.droppedCount++;
     this.metrics.dropped.inc({ reason });
   }
@@ -238,7 +234,7 @@ export class Telemetry {
     };
   }
 
-  private committed(batch: readonly InboundMessage[], r: BatchResult, log: Logger): void {
+  private committed(batch: MessageBatch, r: BatchResult, log: Logger): void {
     const m = this.metrics;
     this.committedCount += batch.length;
     m.messagesWritten.inc(r.stored);
@@ -273,15 +269,8 @@ export class Telemetry {
    * per stored message, fewer than the batch when some were duplicates or dead letters: each chunk
    * takes the same index range of it, so together the chunks observe every entry once.
    */
-  private settledChunk(
-    batch: readonly InboundMessage[],
-    from: number,
-    to: number,
-    r: BatchResult,
-    at: CommitClock,
-  ): void {
-    const receiveMono = new Float64Array(to - from);
-    for (let i = from; i < to; i++) receiveMono[i - from] = (batch[i] as InboundMessage).receivedMono;
+  private settledChunk(batch: MessageBatch, from: number, to: number, r: BatchResult, at: CommitClock): void {
+    const receiveMono = batch.receivedMono.subarray(from, to);
     const n = r.payloadTs.length;
     this.metrics.observeLatencies({
       receiveMono,

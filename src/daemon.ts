@@ -98,7 +98,7 @@ export class Daemon {
     const log = opts.logger;
     this.metrics = createMetrics(this.registry, { version: opts.version });
     this.telemetry = new Telemetry(this.metrics);
-    this.queue = new BoundedQueue(config.queue, { onDrop: (m, reason) => this.telemetry.dropped(m, reason) });
+    this.queue = new BoundedQueue(config.queue, { onDrop: (reason) => this.telemetry.dropped(reason) });
     const accept = (m: InboundMessage) => {
       this.telemetry.received(m);
       return this.queue.push(m);
@@ -160,9 +160,7 @@ export class Daemon {
         ...writerHooks,
         onCommitted: (batch, result) => {
           writerHooks.onCommitted(batch, result);
-          let bytes = 0;
-          for (const m of batch) bytes += m.payload.length;
-          this.retention.noteWritten(bytes);
+          this.retention.noteWritten(batch.packed.payload.length);
           if (result.decoder !== undefined) onDecoderReport(result.decoder);
         },
         onCommitError: (err, attempt) => {

@@ -229,13 +229,17 @@ export class EmbeddedBroker {
       dup: packet.dup === true,
       receivedAt: Date.now(),
       receivedMono: performance.now(),
-      settle: (how: Settlement) => {
-        if (settled || qos === 0) return;
-        settled = true;
-        // An error makes aedes close the connection without PUBACK: the device resends
-        // (docs/Aedes.md, authorizePublish).
-        answer(how === 'committed' ? null : new Error('message not stored; resend it'));
-      },
+      // QoS 0 was answered already: one shared no-op, no closure per message for the queue to hold.
+      settle:
+        qos === 0
+          ? settleNothing
+          : (how: Settlement) => {
+              if (settled) return;
+              settled = true;
+              // An error makes aedes close the connection without PUBACK: the device resends
+              // (docs/Aedes.md, authorizePublish).
+              answer(how === 'committed' ? null : new Error('message not stored; resend it'));
+            },
     };
     let pending: Promise<void> | undefined;
     try {
@@ -264,6 +268,8 @@ export class EmbeddedBroker {
     room.then(resume, resume);
   }
 }
+
+function settleNothing(): void {}
 
 function listen(server: net.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -35,3 +35,69 @@ export type Accept = (msg: InboundMessage) => Promise<void> | undefined;
 
 /** Why a message was dropped without being stored. Label values of mqlite_dropped_total. */
 export type DropReason = 'queue_full_oldest' | 'queue_full_newest' | 'shutdown';
+
+/** bit 0 of PackedMessages.flags. */
+export const FLAG_RETAIN = 1;
+/** bit 1 of PackedMessages.flags. */
+export const FLAG_DUP = 2;
+
+/**
+ * Messages' stored fields in a handful of typed arrays: what the queue hands the writer, and what
+ * crosses to the SQLite worker (sink/protocol.ts). Typed arrays, not objects: a queued message then
+ * leaves no JS objects behind on the main thread's heap for the garbage collector to copy and promote.
+ */
+export interface PackedMessages {
+  readonly topics: string[];
+  /** All payloads back to back; message i is payload[offsets[i] .. offsets[i+1]). */
+  readonly payload: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly qos: Uint8Array;
+  /** FLAG_RETAIN | FLAG_DUP. */
+  readonly flags: Uint8Array;
+  readonly receivedAt: Float64Array;
+}
+
+/** A batch as the queue hands it out, in receive order. */
+export interface MessageBatch {
+  readonly length: number;
+  readonly packed: PackedMessages;
+  /** InboundMessage.receivedMono of each message, for the latency histograms. */
+  readonly receivedMono: Float64Array;
+  /** Settles messages [from, to) in order; the writer settles each message exactly once. */
+  settle(from: number, to: number, how: Settlement): void;
+}
+
+/** Packs messages that are already objects (tests, benches, SqliteSink.write of an array). */
+export function batchOf(batch: readonly InboundMessage[]): MessageBatch {
+  const n = batch.length;
+  let total = 0;
+  for (const m of batch) total += m.payload.length;
+  const payload = new Uint8Array(total);
+  const offsets = new Uint32Array(n + 1);
+  const qos = new Uint8Array(n);
+  const flags = new Uint8Array(n);
+  const receivedAt = new Float64Array(n);
+  const receivedMono = new Float64Array(n);
+  const topics: string[] = new Array(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const m = batch[i] as InboundMessage;
+    topics[i] = m.topic;
+    payload.set(m.payload, at);
+    offsets[i] = at;
+    at += m.payload.length;
+    qos[i] = m.qos;
+    flags[i] = (m.retain ? FLAG_RETAIN : 0) | (m.dup ? FLAG_DUP : 0);
+    receivedAt[i] = m.receivedAt;
+    receivedMono[i] = m.receivedMono;
+  }
+  offsets[n] = at;
+  return {
+    length: n,
+    packed: { topics, payload, offsets, qos, flags, receivedAt },
+    receivedMono,
+    settle(from, to, how) {
+      for (let i = from; i < to; i++) (batch[i] as InboundMessage).settle(how);
+    },
+  };
+}

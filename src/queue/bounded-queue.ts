@@ -7,7 +7,8 @@
  * QoS 0 may instead be dropped (overflow policy); QoS 1/2 always block, because the broker
  * redelivers them anyway and dropping would only waste its work.
  */
-import type { DropReason, InboundMessage } from '../lib/message.js';
+import type { DropReason, InboundMessage, MessageBatch } from '../lib/message.js';
+import { CHUNK_BYTES, MessageRing } from './message-ring.js';
 
 export type OverflowPolicy = 'block' | 'drop-oldest' | 'drop-newest';
 
@@ -18,25 +19,23 @@ export interface QueueSettings {
 }
 
 export interface QueueHooks {
-  onDrop(msg: InboundMessage, reason: DropReason): void;
+  onDrop(reason: DropReason, topic: string): void;
 }
 
-/** Per-message bookkeeping beyond the payload (object, topic string, closure). Rough but stable. */
+/**
+ * Per-message bookkeeping beyond the payload and topic: the ring's slots (~60 B), the topic string's
+ * header, and a settle closure when the source made one (QoS 1). Rough but stable. Not counted: the
+ * unused tail of the payload chunk being filled and one spare chunk (at most 2 × 256 KiB in all).
+ */
 const OVERHEAD_BYTES = 160;
 
 export function messageBytes(msg: InboundMessage): number {
   return msg.payload.length + msg.topic.length * 2 + OVERHEAD_BYTES;
 }
 
-interface Entry {
-  readonly msg: InboundMessage;
-  readonly bytes: number;
-  readonly enqueuedMono: number;
-}
-
 export class BoundedQueue {
-  private items: Entry[] = [];
-  private head = 0;
+  /** The messages, packed as they arrive (message-ring.ts). */
+  private readonly ring: MessageRing;
   private byteCount = 0;
   private isClosed = false;
   private space: Deferred | undefined;
@@ -47,10 +46,13 @@ export class BoundedQueue {
     private readonly settings: QueueSettings,
     private readonly hooks: QueueHooks,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    // A small byte bound gets small chunks, so the chunks stay a fraction of what the bound allows.
+    this.ring = new MessageRing(Math.max(4096, Math.min(CHUNK_BYTES, Math.floor(settings.maxBytes / 8))));
+  }
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.ring.length;
   }
 
   get bytes(): number {
@@ -68,20 +70,20 @@ export class BoundedQueue {
   /** Accept (see lib/message.ts). Bound as an arrow so sources can take it as a plain function. */
   readonly push = (msg: InboundMessage): Promise<void> | undefined => {
     if (this.isClosed) {
-      this.hooks.onDrop(msg, 'shutdown');
+      this.hooks.onDrop('shutdown', msg.topic);
       msg.settle('abandoned');
       return undefined;
     }
     if (this.full() && msg.qos === 0) {
       if (this.settings.overflow === 'drop-newest') {
-        this.hooks.onDrop(msg, 'queue_full_newest');
+        this.hooks.onDrop('queue_full_newest', msg.topic);
         msg.settle('abandoned');
         return undefined;
       }
       if (this.settings.overflow === 'drop-oldest') this.dropOldestQos0();
     }
     const bytes = messageBytes(msg);
-    this.items.push({ msg, bytes, enqueuedMono: this.now() });
+    this.ring.push(msg, bytes, this.now());
     this.byteCount += bytes;
     if (this.data && this.length >= this.data.atLeast) {
       this.data.resolve();
@@ -92,23 +94,16 @@ export class BoundedQueue {
     return this.space.promise;
   };
 
-  /** Removes up to `max` messages, oldest first. */
-  take(max: number): InboundMessage[] {
-    const n = Math.min(max, this.length);
-    const out: InboundMessage[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const e = this.items[this.head + i] as Entry;
-      out[i] = e.msg;
-      this.byteCount -= e.bytes;
-    }
-    this.head += n;
-    this.compact();
+  /** Removes up to `max` messages, oldest first, as one batch. */
+  take(max: number): MessageBatch {
+    const { batch, bytes } = this.ring.take(Math.min(max, this.length));
+    this.byteCount -= bytes;
     this.releaseSpace();
-    return out;
+    return batch;
   }
 
   oldestEnqueuedMono(): number | undefined {
-    return this.items[this.head]?.enqueuedMono;
+    return this.ring.oldestEnqueuedMono();
   }
 
   /** Resolves once a message is queued (at once if one is), or when the queue closes. */
@@ -141,12 +136,16 @@ export class BoundedQueue {
 
   /** Empties the queue without storing anything: the grace period ran out. */
   abandonAll(): number {
-    const rest = this.take(this.length);
-    for (const m of rest) {
-      this.hooks.onDrop(m, 'shutdown');
-      m.settle('abandoned');
+    let n = 0;
+    while (this.length > 0) {
+      const e = this.ring.shift();
+      this.byteCount -= e.bytes;
+      this.hooks.onDrop('shutdown', e.topic);
+      e.settle('abandoned');
+      n++;
     }
-    return rest.length;
+    this.releaseSpace();
+    return n;
   }
 
   private full(): boolean {
@@ -155,32 +154,18 @@ export class BoundedQueue {
 
   private dropOldestQos0(): void {
     // Only a QoS 0 head may go: QoS 1/2 must be stored; behind one, the producer blocks instead.
-    while (this.full() && this.length > 0) {
-      const e = this.items[this.head] as Entry;
-      if (e.msg.qos !== 0) return;
-      this.head++;
+    while (this.full() && this.ring.oldestQos() === 0) {
+      const e = this.ring.shift();
       this.byteCount -= e.bytes;
-      this.hooks.onDrop(e.msg, 'queue_full_oldest');
-      e.msg.settle('abandoned');
+      this.hooks.onDrop('queue_full_oldest', e.topic);
+      e.settle('abandoned');
     }
-    this.compact();
   }
 
   private releaseSpace(): void {
     if (this.space && !this.full()) {
       this.space.resolve();
       this.space = undefined;
-    }
-  }
-
-  /** Shift in O(1) amortised: drop the consumed prefix once it dominates the array. */
-  private compact(): void {
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
     }
   }
 }

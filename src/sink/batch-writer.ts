@@ -7,7 +7,7 @@
  */
 import type { Mutex } from 'async-mutex';
 import { backoffDelay } from '../lib/backoff.js';
-import type { InboundMessage } from '../lib/message.js';
+import type { MessageBatch } from '../lib/message.js';
 import { decideFlush } from './batch-policy.js';
 import type { BatchResult } from './types.js';
 
@@ -15,14 +15,14 @@ import type { BatchResult } from './types.js';
 export interface BatchQueue {
   readonly length: number;
   oldestEnqueuedMono(): number | undefined;
-  take(max: number): InboundMessage[];
+  take(max: number): MessageBatch;
   /** Resolves once `n` messages are queued, or the queue is closed. */
   whenLength(n: number): Promise<void>;
   readonly closed: boolean;
 }
 
 export interface BatchSink {
-  write(batch: readonly InboundMessage[]): Promise<BatchResult>;
+  write(batch: MessageBatch): Promise<BatchResult>;
 }
 
 /**
@@ -48,15 +48,9 @@ export interface WriterHooks {
    * After messages [from, to) of a committed batch were settled 'committed' (chunks of SETTLE_CHUNK,
    * in order, one per turn of the event loop): per-message observations go here.
    */
-  onSettledChunk?(
-    batch: readonly InboundMessage[],
-    from: number,
-    to: number,
-    result: BatchResult,
-    at: CommitClock,
-  ): void;
+  onSettledChunk?(batch: MessageBatch, from: number, to: number, result: BatchResult, at: CommitClock): void;
   /** After every message of the batch was settled 'committed' (after its last chunk). */
-  onCommitted(batch: readonly InboundMessage[], result: BatchResult): void;
+  onCommitted(batch: MessageBatch, result: BatchResult): void;
   /** Each failed attempt of one batch, attempt counting from 1. */
   onCommitError(err: unknown, attempt: number): void;
   /** Once per failure episode, at attempt stuckAfterAttempts: the daemon forces a reconnect. */
@@ -160,7 +154,7 @@ export class BatchWriter {
   }
 
   /** Commits one batch, retrying until it succeeds; false if abandoned during stop. */
-  private async commit(batch: readonly InboundMessage[]): Promise<boolean> {
+  private async commit(batch: MessageBatch): Promise<boolean> {
     const { sink, mutex, hooks, settings } = this.deps;
     const policy = { baseMs: settings.retryBaseMs, factor: 2, capMs: settings.retryCapMs };
     for (let attempt = 1; ; attempt++) {
@@ -173,7 +167,7 @@ export class BatchWriter {
         hooks.onCommitError(err, attempt);
         if (attempt === settings.stuckAfterAttempts) hooks.onStuck();
         if (this.stopping) {
-          for (const m of batch) m.settle('abandoned');
+          batch.settle(0, batch.length, 'abandoned');
           return false;
         }
         await this.sleep(backoffDelay(policy, attempt - 1, this.random));
@@ -185,7 +179,7 @@ export class BatchWriter {
       for (let from = 0; from < batch.length; from += SETTLE_CHUNK) {
         if (from > 0) await turnOfTheLoop();
         const to = Math.min(batch.length, from + SETTLE_CHUNK);
-        for (let i = from; i < to; i++) (batch[i] as InboundMessage).settle('committed');
+        batch.settle(from, to, 'committed');
         hooks.onSettledChunk?.(batch, from, to, result, at);
       }
       if (this.failing) {

@@ -1,26 +1,17 @@
 /**
  * The wire between the main thread and the SQLite worker. A batch crosses once, as a handful of
- * typed arrays whose buffers are transferred (moved, not copied): structured-cloning a thousand
- * message objects per batch would cost more than the insert itself.
+ * typed arrays (lib/message.ts PackedMessages): structured-cloning a thousand message objects per
+ * batch would cost more than the insert itself. The arrays are copied, not transferred: the writer
+ * keeps the batch until it commits, to retry it.
  */
-import type { InboundMessage } from '../lib/message.js';
+import { batchOf, FLAG_DUP, FLAG_RETAIN, type InboundMessage, type PackedMessages } from '../lib/message.js';
 import type { MigrationProgress } from './migrations/index.js';
 import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
 import type { BatchResult, StoreSettings } from './types.js';
 
-export interface PackedBatch {
-  readonly topics: string[];
-  /** All payloads back to back; message i is payload[offsets[i] .. offsets[i+1]). */
-  readonly payload: Uint8Array;
-  readonly offsets: Uint32Array;
-  readonly qos: Uint8Array;
-  /** bit 0 retain, bit 1 dup. */
-  readonly flags: Uint8Array;
-  readonly receivedAt: Float64Array;
-}
-
-export const FLAG_RETAIN = 1;
-export const FLAG_DUP = 2;
+/** The batch's fields as they cross to the worker (lib/message.ts: the queue packs them). */
+export type PackedBatch = PackedMessages;
+export { FLAG_DUP, FLAG_RETAIN };
 
 /** What the worker thread is started with (its workerData). */
 export interface WorkerInit<D> {
@@ -51,34 +42,21 @@ export type WorkerMessage =
   | { readonly kind: 'closed'; readonly id: number }
   | { readonly kind: 'maintained'; readonly id: number; readonly result: MaintenanceResult };
 
-/** Packs a batch and lists the buffers to transfer with it. */
+/** Packs a batch and lists the buffers to transfer with it (tests and benches). */
 export function packBatch(batch: readonly InboundMessage[]): {
   packed: PackedBatch;
   transfer: ArrayBuffer[];
 } {
-  const n = batch.length;
-  let total = 0;
-  for (const m of batch) total += m.payload.length;
-  const payload = new Uint8Array(total);
-  const offsets = new Uint32Array(n + 1);
-  const qos = new Uint8Array(n);
-  const flags = new Uint8Array(n);
-  const receivedAt = new Float64Array(n);
-  const topics: string[] = new Array(n);
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const m = batch[i] as InboundMessage;
-    topics[i] = m.topic;
-    payload.set(m.payload, at);
-    offsets[i] = at;
-    at += m.payload.length;
-    qos[i] = m.qos;
-    flags[i] = (m.retain ? FLAG_RETAIN : 0) | (m.dup ? FLAG_DUP : 0);
-    receivedAt[i] = m.receivedAt;
-  }
-  offsets[n] = at;
-  const transfer = [payload.buffer, offsets.buffer, qos.buffer, flags.buffer, receivedAt.buffer];
-  return { packed: { topics, payload, offsets, qos, flags, receivedAt }, transfer };
+  const packed = batchOf(batch).packed;
+  const { payload, offsets, qos, flags, receivedAt } = packed;
+  const transfer = [
+    payload.buffer,
+    offsets.buffer,
+    qos.buffer,
+    flags.buffer,
+    receivedAt.buffer,
+  ] as ArrayBuffer[];
+  return { packed, transfer };
 }
 
 /** Payload of message i, a view into the packed buffer (no copy). */

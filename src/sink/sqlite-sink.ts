@@ -1,6 +1,6 @@
 /**
  * Main-thread handle on the SQLite worker: starts it, ships batches to it (one message per
- * batch, buffers transferred), bounds every request with a timeout, and restarts a worker that
+ * batch, typed arrays copied: the writer keeps its copy until the commit, to retry), bounds every request with a timeout, and restarts a worker that
  * died on the next write. The only SQLite connection lives in the worker.
  */
 import { once } from 'node:events';
@@ -10,15 +10,9 @@ import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { errorCode, errorMessage, MqliteError } from '../lib/errors.js';
-import type { InboundMessage } from '../lib/message.js';
+import { batchOf, type InboundMessage, type MessageBatch } from '../lib/message.js';
 import { withTimeout } from '../lib/timeout.js';
-import {
-  packBatch,
-  type WireError,
-  type WorkerInit,
-  type WorkerMessage,
-  type WorkerRequest,
-} from './protocol.js';
+import type { WireError, WorkerInit, WorkerMessage, WorkerRequest } from './protocol.js';
 import { DB_FILE_REPLACED } from './db-file-identity.js';
 import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
 import { SinkWriteError } from './sqlite-errors.js';
@@ -110,8 +104,12 @@ export class SqliteSink<D = unknown> {
     if (this.state === 'new') this.state = 'started';
   }
 
-  /** Stores a batch in one transaction; rejects with SinkWriteError (code, retryable). */
-  async write(batch: readonly InboundMessage[]): Promise<BatchResult> {
+  /**
+   * Stores a batch in one transaction; rejects with SinkWriteError (code, retryable). The daemon's
+   * batches come packed from the queue; an array of messages (tests, benches) is packed here.
+   */
+  async write(input: MessageBatch | readonly InboundMessage[]): Promise<BatchResult> {
+    const batch = isMessageArray(input) ? batchOf(input) : input;
     if (this.state !== 'started') throw new SinkWriteError(WORKER_FAILED, `sink is ${this.state}`, false);
     if (batch.length === 0) {
       return {
@@ -129,8 +127,7 @@ export class SqliteSink<D = unknown> {
       const code = errorCode((err as { cause?: unknown }).cause) ?? WORKER_FAILED;
       throw new SinkWriteError(code, errorMessage(err), true, { cause: err });
     }
-    const { packed, transfer } = packBatch(batch);
-    const reply = await this.request({ kind: 'write', batch: packed }, transfer);
+    const reply = await this.request({ kind: 'write', batch: batch.packed });
     if (reply.kind === 'result') return reply.result;
     throw this.replyError(reply);
   }
@@ -301,6 +298,10 @@ export class SqliteSink<D = unknown> {
       p.reject(new SinkWriteError(WORKER_FAILED, `sink worker exited (${why})`, true));
     }
   }
+}
+
+function isMessageArray(b: MessageBatch | readonly InboundMessage[]): b is readonly InboundMessage[] {
+  return Array.isArray(b);
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -43,6 +43,9 @@ export class MqttSource {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private lastReason = 'connection closed';
+  private unacked:
+    | { readonly stream: Stream | undefined; readonly settle: (how: Settlement) => void }
+    | undefined;
 
   constructor(
     private readonly settings: SourceSettings,
@@ -328,12 +331,12 @@ export class MqttSource {
       callback(new Error('not accepted'));
       return;
     }
-    const release = (): void => this.acks.release(entry, callback);
     if (pending === undefined) {
-      release();
+      this.acks.release(entry, callback);
       return;
     }
     // Queue full: hold MQTT.js's pipeline, so the socket and then the broker stop sending.
+    const release = (): void => this.acks.release(entry, callback);
     pending.then(release, (err: unknown) => {
       this.deps.hooks.onError(
         new MqliteError('MQLITE_SOURCE_FAILED', `accept: ${errorMessage(err)}`, { cause: err }),
@@ -355,8 +358,6 @@ export class MqttSource {
   }
 
   private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {
-    let settled = false;
-    const acks = this.acks;
     const stream = this.client?.stream;
     return {
       // We advertise no Topic Alias Maximum, so the broker always sends the full topic.
@@ -369,12 +370,28 @@ export class MqttSource {
       receivedMono: performance.now(),
       // QoS 0 has no ack; a QoS 2 message (only if a broker ignores our QoS 1 grant) was
       // already PUBREC'd by MQTT.js, so there is nothing left to hold either.
-      settle: (how: Settlement) => {
-        if (settled) return;
-        settled = true;
-        if (entry !== undefined) acks.settle(entry, how);
+      settle: entry === undefined ? this.unackedSettle(stream) : this.heldSettle(entry, stream),
+    };
+  }
+
+  /** One settle function per connection for the messages without a held ack: no closure per message. */
+  private unackedSettle(stream: Stream | undefined): (how: Settlement) => void {
+    if (this.unacked === undefined || this.unacked.stream !== stream) {
+      const settle = (how: Settlement): void => {
         if (how === 'committed') this.committedOn(stream);
-      },
+      };
+      this.unacked = { stream, settle };
+    }
+    return this.unacked.settle;
+  }
+
+  private heldSettle(entry: AckEntry, stream: Stream | undefined): (how: Settlement) => void {
+    let settled = false;
+    return (how: Settlement) => {
+      if (settled) return;
+      settled = true;
+      this.acks.settle(entry, how);
+      if (how === 'committed') this.committedOn(stream);
     };
   }
 

@@ -1,6 +1,7 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it, vi } from 'vitest';
 import { connectHint, refusedFilters, Telemetry } from '../../src/daemon-telemetry.js';
+import { batchOf } from '../../src/lib/message.js';
 import { createMetrics } from '../../src/observe/metrics.js';
 
 describe('connectHint', () => {
@@ -42,12 +43,12 @@ describe('Telemetry, recognised duplicates', () => {
         nonFinite: 1,
         ...(topic === undefined ? {} : { duplicateTopic: topic }),
       });
-      hooks.onCommitted([], result(2, 'stat/plug/POWER'));
-      hooks.onCommitted([], result(3, 'stat/plug/POWER'));
+      hooks.onCommitted(batchOf([]), result(2, 'stat/plug/POWER'));
+      hooks.onCommitted(batchOf([]), result(3, 'stat/plug/POWER'));
       expect(warn).toHaveBeenCalledTimes(1);
       expect(warn.mock.calls[0]![0]).toEqual({ topic: 'stat/plug/POWER', duplicates: 2 });
       vi.advanceTimersByTime(10 * 60_000);
-      hooks.onCommitted([], result(1, 'tele/x/SENSOR'));
+      hooks.onCommitted(batchOf([]), result(1, 'tele/x/SENSOR'));
       expect(warn).toHaveBeenCalledTimes(2);
       expect(warn.mock.calls[1]![0]).toEqual({ topic: 'tele/x/SENSOR', duplicates: 4 });
       expect(t.snapshot({ length: 0, bytes: 0 }, 0).duplicates).toBe(6);

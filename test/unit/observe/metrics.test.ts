@@ -74,6 +74,22 @@ describe('createMetrics', () => {
     expect(sample(text, 'mqlite_last_commit_timestamp_seconds')).toBe(0);
   });
 
+  it('counts received messages per QoS at each scrape, on top of direct increments', async () => {
+    const registry = new Registry();
+    const m = createMetrics(registry, { version: 't' });
+    m.countReceived(0);
+    m.countReceived(1);
+    m.countReceived(1);
+    m.messagesReceived.inc({ qos: '1' }, 5);
+    let text = await registry.metrics();
+    expect(sample(text, 'mqlite_messages_received_total{qos="0"}')).toBe(1);
+    expect(sample(text, 'mqlite_messages_received_total{qos="1"}')).toBe(7);
+    m.countReceived(2);
+    text = await registry.metrics();
+    expect(sample(text, 'mqlite_messages_received_total{qos="1"}')).toBe(7);
+    expect(sample(text, 'mqlite_messages_received_total{qos="2"}')).toBe(1);
+  });
+
   it('keeps two registries apart (no global state)', async () => {
     const a = new Registry();
     const b = new Registry();

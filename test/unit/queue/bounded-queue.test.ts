@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DropReason, InboundMessage, QoS, Settlement } from '../../../src/lib/message.js';
-import { BoundedQueue, type OverflowPolicy } from '../../../src/queue/bounded-queue.js';
+import type { DropReason, InboundMessage, MessageBatch, QoS, Settlement } from '../../../src/lib/message.js';
+import { BoundedQueue, messageBytes, type OverflowPolicy } from '../../../src/queue/bounded-queue.js';
 
 function msg(n: number, qos: QoS = 1, bytes = 10): InboundMessage & { settled: Settlement[] } {
   const settled: Settlement[] = [];
@@ -21,7 +21,7 @@ function queue(maxMessages: number, overflow: OverflowPolicy = 'block', maxBytes
   const drops: [string, DropReason][] = [];
   const q = new BoundedQueue(
     { maxMessages, maxBytes, overflow },
-    { onDrop: (m, r) => drops.push([m.topic, r]) },
+    { onDrop: (r, topic) => drops.push([topic, r]) },
   );
   return { q, drops };
 }
@@ -31,8 +31,8 @@ describe('BoundedQueue', () => {
     const { q } = queue(10);
     for (let i = 0; i < 5; i++) expect(q.push(msg(i))).toBeUndefined();
     expect(q.length).toBe(5);
-    expect(q.take(3).map((m) => m.topic)).toEqual(['t/0', 't/1', 't/2']);
-    expect(q.take(10).map((m) => m.topic)).toEqual(['t/3', 't/4']);
+    expect(q.take(3).packed.topics).toEqual(['t/0', 't/1', 't/2']);
+    expect(q.take(10).packed.topics).toEqual(['t/3', 't/4']);
     expect(q.length).toBe(0);
     expect(q.bytes).toBe(0);
   });
@@ -79,7 +79,7 @@ describe('BoundedQueue', () => {
     void q.push(msg(2, 0));
     expect(oldest.settled).toEqual(['abandoned']);
     expect(drops).toEqual([['t/0', 'queue_full_oldest']]);
-    expect(q.take(5).map((m) => m.topic)).toEqual(['t/1', 't/2']);
+    expect(q.take(5).packed.topics).toEqual(['t/1', 't/2']);
   });
 
   it('drop-oldest does not evict a QoS 1 message: the producer blocks instead', () => {
@@ -128,9 +128,88 @@ describe('BoundedQueue', () => {
     let expected = 0;
     for (let round = 0; round < 50; round++) {
       for (let i = 0; i < 3000; i++) void q.push(msg(next++, 0, 1));
-      for (const m of q.take(2500)) expect(m.topic).toBe(`t/${expected++}`);
+      for (const topic of q.take(2500).packed.topics) expect(topic).toBe(`t/${expected++}`);
     }
     expect(q.length).toBe(next - expected);
+  });
+});
+
+describe('BoundedQueue packs what it holds', () => {
+  /** A message whose fields all derive from n, so a batch can be checked field by field. */
+  const make = (n: number, size: number): InboundMessage => ({
+    topic: `dev/${n}/é`,
+    payload: Buffer.alloc(size, n % 251),
+    qos: (n % 3) as QoS,
+    retain: n % 2 === 0,
+    dup: n % 5 === 0,
+    receivedAt: 1_700_000_000_000 + n,
+    receivedMono: n / 4,
+    settle: () => {},
+  });
+
+  function expectBatch(b: MessageBatch, first: number, sizeOf: (n: number) => number): void {
+    for (let k = 0; k < b.length; k++) {
+      const n = first + k;
+      const p = b.packed;
+      expect(p.topics[k]).toBe(`dev/${n}/é`);
+      const payload = p.payload.subarray(p.offsets[k], p.offsets[k + 1]);
+      expect(payload.length).toBe(sizeOf(n));
+      expect(payload.every((x) => x === n % 251)).toBe(true);
+      expect(p.qos[k]).toBe(n % 3);
+      expect(p.flags[k]).toBe((n % 2 === 0 ? 1 : 0) | (n % 5 === 0 ? 2 : 0));
+      expect(p.receivedAt[k]).toBe(1_700_000_000_000 + n);
+      expect(b.receivedMono[k]).toBe(n / 4);
+    }
+    expect(b.packed.offsets[b.length]).toBe(b.packed.payload.length);
+  }
+
+  it('keeps every field across payload chunks, payloads larger than a chunk and ring growth', () => {
+    // maxBytes 32 KiB: chunks of 4 KiB. Sizes vary from empty to 3 chunks.
+    const sizeOf = (n: number) => (n % 97 === 0 ? 12_000 : n % 7 === 0 ? 0 : (n * 37) % 700);
+    const q = new BoundedQueue(
+      { maxMessages: 1 << 20, maxBytes: 32 * 1024, overflow: 'block' },
+      { onDrop: () => {} },
+    );
+    let pushed = 0;
+    let taken = 0;
+    for (let round = 0; round < 40; round++) {
+      for (let i = 0; i < 300 + round * 7; i++) void q.push(make(pushed++, sizeOf(pushed - 1)));
+      const b = q.take(250 + round * 3);
+      expectBatch(b, taken, sizeOf);
+      taken += b.length;
+    }
+    const rest = q.take(q.length);
+    expectBatch(rest, taken, sizeOf);
+    expect(taken + rest.length).toBe(pushed);
+    expect(q.bytes).toBe(0);
+  });
+
+  it('counts payload, topic and per-message overhead against the byte bound, and frees them when taken or dropped', () => {
+    const q = new BoundedQueue(
+      { maxMessages: 100, maxBytes: 1 << 20, overflow: 'drop-oldest' },
+      { onDrop: () => {} },
+    );
+    const a = make(1, 100);
+    const b = make(2, 50);
+    void q.push(a);
+    void q.push(b);
+    expect(q.bytes).toBe(messageBytes(a) + messageBytes(b));
+    expect(messageBytes(a)).toBeGreaterThan(100 + a.topic.length);
+    q.take(1);
+    expect(q.bytes).toBe(messageBytes(b));
+    expect(q.abandonAll()).toBe(1);
+    expect(q.bytes).toBe(0);
+  });
+
+  it("settles a taken batch through each message's own settle, in order", () => {
+    const { q } = queue(10);
+    const ms = [msg(0), msg(1), msg(2)];
+    for (const m of ms) void q.push(m);
+    const b = q.take(3);
+    b.settle(0, 2, 'committed');
+    expect(ms.map((m) => m.settled)).toEqual([['committed'], ['committed'], []]);
+    b.settle(2, 3, 'abandoned');
+    expect(ms[2]?.settled).toEqual(['abandoned']);
   });
 });
 

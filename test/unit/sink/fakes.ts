@@ -1,7 +1,12 @@
 /** Fakes for the batch writer tests: a FIFO queue and messages that record how they were settled. */
 import { Mutex } from 'async-mutex';
 import { vi } from 'vitest';
-import type { InboundMessage, Settlement } from '../../../src/lib/message.js';
+import {
+  batchOf,
+  type InboundMessage,
+  type MessageBatch,
+  type Settlement,
+} from '../../../src/lib/message.js';
 import {
   type BatchQueue,
   BatchWriter,
@@ -27,8 +32,8 @@ export class FakeQueue implements BatchQueue {
   oldestEnqueuedMono(): number | undefined {
     return this.items[0]?.mono;
   }
-  take(max: number): InboundMessage[] {
-    return this.items.splice(0, max).map((e) => e.msg);
+  take(max: number): MessageBatch {
+    return batchOf(this.items.splice(0, max).map((e) => e.msg));
   }
   whenLength(n: number): Promise<void> {
     if (this.items.length >= n || this.isClosed) return Promise.resolve();
@@ -80,7 +85,16 @@ export function messageFactory(): {
 }
 
 export function idOf(m: InboundMessage): number {
-  return Number(m.topic.split('/')[2]);
+  return idOfTopic(m.topic);
+}
+
+function idOfTopic(topic: string): number {
+  return Number(topic.split('/')[2]);
+}
+
+/** The ids of a batch's messages, in order. */
+export function idsOf(batch: MessageBatch): number[] {
+  return batch.packed.topics.map(idOfTopic);
 }
 
 export class Deferred<T> {
@@ -105,7 +119,7 @@ const base: BatchWriterSettings = {
   stuckAfterAttempts: 3,
 };
 
-function result(batch: readonly InboundMessage[]): BatchResult {
+function result(batch: MessageBatch): BatchResult {
   return {
     stored: batch.length,
     duplicates: 0,
@@ -125,8 +139,8 @@ function scriptedSink() {
   return {
     writes,
     steps,
-    write: vi.fn(async (batch: readonly InboundMessage[]) => {
-      writes.push(batch.map(idOf));
+    write: vi.fn(async (batch: MessageBatch) => {
+      writes.push(idsOf(batch));
       const step = steps.shift();
       if (step) await step();
       return result(batch);
@@ -140,7 +154,7 @@ export function setup(settings: Partial<BatchWriterSettings> = {}, hookOverrides
   const mutex = new Mutex();
   const events: string[] = [];
   const hooks: WriterHooks = {
-    onCommitted: (batch) => events.push(`committed ${batch.map(idOf).join(',')}`),
+    onCommitted: (batch) => events.push(`committed ${idsOf(batch).join(',')}`),
     onCommitError: (err, attempt) => events.push(`error ${commitErrorCode(err)} #${attempt}`),
     onStuck: () => events.push('stuck'),
     onRecovered: () => events.push('recovered'),
