@@ -1,0 +1,147 @@
+/**
+ * Idle memory (issue #11): what a daemon started with the default configuration and an external
+ * broker holds in memory once it is ready, before any message. Every module costs RSS for the
+ * life of the process (its source, bytecode and what it builds at load), so the code of features
+ * the configuration does not use must not be loaded: the embedded broker (aedes), forwarding
+ * (pg, its worker), the query worker (started by the first query), maintenance commands, and the
+ * binary payload formats (see lazy-format-libs.test.ts). And MQTT.js must not build mqtt-packet's
+ * number cache (65,536 Buffers, ~6.6 MB of heap; client-options.ts `writeCache`).
+ *
+ * The real CLI (dist/cli.js) with a preloaded probe that records every module the main thread
+ * loads (CommonJS cache and ESM loader) and reports on SIGUSR2. No RSS threshold: a module list
+ * does not depend on the machine.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningAedes, startAedes } from '../helpers/aedes-broker.js';
+import { type DaemonProcess, startDaemon } from '../helpers/daemon-process.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const repo = join(import.meta.dirname, '../..');
+
+// Runs off the main thread (module.register): posts each URL the ESM loader loads.
+const HOOKS = `
+let port;
+export function initialize(data) { port = data.port; }
+export async function load(url, context, next) {
+  port.postMessage(url);
+  return next(url, context);
+}
+`;
+
+const PROBE = (hooksUrl: string, out: string, repoDir: string) => `
+import { register, createRequire } from 'node:module';
+import { MessageChannel, isMainThread } from 'node:worker_threads';
+import { writeFileSync } from 'node:fs';
+if (isMainThread) {
+  const esm = [];
+  const { port1, port2 } = new MessageChannel();
+  port1.on('message', (url) => esm.push(url));
+  port1.unref();
+  register(${JSON.stringify(hooksUrl)}, { data: { port: port2 }, transferList: [port2] });
+  const require = createRequire(${JSON.stringify(`${repoDir}/package.json`)});
+  process.on('SIGUSR2', () => {
+    // The copy MQTT.js loads (resolved from mqtt's own folder).
+    const numbers = createRequire(require.resolve('mqtt'))('mqtt-packet/numbers.js');
+    writeFileSync(${JSON.stringify(out)}, JSON.stringify({
+      cjs: Object.keys(require.cache),
+      esm,
+      numberCache: Object.keys(numbers.cache).length,
+    }));
+  });
+}
+`;
+
+interface Report {
+  cjs: string[];
+  esm: string[];
+  numberCache: number;
+}
+
+describe('a daemon started with the default configuration', () => {
+  const tmp = tmpDir('mqlite-idle-modules-');
+  let broker: RunningAedes;
+  let daemon: DaemonProcess;
+  let report: Report;
+
+  beforeAll(async () => {
+    broker = await startAedes();
+    const hooks = join(tmp.dir, 'hooks.mjs');
+    const probe = join(tmp.dir, 'probe.mjs');
+    const out = join(tmp.dir, 'report.json');
+    writeFileSync(hooks, HOOKS);
+    writeFileSync(probe, PROBE(pathToFileURL(hooks).href, out, repo));
+    daemon = await startDaemon(
+      // aedes speaks MQTT 3.1.1 only.
+      [
+        'run',
+        '--broker',
+        broker.url,
+        '--mqtt-version',
+        '4',
+        '--db',
+        join(tmp.dir, 'm.db'),
+        '--http',
+        '127.0.0.1:0',
+      ],
+      { NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` },
+    );
+    // Ready: connected and subscribed (the bench reads its idle RSS here).
+    await waitFor(async () => (await daemon.readyz()).status === 200, 'readyz 200');
+    daemon.proc.kill('SIGUSR2');
+    report = (await waitFor((): Report | false => {
+      try {
+        return JSON.parse(readFileSync(out, 'utf8')) as Report;
+      } catch {
+        return false; // not written yet
+      }
+    }, 'the probe report')) as Report;
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    await broker?.stop();
+    tmp.cleanup();
+  });
+
+  it('has not loaded the libraries of features it does not use', () => {
+    const packages = new Set(
+      [...report.cjs, ...report.esm].flatMap((p) => {
+        const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p);
+        return m?.[1] ? [m[1]] : [];
+      }),
+    );
+    // Positive control: the probe sees what the daemon does load.
+    expect(packages).toContain('mqtt');
+    expect(packages).toContain('better-sqlite3');
+    for (const lib of ['aedes', 'pg', 'pg-copy-streams', '@bufbuild/protobuf', 'cbor-x', 'msgpackr']) {
+      expect(packages, lib).not.toContain(lib);
+    }
+  });
+
+  it('has not loaded the code of stages and commands it does not use', () => {
+    const own = report.esm.flatMap((u) => {
+      const m = /\/dist\/(.+)$/.exec(u);
+      return m?.[1] ? [m[1]] : [];
+    });
+    expect(own).toContain('source/mqtt-source.js');
+    for (const file of [
+      'broker/embedded-broker.js',
+      'forward/forward-worker.js',
+      'forward/pg-destination.js',
+      'query/query-worker.js',
+      'query/sqlite-reader.js',
+      'query/export-command.js',
+      'maintenance-commands.js',
+    ]) {
+      expect(own, file).not.toContain(file);
+    }
+  });
+
+  it('has not built the MQTT packet writer number cache', () => {
+    expect(report.numberCache).toBe(0);
+  });
+});
