@@ -5,7 +5,8 @@
  * the configuration does not use must not be loaded: the embedded broker (aedes), forwarding
  * (pg, its worker), the query worker (started by the first query), maintenance commands, and the
  * binary payload formats (see lazy-format-libs.test.ts). And MQTT.js must not build mqtt-packet's
- * number cache (65,536 Buffers, ~6.6 MB of heap; client-options.ts `writeCache`).
+ * number cache (65,536 Buffers, ~6.6 MB of heap; client-options.ts `writeCache`), nor be loaded
+ * through the ES module loader (source/mqtt-lib.ts).
  *
  * The real CLI (dist/cli.js) with a preloaded probe that records every module the main thread
  * loads (CommonJS cache and ESM loader) and reports on SIGUSR2. No RSS threshold: a module list
@@ -143,5 +144,11 @@ describe('a daemon started with the default configuration', () => {
 
   it('has not built the MQTT packet writer number cache', () => {
     expect(report.numberCache).toBe(0);
+  });
+
+  it('loaded MQTT.js with require(), not through the ES module loader', () => {
+    // source/mqtt-lib.ts: an ES import of MQTT.js costs ~7 MB more RSS.
+    expect(report.cjs.some((p) => p.includes('/node_modules/mqtt/'))).toBe(true);
+    expect(report.esm.filter((u) => u.includes('/node_modules/mqtt/'))).toEqual([]);
   });
 });
