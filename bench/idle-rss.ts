@@ -1,10 +1,13 @@
 /**
- * `npm run bench:idle [-- --pairs N] [--dist a,b]`: the daemon's idle RSS (issue #11) as `npm run bench`
- * measures it: the real daemon (`node --import loop-probe dist/cli.js run …`, bench/lib/mqlite-target.ts's
- * config) against a fresh broker, VmRSS once /readyz says 200 and the process has settled. No load.
+ * `npm run bench:idle [-- --pairs N] [--dist a,b,transport] [--settle ms]`: the daemon's idle RSS
+ * (issue #11) as `npm run bench` measures it: the real daemon (`node --import loop-probe dist/cli.js
+ * run …`, bench/lib/mqlite-target.ts's config) against a fresh broker, VmRSS `--settle` ms (1000) after
+ * /readyz says 200. No load.
  *
- * With `--dist a,b` it alternates two builds (a, b, a, b, …: A/B on a shared machine, medians), e.g. a
- * copy of the previous dist/ kept inside the repo so its bare imports resolve from node_modules.
+ * With `--dist a,b` it alternates builds run by run (a, b, a, b, …: A/B on a shared machine, medians),
+ * e.g. a copy of the previous dist/ kept inside the repo so its bare imports resolve from node_modules;
+ * `transport` in the list runs the MQTT.js baseline (bench/baselines/transport.ts) in the rotation.
+ * IDLE_NODE_ARGS adds node flags to the targets (a what-if such as `--max-semi-space-size=2`).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
