@@ -1,6 +1,6 @@
 /**
- * Idle memory (issue #11): what a daemon started with the default configuration and an external
- * broker holds in memory once it is ready, before any message. Every module costs RSS for the
+ * Idle memory (issue #11): what a daemon started with the default configuration (embedded broker,
+ * or an external one as the bench runs it) holds in memory once it is ready, before any message. Every module costs RSS for the
  * life of the process (its source, bytecode and what it builds at load), so the code of features
  * the configuration does not use must not be loaded: the embedded broker (aedes), forwarding
  * (pg, its worker), the query worker (started by the first query), maintenance commands, and the
@@ -62,7 +62,55 @@ interface Report {
   numberCache: number;
 }
 
-describe('a daemon started with the default configuration', () => {
+/** Starts the CLI with the probe, waits for /readyz 200 (where the bench reads idle RSS), asks for the report. */
+async function probeDaemon(dir: string, args: string[]): Promise<{ daemon: DaemonProcess; report: Report }> {
+  const hooks = join(dir, 'hooks.mjs');
+  const probe = join(dir, 'probe.mjs');
+  const out = join(dir, 'report.json');
+  writeFileSync(hooks, HOOKS);
+  writeFileSync(probe, PROBE(pathToFileURL(hooks).href, out, repo));
+  const daemon = await startDaemon(['run', '--db', join(dir, 'm.db'), '--http', '127.0.0.1:0', ...args], {
+    NODE_OPTIONS: `--import=${pathToFileURL(probe).href}`,
+  });
+  await waitFor(async () => (await daemon.readyz()).status === 200, 'readyz 200');
+  daemon.proc.kill('SIGUSR2');
+  const report = (await waitFor((): Report | false => {
+    try {
+      return JSON.parse(readFileSync(out, 'utf8')) as Report;
+    } catch {
+      return false; // not written yet
+    }
+  }, 'the probe report')) as Report;
+  return { daemon, report };
+}
+
+function packagesOf(report: Report): Set<string> {
+  return new Set(
+    [...report.cjs, ...report.esm].flatMap((p) => {
+      const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p);
+      return m?.[1] ? [m[1]] : [];
+    }),
+  );
+}
+
+function ownFilesOf(report: Report): string[] {
+  return report.esm.flatMap((u) => {
+    const m = /\/dist\/(.+)$/.exec(u);
+    return m?.[1] ? [m[1]] : [];
+  });
+}
+
+const UNUSED_LIBS = ['pg', 'pg-copy-streams', '@bufbuild/protobuf', 'cbor-x', 'msgpackr'];
+const UNUSED_FILES = [
+  'forward/forward-worker.js',
+  'forward/pg-destination.js',
+  'query/query-worker.js',
+  'query/sqlite-reader.js',
+  'query/export-command.js',
+  'maintenance-commands.js',
+];
+
+describe('a daemon started with the default configuration and an external broker', () => {
   const tmp = tmpDir('mqlite-idle-modules-');
   let broker: RunningAedes;
   let daemon: DaemonProcess;
@@ -70,36 +118,8 @@ describe('a daemon started with the default configuration', () => {
 
   beforeAll(async () => {
     broker = await startAedes();
-    const hooks = join(tmp.dir, 'hooks.mjs');
-    const probe = join(tmp.dir, 'probe.mjs');
-    const out = join(tmp.dir, 'report.json');
-    writeFileSync(hooks, HOOKS);
-    writeFileSync(probe, PROBE(pathToFileURL(hooks).href, out, repo));
-    daemon = await startDaemon(
-      // aedes speaks MQTT 3.1.1 only.
-      [
-        'run',
-        '--broker',
-        broker.url,
-        '--mqtt-version',
-        '4',
-        '--db',
-        join(tmp.dir, 'm.db'),
-        '--http',
-        '127.0.0.1:0',
-      ],
-      { NODE_OPTIONS: `--import=${pathToFileURL(probe).href}` },
-    );
-    // Ready: connected and subscribed (the bench reads its idle RSS here).
-    await waitFor(async () => (await daemon.readyz()).status === 200, 'readyz 200');
-    daemon.proc.kill('SIGUSR2');
-    report = (await waitFor((): Report | false => {
-      try {
-        return JSON.parse(readFileSync(out, 'utf8')) as Report;
-      } catch {
-        return false; // not written yet
-      }
-    }, 'the probe report')) as Report;
+    // aedes speaks MQTT 3.1.1 only.
+    ({ daemon, report } = await probeDaemon(tmp.dir, ['--broker', broker.url, '--mqtt-version', '4']));
   });
 
   afterAll(async () => {
@@ -109,37 +129,17 @@ describe('a daemon started with the default configuration', () => {
   });
 
   it('has not loaded the libraries of features it does not use', () => {
-    const packages = new Set(
-      [...report.cjs, ...report.esm].flatMap((p) => {
-        const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(p);
-        return m?.[1] ? [m[1]] : [];
-      }),
-    );
+    const packages = packagesOf(report);
     // Positive control: the probe sees what the daemon does load.
     expect(packages).toContain('mqtt');
     expect(packages).toContain('better-sqlite3');
-    for (const lib of ['aedes', 'pg', 'pg-copy-streams', '@bufbuild/protobuf', 'cbor-x', 'msgpackr']) {
-      expect(packages, lib).not.toContain(lib);
-    }
+    for (const lib of ['aedes', ...UNUSED_LIBS]) expect(packages, lib).not.toContain(lib);
   });
 
   it('has not loaded the code of stages and commands it does not use', () => {
-    const own = report.esm.flatMap((u) => {
-      const m = /\/dist\/(.+)$/.exec(u);
-      return m?.[1] ? [m[1]] : [];
-    });
+    const own = ownFilesOf(report);
     expect(own).toContain('source/mqtt-source.js');
-    for (const file of [
-      'broker/embedded-broker.js',
-      'forward/forward-worker.js',
-      'forward/pg-destination.js',
-      'query/query-worker.js',
-      'query/sqlite-reader.js',
-      'query/export-command.js',
-      'maintenance-commands.js',
-    ]) {
-      expect(own, file).not.toContain(file);
-    }
+    for (const file of ['broker/embedded-broker.js', ...UNUSED_FILES]) expect(own, file).not.toContain(file);
   });
 
   it('has not built the MQTT packet writer number cache', () => {
@@ -150,5 +150,29 @@ describe('a daemon started with the default configuration', () => {
     // source/mqtt-lib.ts: an ES import of MQTT.js costs ~7 MB more RSS.
     expect(report.cjs.some((p) => p.includes('/node_modules/mqtt/'))).toBe(true);
     expect(report.esm.filter((u) => u.includes('/node_modules/mqtt/'))).toEqual([]);
+  });
+});
+
+describe('a daemon started with the default configuration (embedded broker)', () => {
+  const tmp = tmpDir('mqlite-idle-modules-');
+  let daemon: DaemonProcess;
+  let report: Report;
+
+  beforeAll(async () => {
+    ({ daemon, report } = await probeDaemon(tmp.dir, ['--listen', '127.0.0.1:0']));
+  });
+
+  afterAll(async () => {
+    await daemon?.stop();
+    tmp.cleanup();
+  });
+
+  it('has loaded the broker but not MQTT.js, nor the libraries of features it does not use', () => {
+    const packages = packagesOf(report);
+    expect(packages).toContain('aedes');
+    for (const lib of ['mqtt', ...UNUSED_LIBS]) expect(packages, lib).not.toContain(lib);
+    const own = ownFilesOf(report);
+    expect(own).toContain('broker/embedded-broker.js');
+    for (const file of ['source/mqtt-source.js', ...UNUSED_FILES]) expect(own, file).not.toContain(file);
   });
 });
