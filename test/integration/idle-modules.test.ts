@@ -1,8 +1,9 @@
 /**
  * Idle memory (issue #11): what a daemon started with the default configuration (embedded broker,
- * or an external one as the bench runs it) holds in memory once it is ready, before any message. Every module costs RSS for the
- * life of the process (its source, bytecode and what it builds at load), so the code of features
- * the configuration does not use must not be loaded: the embedded broker (aedes), forwarding
+ * or an external one as the bench runs it) holds in memory once it is ready, before any message.
+ * Every module costs RSS for the life of the process (its source, bytecode and what it builds at
+ * load), so the code of features the configuration does not use must not be loaded: the embedded
+ * broker (aedes) or MQTT.js, whichever the mode does not use, forwarding
  * (pg, its worker), the query worker (started by the first query), maintenance commands, and the
  * binary payload formats (see lazy-format-libs.test.ts). And MQTT.js must not build mqtt-packet's
  * number cache (65,536 Buffers, ~6.6 MB of heap; client-options.ts `writeCache`), nor be loaded
