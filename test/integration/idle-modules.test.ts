@@ -16,6 +16,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningAedes, startAedes } from '../helpers/aedes-broker.js';
 import { type DaemonProcess, startDaemon } from '../helpers/daemon-process.js';
@@ -64,7 +65,11 @@ interface Report {
 }
 
 /** Starts the CLI with the probe, waits for /readyz 200 (where the bench reads idle RSS), asks for the report. */
-async function probeDaemon(dir: string, args: string[]): Promise<{ daemon: DaemonProcess; report: Report }> {
+async function probeDaemon(
+  dir: string,
+  args: string[],
+  before?: (d: DaemonProcess) => Promise<() => Promise<void>>,
+): Promise<{ daemon: DaemonProcess; report: Report }> {
   const hooks = join(dir, 'hooks.mjs');
   const probe = join(dir, 'probe.mjs');
   const out = join(dir, 'report.json');
@@ -74,6 +79,7 @@ async function probeDaemon(dir: string, args: string[]): Promise<{ daemon: Daemo
     NODE_OPTIONS: `--import=${pathToFileURL(probe).href}`,
   });
   await waitFor(async () => (await daemon.readyz()).status === 200, 'readyz 200');
+  const after = await before?.(daemon);
   daemon.proc.kill('SIGUSR2');
   const report = (await waitFor((): Report | false => {
     try {
@@ -82,6 +88,7 @@ async function probeDaemon(dir: string, args: string[]): Promise<{ daemon: Daemo
       return false; // not written yet
     }
   }, 'the probe report')) as Report;
+  await after?.();
   return { daemon, report };
 }
 
@@ -160,7 +167,12 @@ describe('a daemon started with the default configuration (embedded broker)', ()
   let report: Report;
 
   beforeAll(async () => {
-    ({ daemon, report } = await probeDaemon(tmp.dir, ['--listen', '127.0.0.1:0']));
+    // A device connected before the report, so aedes has written packets (CONNACK, a PUBACK).
+    ({ daemon, report } = await probeDaemon(tmp.dir, ['--listen', '127.0.0.1:0'], async (d) => {
+      const device = await mqtt.connectAsync(`mqtt://127.0.0.1:${d.broker?.port}`, { protocolVersion: 4 });
+      await device.publishAsync('home/sensor1/temperature', '21.5', { qos: 1 });
+      return () => device.endAsync();
+    }));
   });
 
   afterAll(async () => {
@@ -175,5 +187,9 @@ describe('a daemon started with the default configuration (embedded broker)', ()
     const own = ownFilesOf(report);
     expect(own).toContain('broker/embedded-broker.js');
     for (const file of ['source/mqtt-source.js', ...UNUSED_FILES]) expect(own, file).not.toContain(file);
+  });
+
+  it('has not built the MQTT packet writer number cache (embedded-broker.ts)', () => {
+    expect(report.numberCache).toBe(0);
   });
 });
