@@ -78,18 +78,23 @@ async function probeDaemon(
   const daemon = await startDaemon(['run', '--db', join(dir, 'm.db'), '--http', '127.0.0.1:0', ...args], {
     NODE_OPTIONS: `--import=${pathToFileURL(probe).href}`,
   });
-  await waitFor(async () => (await daemon.readyz()).status === 200, 'readyz 200');
-  const after = await before?.(daemon);
-  daemon.proc.kill('SIGUSR2');
-  const report = (await waitFor((): Report | false => {
-    try {
-      return JSON.parse(readFileSync(out, 'utf8')) as Report;
-    } catch {
-      return false; // not written yet
-    }
-  }, 'the probe report')) as Report;
-  await after?.();
-  return { daemon, report };
+  try {
+    await waitFor(async () => (await daemon.readyz()).status === 200, 'readyz 200');
+    const after = await before?.(daemon);
+    daemon.proc.kill('SIGUSR2');
+    const report = (await waitFor((): Report | false => {
+      try {
+        return JSON.parse(readFileSync(out, 'utf8')) as Report;
+      } catch {
+        return false; // not written yet
+      }
+    }, 'the probe report')) as Report;
+    await after?.();
+    return { daemon, report };
+  } catch (err) {
+    await daemon.kill9(); // never leave a daemon behind a failed setup
+    throw err;
+  }
 }
 
 function packagesOf(report: Report): Set<string> {
