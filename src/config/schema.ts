@@ -373,7 +373,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
       })
       .prefault({}),
     // ── store and forward (issue 16): see config/forward-schema.ts ────────────────────────
-    forward: forwardSchema,
+    forward: forwardSchema(),
     log: z
       .strictObject({
         level: z.enum(LOG_LEVELS).default('info'),
@@ -388,6 +388,7 @@ export function buildConfigSchema(v: StageValidators = {}) {
   });
 }
 
-export const configSchema = buildConfigSchema();
-export type Config = z.output<typeof configSchema>;
+// No schema instance at module level: loadConfig builds one per load and drops it, so the daemon
+// does not hold a config schema for its whole life (~1 MB of heap; issue #11, idle RSS).
+export type Config = z.output<ReturnType<typeof buildConfigSchema>>;
 export type FormatRule = Config['subscribe']['formats'][number];

@@ -86,6 +86,11 @@ export function buildClientOptions(
     reconnectOnConnackError: true,
     // We never publish; nothing should pile up offline.
     queueQoSZero: false,
+    // mqtt-packet's number cache: 65,536 pre-built 2-byte Buffers, made at the first packet written,
+    // ~6.6 MB of the idle heap (and, promoted at startup, what grows the young generation to its
+    // maximum). We write CONNECT, SUBSCRIBE, PINGREQ and the PUBACKs only: one 2-byte Buffer per
+    // PUBACK instead (issue #11, BENCHMARKS.md "Idle RSS").
+    writeCache: false,
     rejectUnauthorized: s.tls.rejectUnauthorized,
   };
   // MQTT.js logs each packet through `debug` several times (handlePublish, _writePacket, …); even

@@ -6,10 +6,11 @@
  * the message is settled 'committed'. mqtt is pinned to 5.16.0 and
  * test/integration/source-internals-guard.test.ts fails if this stops working.
  */
-import { type MqttClient, MqttClient as MqttClientClass, type Packet } from 'mqtt';
+import type { MqttClient, Packet } from 'mqtt';
 import { MqliteError } from '../lib/errors.js';
 import type { Settlement } from '../lib/message.js';
 import { type HeldAck, HeldAcks } from './held-acks.js';
+import { mqtt } from './mqtt-lib.js';
 
 export type Stream = MqttClient['stream'];
 type SendPacket = (
@@ -22,7 +23,7 @@ export type AckEntry = HeldAck<Stream, Packet>;
 
 /** Throws if the MQTT.js internal we wrap is gone (a version bump without the guard test). */
 export function assertMqttInternals(): void {
-  const proto = MqttClientClass.prototype as unknown as { _sendPacket?: unknown };
+  const proto = mqtt.MqttClient.prototype as unknown as { _sendPacket?: unknown };
   if (typeof proto._sendPacket !== 'function') {
     throw new MqliteError(
       'MQLITE_SOURCE_FAILED',

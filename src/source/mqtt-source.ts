@@ -3,10 +3,11 @@
  * PUBACKs until commit (deferred-acks.ts), reconnects with backoff and resubscribes when the
  * broker has no session for us.
  */
-import mqtt, { type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IConnackPacket, IPublishPacket, MqttClient } from 'mqtt';
 import { errorMessage, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
 import { buildClientOptions, subscribeOptions, subscriptionFilters } from './client-options.js';
+import { mqtt } from './mqtt-lib.js';
 import { BROKER_DROPPED_TOPIC, parseDroppedCount } from './broker-drops.js';
 import { type AckEntry, assertMqttInternals, DeferredAcks, type Stream } from './deferred-acks.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
