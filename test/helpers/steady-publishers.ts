@@ -23,7 +23,14 @@ export interface SteadyPublishers {
 
 export async function startSteadyPublishers(
   url: string,
-  opts: { clients: number; window: number; prefix: string; protocolVersion?: 4 | 5 },
+  opts: {
+    clients: number;
+    window: number;
+    prefix: string;
+    protocolVersion?: 4 | 5;
+    /** Publishes in all, across clients; after that the loops stop as stopSending() does. */
+    max?: number | undefined;
+  },
 ): Promise<SteadyPublishers> {
   const clients: MqttClient[] = await Promise.all(
     Array.from({ length: opts.clients }, (_, i) =>
@@ -45,7 +52,7 @@ export async function startSteadyPublishers(
     let seq = 0;
     const topic = `${opts.prefix}/p${i}/data`;
     return Array.from({ length: opts.window }, async () => {
-      while (sending) {
+      while (sending && (opts.max === undefined || sent.length < opts.max)) {
         const n = seq++;
         const payload = JSON.stringify({ ts: baseTs + n, seq: n });
         sent.push(payload);

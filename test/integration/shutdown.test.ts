@@ -57,8 +57,9 @@ describe('graceful shutdown', () => {
     url: string,
     prefix: string,
     protocolVersion: 4 | 5 = 4,
+    max?: number,
   ): Promise<SteadyPublishers> {
-    const p = await startSteadyPublishers(url, { clients: 4, window: 20, prefix, protocolVersion });
+    const p = await startSteadyPublishers(url, { clients: 4, window: 20, prefix, protocolVersion, max });
     cleanups.push(() => p.close());
     return p;
   }
@@ -128,7 +129,10 @@ describe('graceful shutdown', () => {
     const first = await startDaemon(args);
     cleanups.push(() => first.kill9());
     await waitFor(async () => (await first.readyz()).status === 200, 'subscribed');
-    const pub = await publishers(mosquitto.url, 'sub', 5);
+    // Mosquitto acknowledges the publishers at once, whatever the daemon's pace: uncapped, they sent
+    // over 100k messages during a slow drain on a loaded machine, and Mosquitto dropped what passed
+    // its max_queued_messages (100000). 20k is far more than the drain stores, and always fits.
+    const pub = await publishers(mosquitto.url, 'sub', 5, 20_000);
     await waitFor(() => count(db, 'SELECT count(*) FROM messages') >= 200, 'load running');
 
     const { code, ms } = await terminate(first);
