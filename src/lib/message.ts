@@ -25,7 +25,17 @@ export interface InboundMessage {
   readonly receivedMono: number;
   /** Called exactly once per message. Sources make it idempotent anyway. */
   readonly settle: (how: Settlement) => void;
+  /**
+   * Optional: the same settlement as a function shared by many messages and a number naming this
+   * one (`settler(token, how)` does what `settle(how)` does). The queue keeps these instead of
+   * `settle`, so a message waiting for its commit holds no closure on the heap (issue #11).
+   */
+  readonly settler?: Settler;
+  readonly token?: number;
 }
+
+/** Settles the message a source numbered `token`; see InboundMessage.settler. */
+export type Settler = (token: number, how: Settlement) => void;
 
 /**
  * What a source calls for each message. `undefined` means accepted, go on reading;

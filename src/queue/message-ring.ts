@@ -1,7 +1,7 @@
 /**
  * The queue's storage: messages packed as they arrive. Payloads are copied into shared byte chunks
  * and the other fields into typed arrays, so a queued message keeps only its topic string and its
- * settle function on the JS heap. The message object, the payload's Buffer view and the socket chunk
+ * settle function on the JS heap (not even that when its source gave a shared `settler` and a token). The message object, the payload's Buffer view and the socket chunk
  * behind it die young, in the first scavenge; before this they lived until their batch committed, long
  * enough to be copied by several scavenges and promoted to the old generation (at QoS 0 the main
  * thread's GC paused it 3× longer than the bare transport's; BENCHMARKS.md, "Main thread, stop 21").
@@ -9,10 +9,25 @@
  * A ring of slots indexed by an absolute sequence number (seq & mask), grown by doubling: the queue's
  * count bound may be overshot by one message per blocked producer, so it is not a fixed capacity.
  */
-import type { InboundMessage, MessageBatch, PackedMessages, QoS, Settlement } from '../lib/message.js';
+import type {
+  InboundMessage,
+  MessageBatch,
+  PackedMessages,
+  QoS,
+  Settlement,
+  Settler,
+} from '../lib/message.js';
 import { FLAG_DUP, FLAG_RETAIN } from '../lib/message.js';
 
 type Settle = (how: Settlement) => void;
+
+/** A message's `settle` (token NaN) or its source's shared `settler` (token a number). */
+type SettleFn = Settle | Settler;
+
+function settleOne(fn: SettleFn, token: number, how: Settlement): void {
+  if (Number.isNaN(token)) (fn as Settle)(how);
+  else (fn as Settler)(token, how);
+}
 
 /** Payload bytes per chunk (fewer when the queue's byte bound is smaller): a few dozen allocations a second at full speed. */
 export const CHUNK_BYTES = 256 * 1024;
@@ -35,7 +50,9 @@ export class MessageRing {
   private head = 0;
   private tail = 0;
   private topics: (string | undefined)[] = new Array(INITIAL_SLOTS);
-  private settles: (Settle | undefined)[] = new Array(INITIAL_SLOTS);
+  private settles: (SettleFn | undefined)[] = new Array(INITIAL_SLOTS);
+  /** NaN: settles[i] is the message's own settle; else the token to pass its shared settler. */
+  private tokens = new Float64Array(INITIAL_SLOTS);
   private qos = new Uint8Array(INITIAL_SLOTS);
   private flags = new Uint8Array(INITIAL_SLOTS);
   private receivedAt = new Float64Array(INITIAL_SLOTS);
@@ -77,7 +94,13 @@ export class MessageRing {
     const seq = this.tail;
     const i = seq & this.mask;
     this.topics[i] = msg.topic;
-    this.settles[i] = msg.settle;
+    if (msg.settler !== undefined && msg.token !== undefined) {
+      this.settles[i] = msg.settler;
+      this.tokens[i] = msg.token;
+    } else {
+      this.settles[i] = msg.settle;
+      this.tokens[i] = Number.NaN;
+    }
     this.qos[i] = msg.qos;
     this.flags[i] = (msg.retain ? FLAG_RETAIN : 0) | (msg.dup ? FLAG_DUP : 0);
     this.receivedAt[i] = msg.receivedAt;
@@ -98,10 +121,12 @@ export class MessageRing {
   /** Removes the oldest message; returns what it counted, its topic and its settle function. */
   shift(): { bytes: number; topic: string; settle: Settle } {
     const i = this.head & this.mask;
+    const fn = this.settles[i] as SettleFn;
+    const token = this.tokens[i] as number;
     const out = {
       bytes: this.bytes[i] as number,
       topic: this.topics[i] as string,
-      settle: this.settles[i] as Settle,
+      settle: (how: Settlement) => settleOne(fn, token, how),
     };
     this.clear(i);
     this.head++;
@@ -125,7 +150,8 @@ export class MessageRing {
     const receivedAt = new Float64Array(n);
     const receivedMono = new Float64Array(n);
     const topics: string[] = new Array(n);
-    const settles: Settle[] = new Array(n);
+    const settles: SettleFn[] = new Array(n);
+    const tokens = new Float64Array(n);
     let pos = 0;
     // Payloads of consecutive messages in one chunk are contiguous: one copy per run.
     let runChunk = -1;
@@ -135,7 +161,8 @@ export class MessageRing {
     for (let k = 0; k < n; k++) {
       const i = (this.head + k) & this.mask;
       topics[k] = this.topics[i] as string;
-      settles[k] = this.settles[i] as Settle;
+      settles[k] = this.settles[i] as SettleFn;
+      tokens[k] = this.tokens[i] as number;
       qos[k] = this.qos[i] as number;
       flags[k] = this.flags[i] as number;
       receivedAt[k] = this.receivedAt[i] as number;
@@ -159,7 +186,7 @@ export class MessageRing {
     this.head += n;
     this.release();
     const packed: PackedMessages = { topics, payload, offsets, qos, flags, receivedAt };
-    return { batch: new TakenBatch(packed, receivedMono, settles), bytes };
+    return { batch: new TakenBatch(packed, receivedMono, settles, tokens), bytes };
   }
 
   private copyRun(into: Uint8Array, at: number, chunk: number, from: number, to: number): void {
@@ -218,6 +245,7 @@ export class MessageRing {
     };
     this.topics = move(this.topics, new Array(cap));
     this.settles = move(this.settles, new Array(cap));
+    this.tokens = move(this.tokens, new Float64Array(cap));
     this.qos = move(this.qos, new Uint8Array(cap));
     this.flags = move(this.flags, new Uint8Array(cap));
     this.receivedAt = move(this.receivedAt, new Float64Array(cap));
@@ -235,7 +263,8 @@ class TakenBatch implements MessageBatch {
   constructor(
     readonly packed: PackedMessages,
     readonly receivedMono: Float64Array,
-    private readonly settles: Settle[],
+    private readonly settles: SettleFn[],
+    private readonly tokens: Float64Array,
   ) {}
 
   get length(): number {
@@ -243,6 +272,6 @@ class TakenBatch implements MessageBatch {
   }
 
   settle(from: number, to: number, how: Settlement): void {
-    for (let i = from; i < to; i++) (this.settles[i] as Settle)(how);
+    for (let i = from; i < to; i++) settleOne(this.settles[i] as SettleFn, this.tokens[i] as number, how);
   }
 }

@@ -9,7 +9,7 @@ import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
 import { buildClientOptions, subscribeOptions, subscriptionFilters } from './client-options.js';
 import { mqtt } from './mqtt-lib.js';
 import { BROKER_DROPPED_TOPIC, parseDroppedCount } from './broker-drops.js';
-import { type AckEntry, assertMqttInternals, DeferredAcks, type Stream } from './deferred-acks.js';
+import { assertMqttInternals, DeferredAcks, NO_ACK, type Stream } from './deferred-acks.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
 import { readTls } from './tls-files.js';
@@ -47,6 +47,13 @@ export class MqttSource {
   private unacked:
     | { readonly stream: Stream | undefined; readonly settle: (how: Settlement) => void }
     | undefined;
+  /**
+   * Settles a QoS 1 message by its held-ack token: one function for all of them, which the queue
+   * keeps with the token instead of a closure per message (lib/message.ts, InboundMessage.settler).
+   */
+  private readonly settleHeld = (token: number, how: Settlement): void => {
+    if (this.acks.settle(token, how) && how === 'committed') this.committedOn(this.client?.stream);
+  };
 
   constructor(
     private readonly settings: SourceSettings,
@@ -306,7 +313,7 @@ export class MqttSource {
         return;
       }
     }
-    const entry = this.settings.ackOnReceipt === true ? undefined : this.acks.track(packet.qos);
+    const entry = this.settings.ackOnReceipt === true ? NO_ACK : this.acks.track(packet.qos);
     if (isMalformedTopic(packet.topic)) {
       // Its topic cannot be stored faithfully, and unacknowledged the broker would resend it forever.
       this.ackUnstored(entry, callback, 'invalid_topic', { topic: packet.topic });
@@ -348,22 +355,39 @@ export class MqttSource {
 
   /** Acknowledged (in receive order, through the held acks) and counted, not stored. */
   private ackUnstored(
-    entry: AckEntry | undefined,
+    entry: number,
     callback: (err?: Error) => void,
     reason: string,
     detail: Record<string, unknown>,
   ): void {
     this.deps.hooks.onDropped(reason, detail);
     this.acks.release(entry, callback); // hands the PUBACK to the held acks...
-    if (entry !== undefined) this.acks.settle(entry, 'committed'); // ...which send it in order
+    if (entry !== NO_ACK) this.acks.settle(entry, 'committed'); // ...which send it in order
   }
 
-  private toMessage(packet: IPublishPacket, entry: AckEntry | undefined): InboundMessage {
+  private toMessage(packet: IPublishPacket, entry: number): InboundMessage {
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (entry !== NO_ACK) {
+      const settleHeld = this.settleHeld;
+      return {
+        topic: packet.topic,
+        payload,
+        qos: packet.qos,
+        retain: packet.retain === true,
+        dup: packet.dup === true,
+        receivedAt: Date.now(),
+        receivedMono: performance.now(),
+        // Short-lived: the queue keeps settler + token instead (the held ack settles once).
+        settle: (how) => settleHeld(entry, how),
+        settler: settleHeld,
+        token: entry,
+      };
+    }
     const stream = this.client?.stream;
     return {
       // We advertise no Topic Alias Maximum, so the broker always sends the full topic.
       topic: packet.topic,
-      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      payload,
       qos: packet.qos,
       retain: packet.retain === true,
       dup: packet.dup === true,
@@ -371,7 +395,7 @@ export class MqttSource {
       receivedMono: performance.now(),
       // QoS 0 has no ack; a QoS 2 message (only if a broker ignores our QoS 1 grant) was
       // already PUBREC'd by MQTT.js, so there is nothing left to hold either.
-      settle: entry === undefined ? this.unackedSettle(stream) : this.heldSettle(entry, stream),
+      settle: this.unackedSettle(stream),
     };
   }
 
@@ -384,16 +408,6 @@ export class MqttSource {
       this.unacked = { stream, settle };
     }
     return this.unacked.settle;
-  }
-
-  private heldSettle(entry: AckEntry, stream: Stream | undefined): (how: Settlement) => void {
-    let settled = false;
-    return (how: Settlement) => {
-      if (settled) return;
-      settled = true;
-      this.acks.settle(entry, how);
-      if (how === 'committed') this.committedOn(stream);
-    };
   }
 
   /** The first commit of a message from the live connection resets the reconnect backoff. */

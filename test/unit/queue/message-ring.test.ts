@@ -40,4 +40,25 @@ describe('MessageRing', () => {
     ring.take(5000);
     expect(ring.capacity).toBe(cap);
   });
+
+  it("settles through the source's shared settler and token when it gave them, its own settle otherwise", () => {
+    const ring = new MessageRing(4096);
+    const calls: string[] = [];
+    const settler = (token: number, how: string): void => {
+      calls.push(`${token}:${how}`);
+    };
+    for (let n = 0; n < 600; n++) {
+      if (n % 3 === 0) ring.push({ ...msg(n), settle: (how) => calls.push(`own${n}:${how}`) }, 1, n);
+      else ring.push({ ...msg(n), settle: () => calls.push('wrong'), settler, token: n * 10 }, 1, n);
+    }
+    const { batch } = ring.take(599);
+    batch.settle(0, 3, 'committed');
+    expect(calls).toEqual(['own0:committed', '10:committed', '20:committed']);
+    batch.settle(3, 599, 'abandoned');
+    expect(calls).toHaveLength(599);
+    expect(calls.at(-1)).toBe('5980:abandoned');
+    expect(calls).not.toContain('wrong');
+    ring.shift().settle('abandoned');
+    expect(calls.at(-1)).toBe('5990:abandoned');
+  });
 });
