@@ -24,8 +24,10 @@ export interface QueueHooks {
 
 /**
  * Per-message bookkeeping beyond the payload and topic: the ring's slots (~60 B), the topic string's
- * header, and a settle closure when the source made one (QoS 1). Rough but stable. Not counted: the
- * unused tail of the payload chunk being filled and one spare chunk (at most 2 × 256 KiB in all).
+ * header, and a settle closure when the source made one (QoS 1 from the embedded broker; the subscriber
+ * gives a shared settler and a token instead, but the figure stays, so the bound means what it meant).
+ * Rough but stable. Not counted: the unused tail of the payload chunk being filled and one spare chunk
+ * (at most 2 × 256 KiB in all).
  */
 const OVERHEAD_BYTES = 160;
 

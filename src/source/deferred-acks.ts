@@ -2,8 +2,8 @@
  * The MQTT.js side of ack-after-commit (MQTT.js has no manual-ack API: issues #209, #691). `handleMessage` calls back
  * at once so MQTT.js keeps reading (pings, SUBACKs, more messages up to Receive Maximum fill
  * a batch); the PUBACK that MQTT.js then sends synchronously through its private
- * `_sendPacket` (handlers/publish.js, QoS 1 case) is captured here and held in HeldAcks until
- * the message is settled 'committed'. mqtt is pinned to 5.16.0 and
+ * `_sendPacket` (handlers/publish.js, QoS 1 case) is captured here, its packet id held in HeldAcks
+ * until the message is settled 'committed', and then written by us. mqtt is pinned to 5.16.0 and
  * test/integration/source-internals-guard.test.ts fails if this stops working.
  */
 import type { MqttClient, Packet } from 'mqtt';
@@ -49,7 +49,6 @@ const PUBACK_BYTES = 4;
  */
 export class DeferredAcks {
   private client: MqttClient | undefined;
-  private sendRaw: SendPacket | undefined;
   private readonly held = new HeldAcks((messageId, conn) => this.sendAck(messageId, conn));
   /** The token whose PUBACK MQTT.js is about to send; set only around handleMessage's callback. */
   private expecting = NO_ACK;
@@ -76,7 +75,6 @@ export class DeferredAcks {
     const internals = client as unknown as { _sendPacket: SendPacket };
     const original = internals._sendPacket.bind(client);
     this.client = client;
-    this.sendRaw = original;
     internals._sendPacket = (packet, cb, cbStorePut, noStore) => {
       const token = this.expecting;
       if (packet.cmd === 'puback' && token !== NO_ACK) {
@@ -145,7 +143,6 @@ export class DeferredAcks {
     // Never on another connection: there the packet id may name a different message.
     if (
       client === undefined ||
-      this.sendRaw === undefined ||
       conn !== this.conn ||
       stream === undefined ||
       client.stream !== stream ||
