@@ -3,7 +3,7 @@
  * thread once per message: everything that can be prepared (template, rule matchers, the UTF-8
  * decoder, regexes) is prepared once in createDecoder, and the returned function never throws.
  */
-import { type FlattenRun, flattenInto, type Located, locate } from './flatten.js';
+import { type FlattenRun, flattenInto, holderOf, locate } from './flatten.js';
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
 import type { TemplateMatch } from './topic-template.js';
 import { createCborDecoder } from './formats/cbor.js';
@@ -137,12 +137,12 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
   /** Payload timestamp → [ts, fromPayload], or a rejection. */
   const timestampOf = (
     rule: CompiledRule,
-    tsAt: Located,
+    value: unknown,
     receivedAt: number,
   ): { ts: number; fromPayload: boolean } | Rejected => {
-    const ms = timestampMs(tsAt.value, rule.tsUnit, rule.tsZone ?? defaultZone);
+    const ms = timestampMs(value, rule.tsUnit, rule.tsZone ?? defaultZone);
     if (Number.isNaN(ms)) {
-      return reject('invalid_timestamp', describeBadTimestamp(rule.tsField, tsAt.value, rule.tsUnit));
+      return reject('invalid_timestamp', describeBadTimestamp(rule.tsField, value, rule.tsUnit));
     }
     return inRange(ms, receivedAt, rule.tsField);
   };
@@ -179,6 +179,26 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
   const scalar = (name: () => string, value: number | undefined): Reading[] =>
     value === undefined ? [] : [{ metric: name(), value }];
 
+  // One flatten run and one scratch list for every message (decodeJsonObject is not re-entrant:
+  // nothing it calls decodes): a message then allocates its readings array at its exact size, not a
+  // run object and an array grown by push (~250 B of the writer thread's garbage per message).
+  const scratch: Reading[] = [];
+  const run: FlattenRun = {
+    out: scratch,
+    n: 0,
+    max: maxReadingsPerMessage,
+    stateOf,
+    capped: 0,
+    nonFinite: 0,
+    skipHolderA: undefined,
+    skipKeyA: '',
+    skipHolderB: undefined,
+    skipKeyB: '',
+  };
+  // The identity's parts, joined into one flat string: concatenation would build a rope the store
+  // flattens again when it hashes it.
+  const identityParts: string[] = ['p:', '', '\u0000', ''];
+
   const decodeJsonObject = (
     rule: CompiledRule,
     topic: string,
@@ -192,37 +212,55 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
   ): DecodeResult => {
     let ts = receivedAt;
     let tsFromPayload = false;
-    const tsAt = locate(root, rule.tsPath);
-    if (tsAt !== undefined) {
-      const t = timestampOf(rule, tsAt, receivedAt);
-      if ('ok' in t) return t;
-      ts = t.ts;
-      tsFromPayload = t.fromPayload;
+    const tsPath = rule.tsPath;
+    const tsHolder = holderOf(root, tsPath);
+    const tsKey = tsPath[tsPath.length - 1] ?? '';
+    if (tsHolder !== undefined) {
+      const value = (tsHolder as Record<string, unknown>)[tsKey];
+      const ms = timestampMs(value, rule.tsUnit, rule.tsZone ?? defaultZone);
+      if (ms >= receivedAt - maxPastMs && ms <= receivedAt + maxFutureMs) {
+        // In range (inRange's first case), without its result object.
+        ts = ms;
+        tsFromPayload = true;
+      } else {
+        const t = timestampOf(rule, value, receivedAt);
+        if ('ok' in t) return t;
+        ts = t.ts;
+        tsFromPayload = t.fromPayload;
+      }
     }
-    const idAt: Located | undefined = rule.idPath === undefined ? undefined : locate(root, rule.idPath);
-    const readings: Reading[] = [];
-    const run: FlattenRun = {
-      out: readings,
-      max: maxReadingsPerMessage,
-      stateOf,
-      capped: 0,
-      nonFinite: 0,
-      skipHolderA: tsAt?.holder,
-      skipKeyA: tsAt?.key ?? '',
-      skipHolderB: idAt?.holder,
-      skipKeyB: idAt?.key ?? '',
-    };
+    const idPath = rule.idPath;
+    const idHolder = idPath === undefined ? undefined : holderOf(root, idPath);
+    const idKey = idPath === undefined ? '' : (idPath[idPath.length - 1] ?? '');
+    run.n = 0;
+    run.capped = 0;
+    run.nonFinite = 0;
+    run.skipHolderA = tsHolder;
+    run.skipKeyA = tsHolder === undefined ? '' : tsKey;
+    run.skipHolderB = idHolder;
+    run.skipKeyB = idHolder === undefined ? '' : idKey;
     if (withReadings) {
       const from = rule.readingsPath === undefined ? root : locate(root, rule.readingsPath)?.value;
       if (typeof from === 'object' && from !== null) flattenInto(run, from, prefix);
     }
-    const id = idAt?.value;
+    const readings = scratch.slice(0, run.n);
+    // Not kept past this message: the next one's parse is garbage either way, but not held by us.
+    run.skipHolderA = undefined;
+    run.skipHolderB = undefined;
+    const id = idHolder === undefined ? undefined : (idHolder as Record<string, unknown>)[idKey];
     // An empty id would make every such message a "redelivery" of the first: treat it as absent.
     const hasId = (typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id));
     // The identity is the topic and the exact payload: two messages that differ in any byte are
     // never one, and a redelivery (same bytes) carries the same ts, so (ts, identity) finds it.
     // A binary document (CBOR, MessagePack) is stored as a BLOB: its bytes, as latin1, stand in for the text.
-    const identity = tsFromPayload || hasId ? `p:${topic}\u0000${text ?? latin1(payloadOf)}` : null;
+    let identity: string | null = null;
+    if (tsFromPayload || hasId) {
+      identityParts[1] = topic;
+      identityParts[3] = text ?? latin1(payloadOf);
+      identity = identityParts.join('');
+      identityParts[1] = '';
+      identityParts[3] = '';
+    }
     const out: Decoded = { ok: true, device, text, ts, tsFromPayload, identity, readings };
     if (run.capped > 0) out.readingsCapped = run.capped;
     if (run.nonFinite > 0) out.nonFinite = run.nonFinite;

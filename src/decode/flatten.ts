@@ -34,9 +34,32 @@ export function locate(root: unknown, path: readonly string[]): Located | undefi
   return undefined;
 }
 
+/**
+ * The container that holds `path`'s last key as an own property, or undefined: what locate()
+ * finds without allocating its result (the decoder looks up the timestamp and id fields of every
+ * message; the key is the path's last segment and the value `holder[key]`).
+ */
+export function holderOf(root: unknown, path: readonly string[]): object | undefined {
+  let holder: unknown = root;
+  const last = path.length - 1;
+  for (let i = 0; i <= last; i++) {
+    if (typeof holder !== 'object' || holder === null) return undefined;
+    const key = path[i]!;
+    if (!Object.hasOwn(holder, key)) return undefined;
+    if (i === last) return holder;
+    holder = (holder as Record<string, unknown>)[key];
+  }
+  return undefined;
+}
+
 /** State of one flatten run; the skip pairs are the timestamp and id fields, which are not readings. */
 export interface FlattenRun {
+  /**
+   * Readings are written to out[0..n). An index, not push: the decoder reuses one array, and
+   * emptying it (length = 0) would drop its backing store, grown again by the next message.
+   */
   readonly out: Reading[];
+  n: number;
   readonly max: number;
   /** 1 or 0 for a string that is a state word, else undefined. Absent: strings are never readings. */
   readonly stateOf?: ((s: string) => number | undefined) | undefined;
@@ -44,10 +67,11 @@ export interface FlattenRun {
   capped: number;
   /** Non-finite numbers skipped. */
   nonFinite: number;
-  readonly skipHolderA: object | undefined;
-  readonly skipKeyA: string;
-  readonly skipHolderB: object | undefined;
-  readonly skipKeyB: string;
+  // Not readonly: the decoder reuses one run for every message (no object per message).
+  skipHolderA: object | undefined;
+  skipKeyA: string;
+  skipHolderB: object | undefined;
+  skipKeyB: string;
 }
 
 /**
@@ -59,7 +83,9 @@ export function flattenInto(run: FlattenRun, node: object, prefix: string | unde
     for (let i = 0; i < node.length; i++) leaf(run, node, String(i), node[i], prefix);
   } else {
     const rec = node as Record<string, unknown>;
-    for (const key of Object.keys(rec)) leaf(run, node, key, rec[key], prefix);
+    // for-in, not Object.keys: objects of one shape share V8's enum cache, so no array of keys per
+    // object. Same order as Object.keys (own enumerable string keys); inherited ones are skipped.
+    for (const key in rec) if (Object.hasOwn(rec, key)) leaf(run, node, key, rec[key], prefix);
   }
   return run.capped === 0;
 }
@@ -102,9 +128,9 @@ function leaf(
     default:
       return;
   }
-  if (run.out.length >= run.max) {
+  if (run.n >= run.max) {
     run.capped++;
     return;
   }
-  run.out.push({ metric: prefix === undefined ? key : `${prefix}.${key}`, value: n });
+  run.out[run.n++] = { metric: prefix === undefined ? key : `${prefix}.${key}`, value: n };
 }

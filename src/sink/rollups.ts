@@ -28,6 +28,10 @@ export interface SeriesBatch {
   latestTs: number;
   latestValue: number;
   latestMessageId: number;
+  /**
+   * Keyed by bucket number, floor(ts / size): a small integer, where the start in ms (~1.7e12) is a
+   * heap number V8 would allocate for every lookup (two per reading in the writer thread).
+   */
   readonly b5m: Map<number, Bucket>;
   readonly b1h: Map<number, Bucket>;
 }
@@ -85,9 +89,9 @@ export function mergeBucket(earlier: Bucket, later: Bucket): Bucket {
 }
 
 function addToLevel(level: Map<number, Bucket>, size: number, ts: number, value: number): void {
-  const start = bucketOf(ts, size);
-  const b = level.get(start);
-  if (b === undefined) level.set(start, newBucket(start, ts, value));
+  const n = Math.floor(ts / size);
+  const b = level.get(n);
+  if (b === undefined) level.set(n, newBucket(n * size, ts, value));
   else addTo(b, ts, value);
 }
 

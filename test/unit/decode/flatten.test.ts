@@ -12,6 +12,7 @@ function flatten(
   const b = skip.b ? locate(root, skip.b) : undefined;
   const run: FlattenRun = {
     out: [],
+    n: 0,
     max,
     skipHolderA: a?.holder,
     skipKeyA: a?.key ?? '',

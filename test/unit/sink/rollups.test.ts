@@ -93,7 +93,12 @@ describe('BatchAggregator', () => {
     agg.add(null, 'temp', T0, 3, 2);
     agg.add('b', 'temp', T0, 4, 3);
     agg.add('a', 'temp', T0 + 1, 5, 4);
-    const got = series(agg).map((s) => [s.device, s.metric, s.b5m.get(T0)?.count, s.latestValue]);
+    const got = series(agg).map((s) => [
+      s.device,
+      s.metric,
+      s.b5m.get(T0 / BUCKET_5M_MS)?.count,
+      s.latestValue,
+    ]);
     expect(got).toEqual([
       ['a', 'temp', 2, 5],
       ['a', 'hum', 1, 2],
@@ -108,7 +113,7 @@ describe('BatchAggregator', () => {
     agg.add('d', 'm', T0, 2, 11);
     const [s] = series(agg);
     expect(s).toMatchObject({ latestValue: 2, latestMessageId: 11 });
-    expect(s!.b5m.get(T0)).toMatchObject({ first: 1, last: 2, count: 2 });
+    expect(s!.b5m.get(T0 / BUCKET_5M_MS)).toMatchObject({ first: 1, last: 2, count: 2 });
   });
 
   it('clear() forgets everything', () => {
@@ -176,8 +181,11 @@ describe('mergeBucket', () => {
       readings.forEach(([ts, v], i) => {
         (i < split ? a : b).add('d', 'm', ts, v, i);
       });
-      const merged = mergeBucket(series(a)[0]!.b5m.get(T0)!, series(b)[0]!.b5m.get(T0)!);
-      expect(merged, `split at ${split}`).toEqual({ ...series(whole)[0]!.b5m.get(T0)! });
+      const merged = mergeBucket(
+        series(a)[0]!.b5m.get(T0 / BUCKET_5M_MS)!,
+        series(b)[0]!.b5m.get(T0 / BUCKET_5M_MS)!,
+      );
+      expect(merged, `split at ${split}`).toEqual({ ...series(whole)[0]!.b5m.get(T0 / BUCKET_5M_MS)! });
     }
   });
 });
