@@ -21,17 +21,10 @@ export interface Located {
  * in a path never finds Object.prototype's functions. Undefined when absent.
  */
 export function locate(root: unknown, path: readonly string[]): Located | undefined {
-  let holder: unknown = root;
-  const last = path.length - 1;
-  for (let i = 0; i <= last; i++) {
-    if (typeof holder !== 'object' || holder === null) return undefined;
-    const key = path[i]!;
-    if (!Object.hasOwn(holder, key)) return undefined;
-    const value: unknown = (holder as Record<string, unknown>)[key];
-    if (i === last) return { holder, key, value };
-    holder = value;
-  }
-  return undefined;
+  const holder = holderOf(root, path);
+  if (holder === undefined) return undefined;
+  const key = path[path.length - 1]!;
+  return { holder, key, value: (holder as Record<string, unknown>)[key] };
 }
 
 /**
