@@ -77,18 +77,31 @@ export interface MessageBatch {
   settle(from: number, to: number, how: Settlement): void;
 }
 
+/** The arrays of `n` messages holding `payloadBytes` of payload in all, zeroed: the caller fills them. */
+export function allocPacked(
+  n: number,
+  payloadBytes: number,
+): { packed: PackedMessages; receivedMono: Float64Array } {
+  return {
+    packed: {
+      topics: new Array<string>(n),
+      payload: new Uint8Array(payloadBytes),
+      offsets: new Uint32Array(n + 1),
+      qos: new Uint8Array(n),
+      flags: new Uint8Array(n),
+      receivedAt: new Float64Array(n),
+    },
+    receivedMono: new Float64Array(n),
+  };
+}
+
 /** Packs messages that are already objects (tests, benches, SqliteSink.write of an array). */
 export function batchOf(batch: readonly InboundMessage[]): MessageBatch {
   const n = batch.length;
   let total = 0;
   for (const m of batch) total += m.payload.length;
-  const payload = new Uint8Array(total);
-  const offsets = new Uint32Array(n + 1);
-  const qos = new Uint8Array(n);
-  const flags = new Uint8Array(n);
-  const receivedAt = new Float64Array(n);
-  const receivedMono = new Float64Array(n);
-  const topics: string[] = new Array(n);
+  const { packed, receivedMono } = allocPacked(n, total);
+  const { topics, payload, offsets, qos, flags, receivedAt } = packed;
   let at = 0;
   for (let i = 0; i < n; i++) {
     const m = batch[i] as InboundMessage;
@@ -104,7 +117,7 @@ export function batchOf(batch: readonly InboundMessage[]): MessageBatch {
   offsets[n] = at;
   return {
     length: n,
-    packed: { topics, payload, offsets, qos, flags, receivedAt },
+    packed,
     receivedMono,
     settle(from, to, how) {
       for (let i = from; i < to; i++) (batch[i] as InboundMessage).settle(how);

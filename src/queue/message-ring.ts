@@ -17,7 +17,7 @@ import type {
   Settlement,
   Settler,
 } from '../lib/message.js';
-import { FLAG_DUP, FLAG_RETAIN } from '../lib/message.js';
+import { allocPacked, FLAG_DUP, FLAG_RETAIN } from '../lib/message.js';
 
 type Settle = (how: Settlement) => void;
 
@@ -143,13 +143,8 @@ export class MessageRing {
       total += this.size[i] as number;
       bytes += this.bytes[i] as number;
     }
-    const payload = new Uint8Array(total);
-    const offsets = new Uint32Array(n + 1);
-    const qos = new Uint8Array(n);
-    const flags = new Uint8Array(n);
-    const receivedAt = new Float64Array(n);
-    const receivedMono = new Float64Array(n);
-    const topics: string[] = new Array(n);
+    const { packed, receivedMono } = allocPacked(n, total);
+    const { topics, payload, offsets, qos, flags, receivedAt } = packed;
     const settles: SettleFn[] = new Array(n);
     const tokens = new Float64Array(n);
     let pos = 0;
@@ -185,7 +180,6 @@ export class MessageRing {
     offsets[n] = pos;
     this.head += n;
     this.release();
-    const packed: PackedMessages = { topics, payload, offsets, qos, flags, receivedAt };
     return { batch: new TakenBatch(packed, receivedMono, settles, tokens), bytes };
   }
 
