@@ -30,8 +30,8 @@ export interface InboundMessage {
    * one (`settler(token, how)` does what `settle(how)` does). The queue keeps these instead of
    * `settle`, so a message waiting for its commit holds no closure on the heap (issue #11).
    */
-  readonly settler?: Settler;
-  readonly token?: number;
+  readonly settler?: Settler | undefined;
+  readonly token?: number | undefined;
 }
 
 /** Settles the message a source numbered `token`; see InboundMessage.settler. */

@@ -366,36 +366,23 @@ export class MqttSource {
   }
 
   private toMessage(packet: IPublishPacket, entry: number): InboundMessage {
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    if (entry !== NO_ACK) {
-      const settleHeld = this.settleHeld;
-      return {
-        topic: packet.topic,
-        payload,
-        qos: packet.qos,
-        retain: packet.retain === true,
-        dup: packet.dup === true,
-        receivedAt: Date.now(),
-        receivedMono: performance.now(),
-        // Short-lived: the queue keeps settler + token instead (the held ack settles once).
-        settle: (how) => settleHeld(entry, how),
-        settler: settleHeld,
-        token: entry,
-      };
-    }
-    const stream = this.client?.stream;
+    const held = entry !== NO_ACK;
+    const settleHeld = this.settleHeld;
     return {
       // We advertise no Topic Alias Maximum, so the broker always sends the full topic.
       topic: packet.topic,
-      payload,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
       qos: packet.qos,
       retain: packet.retain === true,
       dup: packet.dup === true,
       receivedAt: Date.now(),
       receivedMono: performance.now(),
-      // QoS 0 has no ack; a QoS 2 message (only if a broker ignores our QoS 1 grant) was
-      // already PUBREC'd by MQTT.js, so there is nothing left to hold either.
-      settle: this.unackedSettle(stream),
+      // A held ack's closure is short-lived: the queue keeps settler + token instead (the held ack
+      // settles once). QoS 0 has no ack; a QoS 2 message (only if a broker ignores our QoS 1
+      // grant) was already PUBREC'd by MQTT.js, so there is nothing left to hold either.
+      settle: held ? (how) => settleHeld(entry, how) : this.unackedSettle(this.client?.stream),
+      settler: held ? settleHeld : undefined,
+      token: held ? entry : undefined,
     };
   }
 
