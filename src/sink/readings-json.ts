@@ -21,26 +21,17 @@ const PAIRWISE_MAX = 16;
  * Names repeat (a fleet has few), yet come from payloads: bounded, emptied when full.
  */
 const KEY_CACHE_MAX = 4096;
+/** `"metric":`, for a message's first reading. */
 const keys = new Map<string, string>();
-/** The same with the comma before it: `,"metric":`. */
+/** `,"metric":`, for the others. */
 const nextKeys = new Map<string, string>();
 
-function jsonKey(metric: string): string {
-  let k = keys.get(metric);
+function cachedKey(cache: Map<string, string>, before: string, metric: string): string {
+  let k = cache.get(metric);
   if (k === undefined) {
-    if (keys.size >= KEY_CACHE_MAX) keys.clear();
-    k = `${JSON.stringify(metric)}:`;
-    keys.set(metric, k);
-  }
-  return k;
-}
-
-function jsonNextKey(metric: string): string {
-  let k = nextKeys.get(metric);
-  if (k === undefined) {
-    if (nextKeys.size >= KEY_CACHE_MAX) nextKeys.clear();
-    k = `,${JSON.stringify(metric)}:`;
-    nextKeys.set(metric, k);
+    if (cache.size >= KEY_CACHE_MAX) cache.clear();
+    k = `${before}${JSON.stringify(metric)}:`;
+    cache.set(metric, k);
   }
   return k;
 }
@@ -69,7 +60,7 @@ export function readingsJson(readings: readonly Reading[]): string | null {
     }
     // `,"name":` after the first. Number → JSON: String() prints what JSON.stringify would
     // (shortest round-trip form, "1e+21").
-    parts[2 * i + 1] = i === 0 ? jsonKey(r.metric) : jsonNextKey(r.metric);
+    parts[2 * i + 1] = i === 0 ? cachedKey(keys, '', r.metric) : cachedKey(nextKeys, ',', r.metric);
     parts[2 * i + 2] = String(r.value);
   }
   parts[2 * n + 1] = '}';
