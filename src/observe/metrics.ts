@@ -76,7 +76,6 @@ export interface Metrics {
   bindGauges(sources: Partial<GaugeSources>): void;
   /** One message received: counted in mqlite_messages_received_total at the next scrape. */
   countReceived(qos: 0 | 1 | 2): void;
-  /** Once per committed batch: one pass over the batch, no allocation per message. */
   /** Once per committed batch. */
   observeCommit(size: number, commitSeconds: number, nowWall: number): void;
   /** Per chunk of settled messages (batch-writer.ts SETTLE_CHUNK), so no batch holds the loop. */

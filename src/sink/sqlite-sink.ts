@@ -1,7 +1,8 @@
 /**
- * Main-thread handle on the SQLite worker: starts it, ships batches to it (one message per
- * batch, typed arrays copied: the writer keeps its copy until the commit, to retry), bounds every request with a timeout, and restarts a worker that
- * died on the next write. The only SQLite connection lives in the worker.
+ * Main-thread handle on the SQLite worker: starts it, ships batches to it (one message per batch,
+ * typed arrays copied: the writer keeps its copy until the commit, to retry), bounds every request
+ * with a timeout, and restarts a worker that died on the next write. The only SQLite connection
+ * lives in the worker.
  */
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
