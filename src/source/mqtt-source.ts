@@ -10,6 +10,7 @@ import { buildClientOptions, subscribeOptions, subscriptionFilters } from './cli
 import { mqtt } from './mqtt-lib.js';
 import { BROKER_DROPPED_TOPIC, parseDroppedCount } from './broker-drops.js';
 import { assertMqttInternals, DeferredAcks, NO_ACK, type Stream } from './deferred-acks.js';
+import { isMalformedTopic } from './malformed-topic.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
 import { readTls } from './tls-files.js';
@@ -404,14 +405,4 @@ export class MqttSource {
     this.provenStream = stream;
     this.backoff.proven();
   }
-}
-
-/**
- * A topic a conforming broker never sends ([MQTT-1.5.3-1], [MQTT-1.5.3-2]): one with U+0000, or
- * with U+FFFD, which is what MQTT.js's parser (mqtt-packet, Buffer#toString) makes of invalid
- * UTF-8, so distinct topics would merge. A topic that really contains U+FFFD is dropped too: the
- * parser leaves no way to tell them apart.
- */
-function isMalformedTopic(topic: string): boolean {
-  return topic.includes('\u0000') || topic.includes('\uFFFD');
 }
