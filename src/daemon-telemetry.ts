@@ -173,6 +173,17 @@ export class Telemetry {
         }
         brokerDropped = total;
       },
+      onRePing: (rePings) => {
+        // One line per episode and then 2, 4, 8…: a long overload does not fill the journal.
+        const level = isPowerOfTwo(rePings) ? 'info' : 'debug';
+        log[level]({ rePings }, 'keepalive timeout while reading waits for the queue: pinging again');
+      },
+      onStockKeepalive: (missing) => {
+        log.warn(
+          { missing },
+          'MQTT.js internals changed: keepalive left stock, so a full queue can cause reconnects and redeliveries',
+        );
+      },
       onAcksDropped: (count) => {
         this.metrics.acksDropped.inc(count);
         log.info({ count }, 'connection closed with acks held: the broker will redeliver those messages');

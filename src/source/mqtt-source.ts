@@ -13,6 +13,7 @@ import { assertMqttInternals, DeferredAcks, NO_ACK, type Stream } from './deferr
 import { isMalformedTopic } from './malformed-topic.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
+import { StallKeepalive } from './stall-keepalive.js';
 import { readTls } from './tls-files.js';
 
 export type { SourceHooks, SourceSettings } from './source-types.js';
@@ -34,6 +35,7 @@ export interface SourceDeps {
 export class MqttSource {
   private client: MqttClient | undefined;
   private readonly acks: DeferredAcks;
+  private readonly keepalive: StallKeepalive;
   private readonly backoff: ReconnectBackoff;
   private retry: ScheduledRetry = { delayMs: 0, attempt: 0 };
   /** The connection whose first committed message reset the backoff (once per connection). */
@@ -61,6 +63,7 @@ export class MqttSource {
     private readonly deps: SourceDeps,
   ) {
     this.acks = new DeferredAcks((count) => deps.hooks.onAcksDropped(count));
+    this.keepalive = new StallKeepalive(deps.hooks);
     this.backoff = new ReconnectBackoff(settings.reconnect, deps.random, () => {
       if (this.client !== undefined) this.setRetry(this.client, this.backoff.next());
     });
@@ -157,6 +160,7 @@ export class MqttSource {
 
   private install(client: MqttClient): void {
     this.acks.install(client);
+    this.keepalive.install(client);
     client.handleMessage = (packet, callback) => this.onPublish(packet, callback);
     client.on('connect', (connack) => this.onConnect(client, connack));
     client.on('close', () => this.onClose(client));
@@ -344,8 +348,9 @@ export class MqttSource {
       this.acks.release(entry, callback);
       return;
     }
-    // Queue full: hold MQTT.js's pipeline, so the socket and then the broker stop sending.
-    const release = (): void => this.acks.release(entry, callback);
+    // Queue full: hold MQTT.js's pipeline, so the socket and then the broker stop sending (and the
+    // PINGRESP waits unread: stall-keepalive.ts keeps the keepalive from ending the connection).
+    const release = this.keepalive.hold(() => this.acks.release(entry, callback));
     pending.then(release, (err: unknown) => {
       this.deps.hooks.onError(
         new MqliteError('MQLITE_SOURCE_FAILED', `accept: ${errorMessage(err)}`, { cause: err }),

@@ -49,6 +49,13 @@ export interface SourceHooks {
    * 'retained_shared' (a retained copy sent to a shared subscription, see mqtt-source.ts).
    */
   onDropped(reason: string, detail: Record<string, unknown>): void;
+  /**
+   * A keepalive timeout came while reading was held by a full queue: a PINGREQ went out instead of a
+   * disconnect (stall-keepalive.ts), the `rePings`-th since the broker last answered one.
+   */
+  onRePing?(rePings: number): void;
+  /** MQTT.js lacks the `missing` methods stall-keepalive.ts hooks: keepalive stays stock. */
+  onStockKeepalive?(missing: string[]): void;
   /** The broker's count of messages it dropped, all clients, since it started (broker-drops.ts). */
   onBrokerDropped?(total: number): void;
 }

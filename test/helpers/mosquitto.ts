@@ -30,6 +30,8 @@ export interface RunningMosquitto {
   stop(): Promise<void>;
   /** Stops (SIGTERM: the persistence file is written) and starts again on the same port. */
   restart(): Promise<void>;
+  /** What the broker logged so far (connections, keepalive timeouts…); '' once stopped. */
+  log(): string;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -125,6 +127,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Runni
       await halt();
       await launch();
     },
+    log() {
+      return readFileOr(log);
+    },
   };
 }
 
@@ -155,8 +160,13 @@ function authLines(dir: string, users: Record<string, string> | undefined): stri
 }
 
 function readLog(path: string): string {
+  const text = readFileOr(path);
+  return text === '' ? '' : `\n--- mosquitto.log ---\n${text}`;
+}
+
+function readFileOr(path: string): string {
   try {
-    return `\n--- mosquitto.log ---\n${readFileSync(path, 'utf8')}`;
+    return readFileSync(path, 'utf8');
   } catch {
     return '';
   }
