@@ -60,9 +60,14 @@ export class DeferredAcks {
   private outCount = 0;
   private outStream: Stream | undefined;
   private outScheduled = false;
+  /** Acks released for a connection already gone, reported together at the next tick. */
+  private lost = 0;
   private readonly writeOutBound = (): void => {
     this.outScheduled = false;
     this.writeOut();
+    const lost = this.lost;
+    this.lost = 0;
+    this.report(lost);
   };
 
   constructor(private readonly onDropped: (count: number) => void) {}
@@ -148,7 +153,10 @@ export class DeferredAcks {
       client.stream !== stream ||
       stream.destroyed
     ) {
-      this.report(1);
+      // Summed per tick, not reported one by one: a chunk of commits settled between the socket's
+      // destroy and its 'close' (a keepalive timeout) would log a line per ack.
+      this.lost++;
+      this.scheduleOut();
       return;
     }
     if (this.outStream !== stream) this.writeOut(); // never one write across two connections
@@ -162,10 +170,13 @@ export class DeferredAcks {
     // MQTT.js announces each packet it writes; tests and taps (SourceDeps.tap) watch PUBACKs so.
     if (client.listenerCount('packetsend') > 0)
       client.emit('packetsend', { cmd: 'puback', messageId, reasonCode: 0 });
-    if (!this.outScheduled) {
-      this.outScheduled = true;
-      process.nextTick(this.writeOutBound);
-    }
+    this.scheduleOut();
+  }
+
+  private scheduleOut(): void {
+    if (this.outScheduled) return;
+    this.outScheduled = true;
+    process.nextTick(this.writeOutBound);
   }
 
   /** Writes the released PUBACKs, in release order, as one buffer; lost if the connection is gone. */
