@@ -1,14 +1,14 @@
 /**
- * `npx tsx bench/forward-pg-reads.ts -- [--sources 4] [--rows 250000] [--devices 50] [--pairs 5]
- * [--runs 5] [--plans]`: the reads users run on the central PostgreSQL, against `messages` keyed
+ * `npx tsx bench/forward-pg-reads.ts -- [--sources 4] [--rows 250000] [--devices 50] [--batch 10000]
+ * [--pairs 5] [--runs 5] [--plans]`: the reads users run on the central PostgreSQL, against `messages` keyed
  * (source, id) as made up to bc68a9f and (id, source) as made since (issue 16), so that the cheaper
  * insert does not make them slower.
  *
  * Two schemas on the machine's PostgreSQL (PGHOST/PGPORT/PGDATABASE, default 127.0.0.1:5432 test),
  * made by pg-schema.ts's own DDL, the old one with its key put back to (source, id); the same rows in
- * both: `--sources` gateways, `--rows` each over the last 7 days, ids from 1 per gateway and
- * interleaved across gateways in insert order as forwarding does, `--devices` devices per gateway;
- * then VACUUM ANALYZE. Each query is run under EXPLAIN (ANALYZE, BUFFERS) `--runs` times per side and
+ * both: `--sources` gateways, `--rows` each over the last 7 days, ids from 1 per gateway, inserted
+ * in batches of `--batch` ids that take turns between the gateways as forwarding does, `--devices`
+ * devices per gateway; then VACUUM ANALYZE, and the sizes of the key and (device, ts) indexes. Each query is run under EXPLAIN (ANALYZE, BUFFERS) `--runs` times per side and
  * side by side in `--pairs` alternated pairs (old first, then new first): the median execution time
  * per side and pair, the median over pairs, and the shared buffers touched (hit + read), which
  * unlike the time does not move with the machine's load. `--plans` prints each side's plan.
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     sources: { type: 'string', default: '4' },
     rows: { type: 'string', default: '250000' },
     devices: { type: 'string', default: '50' },
+    batch: { type: 'string', default: '10000' },
     pairs: { type: 'string', default: '5' },
     runs: { type: 'string', default: '5' },
     plans: { type: 'boolean', default: false },
@@ -31,6 +32,7 @@ const { values } = parseArgs({
 const SOURCES = Number(values.sources);
 const ROWS = Number(values.rows);
 const DEVICES = Number(values.devices);
+const BATCH = Number(values.batch);
 const PG = {
   host: process.env.PGHOST ?? '127.0.0.1',
   port: Number(process.env.PGPORT ?? 5432),
@@ -49,15 +51,18 @@ function ddl(side: Side): string[] {
   return stmts.map((s) => s.replace('PRIMARY KEY (id, source)', 'PRIMARY KEY (source, id)'));
 }
 
-/** Rows in forwarding's order: by id, the gateways' batches interleaved. */
-function fill(s: string): string {
+/**
+ * Gateway g's batch of ids lo..hi, as forwarding inserts it: the gateways' batches take turns, so
+ * under (id, source) each batch after the first lands among the rows of the same ids from the
+ * gateways before it.
+ */
+function fill(s: string, g: number, lo: number, hi: number): string {
   return `INSERT INTO ${s}.messages (source, id, ts, received_at, topic, device, payload, qos, retain, dup, readings)
-    SELECT 'gateway-' || g, i, t, t, 'site/' || g || '/dev-' || (i % ${DEVICES}) || '/state',
-           'gw' || g || '-dev-' || (i % ${DEVICES}), '{"temp":21.5,"hum":40}', 1, false, false,
+    SELECT 'gateway-' || ${g}, i, t, t, 'site/' || ${g} || '/dev-' || (i % ${DEVICES}) || '/state',
+           'gw' || ${g} || '-dev-' || (i % ${DEVICES}), '{"temp":21.5,"hum":40}', 1, false, false,
            '{"temp":21.5,"hum":40}'
-      FROM generate_series(1, ${ROWS}) i, generate_series(1, ${SOURCES}) g,
-           LATERAL (SELECT now() - interval '7 days' + (i * (interval '7 days' / ${ROWS})) AS t) x
-     ORDER BY i, g`;
+      FROM generate_series(${lo}, ${hi}) i,
+           LATERAL (SELECT now() - interval '7 days' + (i * (interval '7 days' / ${ROWS})) AS t) x`;
 }
 
 interface Query {
@@ -158,14 +163,21 @@ try {
   for (const side of sides) {
     const t0 = performance.now();
     for (const stmt of ddl(side)) await c.query(stmt);
-    await c.query(fill(schemaOf(side)));
+    for (let lo = 1; lo <= ROWS; lo += BATCH)
+      for (let g = 1; g <= SOURCES; g++)
+        await c.query(fill(schemaOf(side), g, lo, Math.min(ROWS, lo + BATCH - 1)));
     await c.query(`VACUUM ANALYZE ${schemaOf(side)}.messages`);
-    const key = await c.query<{ def: string }>(
-      `SELECT pg_get_indexdef(indexrelid) AS def FROM pg_index WHERE indrelid = $1::regclass AND indisprimary`,
+    const key = await c.query<{ def: string; key: string; device: string; total: string }>(
+      `SELECT pg_get_indexdef(indexrelid) AS def, pg_relation_size(indexrelid) AS key,
+              pg_relation_size('${schemaOf(side)}.messages_device_ts') AS device,
+              pg_total_relation_size('${schemaOf(side)}.messages') AS total
+         FROM pg_index WHERE indrelid = $1::regclass AND indisprimary`,
       [`${schemaOf(side)}.messages`],
     );
+    const k = key.rows[0];
+    const perRow = (b: string | undefined) => (Number(b) / (SOURCES * ROWS)).toFixed(1);
     console.log(
-      `${side}: ${SOURCES * ROWS} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${key.rows[0]?.def}`,
+      `${side}: ${SOURCES * ROWS} rows in ${((performance.now() - t0) / 1000).toFixed(1)} s; ${k?.def}; bytes/row: key ${perRow(k?.key)}, (device, ts) ${perRow(k?.device)}, table + indexes ${perRow(k?.total)}`,
     );
   }
   const runs = Number(values.runs);

@@ -19,6 +19,8 @@
  * difference over the difference in rows is the steady per-row cost, without the session's start,
  * the catalog lookups and the first batch's page allocations. Repeatable, so one round is enough;
  * under valgrind the server is ~50× slower, so use a smaller backlog (--messages 40000 --batch 10000).
+ * --keep-profiles leaves the cluster's directory and prints each full session's profile, for
+ * `callgrind_annotate --inclusive=yes <profile>`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     variants: { type: 'string', default: '' },
     sources: { type: 'string', default: '1' },
     callgrind: { type: 'boolean', default: false },
+    'keep-profiles': { type: 'boolean', default: false },
   },
 });
 const SOURCES = Number(values.sources);
@@ -172,7 +175,7 @@ async function session(
   v: Variant,
   work: (client: pg.Client, schema: string, pid: number) => Promise<void>,
   rows: number,
-): Promise<{ pid: number; bytesPerRow: number }> {
+): Promise<{ pid: number; bytesPerRow: number; keyBytesPerRow: number }> {
   const schema = `mqlite_rows_${name.replace(/-/g, '_')}_${process.pid}`;
   const admin = new pg.Client(config);
   await admin.connect();
@@ -188,11 +191,17 @@ async function session(
     } finally {
       await client.end();
     }
-    const size = Number(
-      (await admin.query(`SELECT pg_total_relation_size('${schema}.messages') AS b`)).rows[0].b,
-    );
+    const size = (
+      await admin.query(
+        `SELECT pg_total_relation_size('${schema}.messages') AS b, pg_relation_size('${schema}.messages_pkey') AS k`,
+      )
+    ).rows[0];
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
-    return { pid, bytesPerRow: Math.round(size / rows) };
+    return {
+      pid,
+      bytesPerRow: Math.round(size.b / rows),
+      keyBytesPerRow: Math.round((size.k / rows) * 10) / 10,
+    };
   } finally {
     await admin.end();
   }
@@ -221,6 +230,7 @@ async function runCpu(name: string, v: Variant, batches: readonly Batch[]) {
     seconds: Math.round(seconds * 10) / 10,
     value: (cpu / rows) * 1e6,
     bytesPerRow: s.bytesPerRow,
+    keyBytesPerRow: s.keyBytesPerRow,
   };
 }
 
@@ -244,7 +254,9 @@ async function runCallgrind(cluster: CallgrindCluster, name: string, v: Variant,
     instructionsFirst: short.instructions,
     instructionsAll: long.instructions,
     value: (long.instructions - short.instructions) / (rowsOf(batches) - rowsOf(first)),
+    ...(values['keep-profiles'] ? { profile: cluster.profile(long.pid) } : {}),
     bytesPerRow: long.bytesPerRow,
+    keyBytesPerRow: long.keyBytesPerRow,
   };
 }
 
@@ -273,7 +285,7 @@ try {
     after = b.lastId;
   }
   outbox.close();
-  if (values.callgrind) cluster = await startCallgrindCluster();
+  if (values.callgrind) cluster = await startCallgrindCluster(values['keep-profiles']);
   const unit = values.callgrind ? 'instructions/row (backend, callgrind)' : 'µs/row backend CPU';
   const names = values.variants ? (values.variants as string).split(',') : Object.keys(VARIANTS);
   const results: Record<string, number[]> = {};

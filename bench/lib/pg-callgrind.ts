@@ -26,6 +26,8 @@ export interface CallgrindCluster {
   readonly connection: pg.ClientConfig;
   /** Instructions (Ir) the backend `pid` executed in its life; waits for it to exit and dump. */
   instructions(pid: number): Promise<number>;
+  /** The backend's profile, for callgrind_annotate (kept after stop() only with `keep`). */
+  profile(pid: number): string;
   stop(): Promise<void>;
 }
 
@@ -51,7 +53,8 @@ function owner(): { uid: number; gid: number } | undefined {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startCallgrindCluster(locale = 'C.UTF-8'): Promise<CallgrindCluster> {
+/** `keep`: leave the temp directory (data and profiles) for a look with callgrind_annotate. */
+export async function startCallgrindCluster(keep = false, locale = 'C.UTF-8'): Promise<CallgrindCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'mqlite-pg-callgrind-'));
   const as = owner();
   if (as) chownSync(dir, as.uid, as.gid);
@@ -97,7 +100,7 @@ export async function startCallgrindCluster(locale = 'C.UTF-8'): Promise<Callgri
       await Promise.race([exited, sleep(60_000)]);
       if (postmaster.exitCode === null && postmaster.signalCode === null) postmaster.kill('SIGKILL');
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   };
 
   // Under callgrind the server takes several seconds to start.
@@ -119,6 +122,7 @@ export async function startCallgrindCluster(locale = 'C.UTF-8'): Promise<Callgri
   return {
     connection,
     stop,
+    profile: (pid) => join(dir, `callgrind.${pid}`),
     async instructions(pid) {
       const file = join(dir, `callgrind.${pid}`);
       for (let waited = 0; waited < 120_000; waited += 200) {
