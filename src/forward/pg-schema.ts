@@ -73,8 +73,8 @@ export function createSchema(n: Names, hypertable: boolean, messagesMade = false
   const s = n.schema;
   // id first: the bigint decides nearly every comparison of the key's btree descent, where
   // (source, id) compared the text first (a collatable varlena call, equal for one gateway) and
-  // then found id behind a variable-length column (nocache_index_getattr): ~5,000 fewer backend
-  // instructions a row, −10 to −12% (BENCHMARKS.md "Primary key (id, source)"). The price: a read
+  // then found id behind a variable-length column (nocache_index_getattr): 3,700–5,700 fewer backend
+  // instructions a row, −9 to −12% (BENCHMARKS.md "Primary key (id, source)"). The price: a read
   // by source alone cannot range-scan the key. Schemas made with (source, id) keep it: every
   // insert's ON CONFLICT DO NOTHING names no columns, and an explicit (source, id) target would
   // infer either order (a column set, checked on PostgreSQL 15), so both keys serve delivery alike.
