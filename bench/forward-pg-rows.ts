@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/forward-pg-rows.ts -- [--messages 200000] [--batch 20000] [--rounds 3] [--variants a,b]
- * [--sources 1] [--callgrind]`:
+ * [--sources 1] [--callgrind [--keep-profiles]]`:
  * what PostgreSQL spends per forwarded row, by table layout (issue 16, live forwarding). Builds a
  * backlog of bench messages with the real sink, encodes it once per readings type with the
  * forwarder's binary COPY encoder, then per variant: a fresh schema, and per batch the forwarder's
