@@ -13,6 +13,7 @@ import type { ForwardWorkerInit } from '../../src/forward/protocol.js';
 import { SqlitePurge } from '../../src/sink/sqlite-purge.js';
 import { forwardInit } from '../helpers/forward-init.js';
 import { writeOutbox } from '../helpers/outbox-db.js';
+import { makeEarlierReleaseSchema, primaryKeyDef } from '../helpers/pg-earlier-schema.js';
 import { PG, type TestSchema, testSchema } from '../helpers/pg-test-schema.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -278,6 +279,43 @@ describe('forwarding to PostgreSQL', () => {
       );
       expect(await pg.count('readings_at')).toBe(60);
       expect(await viewReadings()).toBe(expectedReadings(db));
+    });
+  }
+
+  it('makes the primary key (id, source): the bigint decides the btree comparisons before the text', async () => {
+    const db = join(tmp.dir, 'm.db');
+    writeOutbox(db, 1, 500);
+    await start(init(db, pg.name, { method: 'copy-direct' }));
+    await waitFor(async () => (await pg.count('messages')) === 500, 'all 500 messages in PostgreSQL');
+    expect(await primaryKeyDef(pg.client, pg.name)).toBe(
+      `CREATE UNIQUE INDEX messages_pkey ON ${pg.name}.messages USING btree (id, source)`,
+    );
+  });
+
+  for (const method of ['copy-direct', 'copy', 'unnest'] as const) {
+    it(`writes into a schema the release before made (key (source, id)), every message once (${method})`, async () => {
+      await makeEarlierReleaseSchema(pg.client, pg.name);
+      const db = join(tmp.dir, 'm.db');
+      writeOutbox(db, 1, 3000);
+      const first = await start(init(db, pg.name, { method }));
+      await waitFor(async () => (await pg.count('messages')) === 3000, 'all 3000 messages in PostgreSQL');
+      await first.f.stop();
+      // A lost acknowledgement: 2501.. are sent again and must collide with the (source, id) key.
+      await pg.client.query(`UPDATE ${pg.name}.forward_cursor SET after_id = 2500`);
+      const second = await start(init(db, pg.name, { method }));
+      await waitFor(() => second.seen.duplicates === 500, 'the 500 re-sent rows to be skipped');
+      expect(second.seen.inserted).toBe(0);
+      expect(second.seen.errors.filter((e) => !e.includes('duplicate key'))).toEqual([]);
+
+      const remote = await pg.rows<{ id: string; n: string }>(
+        `SELECT id, count(*) AS n FROM ${pg.name}.messages GROUP BY id ORDER BY id`,
+      );
+      expect(remote.map((r) => [Number(r.id), Number(r.n)])).toEqual(localMessages(db).map((m) => [m.id, 1]));
+      expect(await pg.count('readings_at')).toBe(60);
+      // The table is left as it was: its key is not rebuilt behind the user's back.
+      expect(await primaryKeyDef(pg.client, pg.name)).toBe(
+        `CREATE UNIQUE INDEX messages_pkey ON ${pg.name}.messages USING btree (source, id)`,
+      );
     });
   }
 
