@@ -50,17 +50,27 @@ const bytesOf = (c: string): string => `coalesce(octet_length(${c}), 0)`;
 
 /**
  * The columns the tuple is made of, and per row: `pk`, how the payload goes (0 NULL, 1 text,
- * 2 bytea: a BLOB, or text holding U+0000, which PostgreSQL text cannot hold); `size` as
- * types.ts OutboxBatch.bytes counts it; `est`, an upper bound of the tuple's length (fixed fields
- * take at most 75 bytes besides the source's field, :srclen); `odd`, 1 for a row not encoded here.
+ * 2 bytea: a BLOB, or text holding U+0000, which PostgreSQL text cannot hold); `h`, the row's
+ * integers as big-endian bytes (H offsets), from one printf and one unhex, the costly calls;
+ * `size` as types.ts OutboxBatch.bytes counts it; `est`, an upper bound of the tuple's length
+ * (fixed fields take at most 75 bytes besides the source's field, :srclen); `odd`, 1 for a row
+ * not encoded here. Kept a subquery with a LIMIT, so SQLite computes `h` once a row rather than
+ * once per use (a flattened subquery would repeat its expression).
  */
-function rows(where: string, lengthsOnly = false): string {
-  const columns = lengthsOnly
-    ? 'id'
-    : `id, topic, device, payload, qos, retain, dup, ts, received_at, readings,
+function rows(where: string, readingsType: ReadingsType | undefined): string {
+  const us = (c: string): string => `(${c} - ${PG_EPOCH_MS}) * 1000`;
+  // jsonb's length counts its version byte.
+  const readingsLength = `octet_length(readings)${readingsType === 'jsonb' ? ' + 1' : ''}`;
+  const columns =
+    readingsType === undefined
+      ? 'id'
+      : `id, topic, device, payload, qos, retain, dup, readings,
          CASE WHEN payload IS NULL THEN 0
               WHEN typeof(payload) = 'text' AND instr(CAST(payload AS BLOB), x'00') = 0 THEN 1
-              ELSE 2 END AS pk`;
+              ELSE 2 END AS pk,
+         unhex(printf('%016x%016x%016x%08x%08x%08x%08x', id, ${us('ts')}, ${us('received_at')}, octet_length(topic),
+                      coalesce(octet_length(device), ${NULL_LENGTH}), ${bytesOf('payload')},
+                      coalesce(${readingsLength}, ${NULL_LENGTH}))) AS h`;
   return `SELECT ${columns},
          octet_length(topic) + ${bytesOf('payload')} + ${bytesOf('readings')} AS size,
          80 + :srclen + octet_length(topic) + ${bytesOf('device')} + ${bytesOf('payload')} + ${bytesOf('readings')} AS est,
@@ -68,29 +78,26 @@ function rows(where: string, lengthsOnly = false): string {
     FROM messages WHERE ${where} ORDER BY id`;
 }
 
+/** Byte offsets (1-based, for substr) of the integers in `h`, each 8 or 4 bytes long. */
+const H = { id: 1, ts: 9, receivedAt: 17, topic: 25, device: 29, payload: 33, readings: 37 } as const;
+
 /**
  * One message's tuple: pg-schema.ts MESSAGE_COLUMNS in order, as binaryMessages writes them.
- * The integers between two texts go through one printf and one unhex (each call costs more than
- * the bytes it writes); concat() writes NULL as nothing, so a NULL text is its length -1 alone.
+ * concat() writes NULL as nothing, so a NULL text is its length -1 (from `h`) alone.
  */
 function tuple(readingsType: ReadingsType): string {
-  const us = (c: string): string => `(${c} - ${PG_EPOCH_MS}) * 1000`;
-  const readingsLength =
-    readingsType === 'jsonb'
-      ? `CASE WHEN readings IS NULL THEN 'ffffffff' ELSE printf('%08x01', octet_length(readings) + 1) END`
-      : `printf('%08x', coalesce(octet_length(readings), ${NULL_LENGTH}))`;
-  return `concat(x'000c', :src,
-    unhex(printf('00000008%016x00000008%016x00000008%016x%08x', id, ${us('ts')}, ${us('received_at')}, octet_length(topic))),
-    topic,
-    unhex(printf('%08x', coalesce(octet_length(device), ${NULL_LENGTH}))),
-    device,
-    CASE pk WHEN 0 THEN x'ffffffffffffffff'
-            WHEN 1 THEN unhex(printf('%08x', octet_length(payload)))
-            ELSE unhex(printf('ffffffff%08x', octet_length(payload))) END,
+  const int8 = (at: number): string => `x'00000008', substr(h, ${at}, 8)`;
+  const int4 = (at: number): string => `substr(h, ${at}, 4)`;
+  return `concat(x'000c', :src, ${int8(H.id)}, ${int8(H.ts)}, ${int8(H.receivedAt)},
+    ${int4(H.topic)}, topic,
+    ${int4(H.device)}, device,
+    CASE pk WHEN 0 THEN x'ffffffffffffffff' WHEN 1 THEN ${int4(H.payload)} ELSE x'ffffffff' || ${int4(H.payload)} END,
     payload,
-    unhex(printf('%s00000002%04x00000001%02x00000001%02x%s',
-                 CASE pk WHEN 1 THEN 'ffffffff' ELSE '' END, qos, retain <> 0, dup <> 0, ${readingsLength})),
-    readings)`;
+    CASE pk WHEN 1 THEN x'ffffffff' END,
+    CASE qos WHEN 0 THEN x'000000020000' WHEN 1 THEN x'000000020001' ELSE x'000000020002' END,
+    CASE WHEN retain THEN x'0000000101' ELSE x'0000000100' END,
+    CASE WHEN dup THEN x'0000000101' ELSE x'0000000100' END,
+    ${int4(H.readings)}, ${readingsType === 'jsonb' ? "CASE WHEN readings IS NOT NULL THEN x'01' END, " : ''}readings)`;
 }
 
 /**
@@ -102,7 +109,7 @@ export function copyChunkSql(readingsType: ReadingsType): string {
   return `SELECT count(*) AS scanned, max(id) AS last, coalesce(sum(size), 0) AS bytes,
        coalesce(sum(est), 0) AS est, coalesce(sum(odd), 0) AS odd,
        CAST(group_concat(${tuple(readingsType)}, '') AS BLOB) AS tuples
-  FROM (${rows('id > :after')} LIMIT :want)`;
+  FROM (${rows('id > :after', readingsType)} LIMIT :want)`;
 }
 
 /** A row of copyChunkSql. */
@@ -123,7 +130,7 @@ export interface CopyChunk {
 export const COPY_CUT_SQL = `SELECT count(*) AS kept, max(id) AS last, coalesce(sum(size), 0) AS bytes
   FROM (SELECT id, size,
                sum(size) OVER w - size < :room AND sum(est) OVER w <= :cap AND sum(odd) OVER w = 0 AS keep
-          FROM (${rows('id > :after', true)} LIMIT :want)
+          FROM (${rows('id > :after', undefined)} LIMIT :want)
         WINDOW w AS (ORDER BY id ROWS UNBOUNDED PRECEDING))
  WHERE keep`;
 
@@ -136,7 +143,7 @@ export interface CopyCut {
 /** The tuples of the messages in (:after, :last], as copyChunkSql makes them. */
 export function copyRangeSql(readingsType: ReadingsType): string {
   return `SELECT count(*) AS scanned, max(id) AS last, CAST(group_concat(${tuple(readingsType)}, '') AS BLOB) AS tuples
-  FROM (${rows('id > :after AND id <= :last')})`;
+  FROM (${rows('id > :after AND id <= :last', readingsType)} LIMIT :want)`;
 }
 
 /**

@@ -215,7 +215,7 @@ export class Outbox {
           if (rows === 0) return 'row';
           break;
         }
-        const r = st.range.get({ after, last: cut.last, src, srclen: src.length }) as CopyChunk;
+        const r = st.range.get({ after, last: cut.last, want, src, srclen: src.length }) as CopyChunk;
         ({ tuples, kept, last } = { tuples: r.tuples, kept: cut.kept, last: cut.last });
         bytes += cut.bytes;
       }
