@@ -1,9 +1,10 @@
 /**
  * Pure: the SQL that has SQLite itself write the messages' binary COPY tuples (the bytes of
  * pg-copy-binary.ts binaryMessages between its header and trailer), one BLOB per chunk of rows.
- * The forwarder's thread then makes no JS value per row or per field: it was dominated by
- * materialising rows, encoding them and the garbage both leave (BENCHMARKS.md "Forwarder thread,
- * SQL-encoded COPY rows", issue #16).
+ * The forwarder's thread then makes no JS value per message or per field: reading rows into JS
+ * and encoding them left garbage for V8's collector to trace, a GC pause every ~16k messages
+ * (BENCHMARKS.md "Forwarder read path, fwdread branch", issue #16). readings_at rows, rare, still
+ * go through JS: SQLite has no function that gives a double's bits for their float8.
  *
  * Field by field as pg-copy-binary.ts writes it: int32 lengths and int64 values big-endian through
  * unhex(printf('%08x' / '%016x')) (printf's %x writes an int64's two's complement), text as its
@@ -11,10 +12,15 @@
  * `||` and concat() keep a BLOB's bytes as they are (the database is UTF-8), and the final CAST
  * gives them back as a BLOB.
  *
+ * Order: group_concat sees the rows in the order the subquery yields them, id order. Its own
+ * ORDER BY would make that a promise, but sorts a copy of every tuple (~1 µs a row more in a
+ * micro-benchmark); tuplesWellFormed instead checks each BLOB's ids before it is used.
+ *
  * Rows this encoding would not write like the JS encoder does are not taken (`odd`): a time that
- * is not an integer or whose µs would leave int64 (binaryMessages throws there), a qos outside
- * 0..2. Nor is a row past `cap`, SQLite's limit on one value (SQLITE_MAX_LENGTH, 1e9 bytes):
- * the chunk stops before it, and a batch that would start with such a row is read as rows.
+ * is not an integer (binaryMessages truncates it below the µs) or whose µs would leave int64
+ * (binaryMessages throws), a qos outside 0..2. Nor is a row past `cap`, SQLite's limit on one
+ * value (SQLITE_MAX_LENGTH, 1e9 bytes): the chunk stops before it, and a batch that would start
+ * with such a row is that row alone, read as a row.
  */
 import type { ReadingsType } from './pg-schema.js';
 
@@ -24,7 +30,7 @@ export interface CopyEncoding {
   readonly readingsType: ReadingsType;
 }
 
-/** An aggregate's ORDER BY, which the chunk's id order rests on, came with SQLite 3.44.0. */
+/** concat() came with SQLite 3.44.0 (octet_length with 3.43, unhex with 3.41). */
 export function supportsCopySql(sqliteVersion: string): boolean {
   const [major = 0, minor = 0] = sqliteVersion.split('.').map(Number);
   return major > 3 || (major === 3 && minor >= 44);
