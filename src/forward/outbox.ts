@@ -140,11 +140,11 @@ export class Outbox {
     // One read transaction for all statements: readings_at matches the messages read.
     this.read.exec('BEGIN');
     try {
-      let m: Messages | undefined | 'row';
+      let m: Messages | 'none' | 'rows' | 'row' = 'rows';
       if (encoding !== undefined && this.copySql)
         m = this.readTuples(afterId, maxMessages, maxBytes, encoding);
-      if (m === undefined || m === 'row') m = this.readRows(afterId, m === 'row' ? 1 : maxMessages, maxBytes);
-      if (m === undefined) return undefined;
+      if (m === 'rows' || m === 'row') m = this.readRows(afterId, m === 'row' ? 1 : maxMessages, maxBytes);
+      if (m === 'none') return undefined;
       const readingsAt = this.stmts.readingsAt.all(afterId, m.lastId) as OutboxReading[];
       return { afterId, readingsAt, ...m };
     } finally {
@@ -152,7 +152,7 @@ export class Outbox {
     }
   }
 
-  private readRows(afterId: number, maxMessages: number, maxBytes: number): Messages | undefined {
+  private readRows(afterId: number, maxMessages: number, maxBytes: number): Messages | 'none' {
     const messages: OutboxMessage[] = [];
     let bytes = 0;
     let largest = 0;
@@ -173,22 +173,22 @@ export class Outbox {
       want = Math.min(CHUNK_ROWS, maxMessages - messages.length, Math.max(1, byBytes));
     }
     const last = messages[messages.length - 1];
-    return last ? { lastId: last[M.id], bytes, messages } : undefined;
+    return last ? { lastId: last[M.id], bytes, messages } : 'none';
   }
 
   /**
    * The messages as COPY tuples, chunk by chunk. A chunk is taken whole when it may be (the
    * common case: within the bytes left, no odd row, within one BLOB); otherwise where it ends is
    * worked out from the rows' lengths (COPY_CUT_SQL), its tuples are made again up to there, and
-   * the batch ends. undefined: no messages, or tuples that do not read back as the rows asked
-   * for (then the batch is read as rows); 'row': the first message is one not encoded in SQL.
+   * the batch ends. 'none': no messages; 'rows': tuples that do not read back as the rows asked
+   * for (the batch is then read as rows); 'row': the first message is one not encoded in SQL.
    */
   private readTuples(
     afterId: number,
     maxMessages: number,
     maxBytes: number,
     encoding: CopyEncoding,
-  ): Messages | undefined | 'row' {
+  ): Messages | 'none' | 'rows' | 'row' {
     const st = this.copyStatements(encoding.readingsType);
     const src = this.sourceField(encoding.source);
     const cap = this.maxTuplesBytes;
@@ -198,7 +198,7 @@ export class Outbox {
     let after = afterId;
     for (let want = Math.min(CHUNK_ROWS, maxMessages); want > 0; ) {
       const room = maxBytes - bytes;
-      const c = chunkOrTooBig(() => st.chunk.get({ after, want, src, srclen: src.length }) as CopyChunk);
+      const c = orTooBig(() => st.chunk.get({ after, want, src, srclen: src.length }) as CopyChunk);
       if (c?.scanned === 0) break;
       let tuples: Buffer | null;
       let kept: number;
@@ -215,18 +215,27 @@ export class Outbox {
           if (rows === 0) return 'row';
           break;
         }
-        const r = st.range.get({ after, last: cut.last, want, src, srclen: src.length }) as CopyChunk;
-        ({ tuples, kept, last } = { tuples: r.tuples, kept: cut.kept, last: cut.last });
+        const r = orTooBig(
+          () => st.range.get({ after, last: cut.last, want, src, srclen: src.length }) as CopyChunk,
+        );
+        // Not expected (`est` bounds the tuples' size), but then: what was made so far, or rows.
+        if (r === undefined) {
+          if (rows === 0) return 'row';
+          break;
+        }
+        tuples = r.tuples;
+        kept = cut.kept;
+        last = cut.last;
         bytes += cut.bytes;
       }
-      if (tuples === null || last === null || !tuplesWellFormed(tuples, kept, after, last)) return undefined;
+      if (tuples === null || last === null || !tuplesWellFormed(tuples, kept, after, last)) return 'rows';
       chunks.push(tuples);
       rows += kept;
       after = last;
       if (!whole) break;
       want = Math.min(CHUNK_ROWS, maxMessages - rows);
     }
-    if (rows === 0) return undefined;
+    if (rows === 0) return 'none';
     return {
       lastId: after,
       bytes,
@@ -302,7 +311,7 @@ export class Outbox {
  * A chunk's tuples, or undefined when SQLite refused to make a value that long (SQLITE_TOOBIG):
  * the chunk is then cut by the rows' lengths instead.
  */
-function chunkOrTooBig(get: () => CopyChunk): CopyChunk | undefined {
+function orTooBig(get: () => CopyChunk): CopyChunk | undefined {
   try {
     return get();
   } catch (err) {
