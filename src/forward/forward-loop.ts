@@ -5,10 +5,17 @@
  * re-reads the cursor from the destination, where it was committed with the rows.
  */
 import { type BackoffPolicy, backoffDelay } from '../lib/backoff.js';
-import type { BacklogStats, OutboxBatch } from './types.js';
+import type { CopyEncoding } from './outbox-copy-sql.js';
+import { type BacklogStats, batchRows, type OutboxBatch } from './types.js';
 
 export interface OutboxPort {
-  readBatch(afterId: number, maxMessages: number, maxBytes: number): OutboxBatch | undefined;
+  /** With `encoding`, the messages may come as COPY tuples SQLite made (types.ts BinaryTuples). */
+  readBatch(
+    afterId: number,
+    maxMessages: number,
+    maxBytes: number,
+    encoding?: CopyEncoding,
+  ): OutboxBatch | undefined;
   backlog(afterId: number, now: number): BacklogStats;
   protect(afterId: number, now: number): void;
   /** The greatest messages.id stored, 0 when none. */
@@ -27,6 +34,8 @@ export interface DestinationPort {
   write(batch: OutboxBatch, whileServerWorks?: () => void): Promise<{ inserted: number }>;
   /** Optional: does the per-batch client-side work (encoding) ahead, outside write(). */
   prepare?(batch: OutboxBatch): void;
+  /** Optional: how the next batch may be read already encoded; undefined: as rows. */
+  copyEncoding?(): CopyEncoding | undefined;
   drop(): void;
 }
 
@@ -148,7 +157,12 @@ export class ForwardLoop {
       const batch =
         ahead !== undefined && ahead.afterId === this.cursor
           ? ahead
-          : outbox.readBatch(this.cursor, this.s.batchMessages, this.s.batchBytes);
+          : outbox.readBatch(
+              this.cursor,
+              this.s.batchMessages,
+              this.s.batchBytes,
+              destination.copyEncoding?.(),
+            );
       if (!batch) {
         this.attempt = 0;
         this.syncProtect(false);
@@ -164,7 +178,7 @@ export class ForwardLoop {
       this.cursor = batch.lastId;
       this.attempt = 0;
       hooks.onBatch({
-        messages: batch.messages.length,
+        messages: batchRows(batch),
         inserted,
         bytes: batch.bytes,
         seconds: (this.d.now() - started) / 1000,
@@ -188,8 +202,14 @@ export class ForwardLoop {
    */
   private prefetch(afterId: number): void {
     try {
-      const b = this.d.outbox.readBatch(afterId, this.s.batchMessages, this.s.batchBytes);
-      if (b) this.d.destination.prepare?.(b);
+      const d = this.d;
+      const b = d.outbox.readBatch(
+        afterId,
+        this.s.batchMessages,
+        this.s.batchBytes,
+        d.destination.copyEncoding?.(),
+      );
+      if (b) d.destination.prepare?.(b);
       this.next = b;
     } catch {
       this.next = undefined;

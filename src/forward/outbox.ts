@@ -12,7 +12,26 @@
  * order therefore sees every message exactly once.
  */
 import Database from 'better-sqlite3';
-import { type BacklogStats, M, type OutboxBatch, type OutboxMessage, type OutboxReading } from './types.js';
+import {
+  COPY_CUT_SQL,
+  type CopyChunk,
+  type CopyCut,
+  type CopyEncoding,
+  copyChunkSql,
+  copyRangeSql,
+  SQLITE_MAX_LENGTH,
+  supportsCopySql,
+  tuplesWellFormed,
+} from './outbox-copy-sql.js';
+import type { ReadingsType } from './pg-schema.js';
+import {
+  type BacklogStats,
+  type BinaryTuples,
+  M,
+  type OutboxBatch,
+  type OutboxMessage,
+  type OutboxReading,
+} from './types.js';
 
 /** purge_protect.consumer of the PostgreSQL forwarder. */
 export const PROTECT_CONSUMER = 'forward.postgres';
@@ -29,12 +48,33 @@ const FIRST_CHUNK_ROWS = 16;
 export interface OutboxOptions {
   readonly path: string;
   readonly busyTimeoutMs: number;
+  /**
+   * Largest BLOB of tuples SQLite is asked for (outbox-copy-sql.ts); a row alone above it is read
+   * as a row. Default: SQLite's limit on one value. Smaller only to test that path.
+   */
+  readonly maxTuplesBytes?: number;
 }
+
+interface CopyStatements {
+  readonly chunk: Database.Statement;
+  readonly cut: Database.Statement;
+  readonly range: Database.Statement;
+}
+
+/** What the messages of a batch came as, before readings_at is added. */
+type Messages =
+  | { readonly lastId: number; readonly bytes: number; readonly messages: OutboxMessage[] }
+  | { readonly lastId: number; readonly bytes: number; readonly messages: []; readonly binary: BinaryTuples };
 
 export class Outbox {
   private readonly read: Database.Database;
   private readonly write: Database.Database;
   private readonly stmts;
+  /** outbox-copy-sql.ts statements per readings type, prepared on first use. */
+  private readonly copy = new Map<ReadingsType, CopyStatements>();
+  private readonly copySql: boolean;
+  private readonly maxTuplesBytes: number;
+  private readonly sourceFields = new Map<string, Buffer>();
 
   constructor(opts: OutboxOptions) {
     this.read = new Database(opts.path, { readonly: true, fileMustExist: true, timeout: opts.busyTimeoutMs });
@@ -70,6 +110,9 @@ export class Outbox {
       ),
       unprotect: this.write.prepare('DELETE FROM purge_protect WHERE consumer = ?'),
     };
+    const version = this.read.prepare('SELECT sqlite_version() AS v').get() as { v: string };
+    this.copySql = supportsCopySql(version.v);
+    this.maxTuplesBytes = Math.min(opts.maxTuplesBytes ?? SQLITE_MAX_LENGTH, SQLITE_MAX_LENGTH);
   }
 
   /** The id generated into the file by schema 6 (sink/migrations/v6-instance.ts). */
@@ -83,38 +126,148 @@ export class Outbox {
 
   /**
    * Messages after `afterId` in id order: at most maxMessages, and stopping once maxBytes is
-   * reached (always at least one, so one large message cannot stall the outbox).
+   * reached (always at least one, so one large message cannot stall the outbox). With `encoding`
+   * (copy-direct), SQLite writes the messages' COPY tuples itself (outbox-copy-sql.ts) and the
+   * batch carries those instead of rows; a batch starting with a row that encoding does not take
+   * is that row alone, read as a row.
    */
-  readBatch(afterId: number, maxMessages: number, maxBytes: number): OutboxBatch | undefined {
+  readBatch(
+    afterId: number,
+    maxMessages: number,
+    maxBytes: number,
+    encoding?: CopyEncoding,
+  ): OutboxBatch | undefined {
+    // One read transaction for all statements: readings_at matches the messages read.
+    this.read.exec('BEGIN');
+    try {
+      let m: Messages | 'none' | 'rows' | 'row' = 'rows';
+      if (encoding !== undefined && this.copySql)
+        m = this.readTuples(afterId, maxMessages, maxBytes, encoding);
+      if (m === 'rows' || m === 'row') m = this.readRows(afterId, m === 'row' ? 1 : maxMessages, maxBytes);
+      if (m === 'none') return undefined;
+      const readingsAt = this.stmts.readingsAt.all(afterId, m.lastId) as OutboxReading[];
+      return { afterId, readingsAt, ...m };
+    } finally {
+      this.read.exec('COMMIT');
+    }
+  }
+
+  private readRows(afterId: number, maxMessages: number, maxBytes: number): Messages | 'none' {
     const messages: OutboxMessage[] = [];
     let bytes = 0;
     let largest = 0;
     let after = afterId;
-    // One read transaction for all statements: readings_at matches the messages read.
-    this.read.exec('BEGIN');
-    try {
-      fill: for (let want = Math.min(FIRST_CHUNK_ROWS, maxMessages); want > 0; ) {
-        const rows = this.stmts.messages.all(after, want) as OutboxMessage[];
-        for (const r of rows) {
-          messages.push(r);
-          const size = sizeOf(r);
-          bytes += size;
-          if (size > largest) largest = size;
-          if (bytes >= maxBytes) break fill;
-        }
-        const last = rows[rows.length - 1];
-        if (!last || rows.length < want) break;
-        after = last[M.id];
-        const byBytes = Math.floor((maxBytes - bytes) / Math.max(1, largest));
-        want = Math.min(CHUNK_ROWS, maxMessages - messages.length, Math.max(1, byBytes));
+    fill: for (let want = Math.min(FIRST_CHUNK_ROWS, maxMessages); want > 0; ) {
+      const rows = this.stmts.messages.all(after, want) as OutboxMessage[];
+      for (const r of rows) {
+        messages.push(r);
+        const size = sizeOf(r);
+        bytes += size;
+        if (size > largest) largest = size;
+        if (bytes >= maxBytes) break fill;
       }
-      const last = messages[messages.length - 1];
-      if (!last) return undefined;
-      const readingsAt = this.stmts.readingsAt.all(afterId, last[M.id]) as OutboxReading[];
-      return { afterId, lastId: last[M.id], messages, readingsAt, bytes };
-    } finally {
-      this.read.exec('COMMIT');
+      const last = rows[rows.length - 1];
+      if (!last || rows.length < want) break;
+      after = last[M.id];
+      const byBytes = Math.floor((maxBytes - bytes) / Math.max(1, largest));
+      want = Math.min(CHUNK_ROWS, maxMessages - messages.length, Math.max(1, byBytes));
     }
+    const last = messages[messages.length - 1];
+    return last ? { lastId: last[M.id], bytes, messages } : 'none';
+  }
+
+  /**
+   * The messages as COPY tuples, chunk by chunk. A chunk is taken whole when it may be (the
+   * common case: within the bytes left, no odd row, within one BLOB); otherwise where it ends is
+   * worked out from the rows' lengths (COPY_CUT_SQL), its tuples are made again up to there, and
+   * the batch ends. 'none': no messages; 'rows': tuples that do not read back as the rows asked
+   * for (the batch is then read as rows); 'row': the first message is one not encoded in SQL.
+   */
+  private readTuples(
+    afterId: number,
+    maxMessages: number,
+    maxBytes: number,
+    encoding: CopyEncoding,
+  ): Messages | 'none' | 'rows' | 'row' {
+    const st = this.copyStatements(encoding.readingsType);
+    const src = this.sourceField(encoding.source);
+    const cap = this.maxTuplesBytes;
+    const chunks: Buffer[] = [];
+    let rows = 0;
+    let bytes = 0;
+    let after = afterId;
+    for (let want = Math.min(CHUNK_ROWS, maxMessages); want > 0; ) {
+      const room = maxBytes - bytes;
+      const c = orTooBig(() => st.chunk.get({ after, want, src, srclen: src.length }) as CopyChunk);
+      if (c?.scanned === 0) break;
+      let tuples: Buffer | null;
+      let kept: number;
+      let last: number | null;
+      let whole = false;
+      if (c && c.odd === 0 && c.bytes < room && c.est <= cap) {
+        ({ tuples, last } = c);
+        kept = c.scanned;
+        bytes += c.bytes;
+        whole = c.scanned === want;
+      } else {
+        const cut = st.cut.get({ after, want, room, cap, srclen: src.length }) as CopyCut;
+        if (cut.kept === 0) {
+          if (rows === 0) return 'row';
+          break;
+        }
+        const r = orTooBig(
+          () => st.range.get({ after, last: cut.last, want, src, srclen: src.length }) as CopyChunk,
+        );
+        // Not expected (`est` bounds the tuples' size), but then: what was made so far, or rows.
+        if (r === undefined) {
+          if (rows === 0) return 'row';
+          break;
+        }
+        tuples = r.tuples;
+        kept = cut.kept;
+        last = cut.last;
+        bytes += cut.bytes;
+      }
+      if (tuples === null || last === null || !tuplesWellFormed(tuples, kept, after, last)) return 'rows';
+      chunks.push(tuples);
+      rows += kept;
+      after = last;
+      if (!whole) break;
+      want = Math.min(CHUNK_ROWS, maxMessages - rows);
+    }
+    if (rows === 0) return 'none';
+    return {
+      lastId: after,
+      bytes,
+      messages: [],
+      binary: { rows, chunks, source: encoding.source, readingsType: encoding.readingsType },
+    };
+  }
+
+  private copyStatements(type: ReadingsType): CopyStatements {
+    let s = this.copy.get(type);
+    if (!s) {
+      // Prepared here, not with the others: SQLite before 3.43 has no octet_length.
+      s = {
+        chunk: this.read.prepare(copyChunkSql(type)),
+        cut: this.read.prepare(COPY_CUT_SQL),
+        range: this.read.prepare(copyRangeSql(type)),
+      };
+      this.copy.set(type, s);
+    }
+    return s;
+  }
+
+  /** The source as a whole text field (length + bytes), as pg-copy-binary.ts writes it. */
+  private sourceField(source: string): Buffer {
+    let f = this.sourceFields.get(source);
+    if (!f) {
+      const text = Buffer.from(source);
+      f = Buffer.concat([Buffer.alloc(4), text]);
+      f.writeInt32BE(text.length, 0);
+      this.sourceFields.set(source, f);
+    }
+    return f;
   }
 
   newestId(): number {
@@ -151,6 +304,19 @@ export class Outbox {
   close(): void {
     this.read.close();
     this.write.close();
+  }
+}
+
+/**
+ * A chunk's tuples, or undefined when SQLite refused to make a value that long (SQLITE_TOOBIG):
+ * the chunk is then cut by the rows' lengths instead.
+ */
+function orTooBig(get: () => CopyChunk): CopyChunk | undefined {
+  try {
+    return get();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'SQLITE_TOOBIG') return undefined;
+    throw err;
   }
 }
 

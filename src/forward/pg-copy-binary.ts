@@ -22,6 +22,8 @@ import { M, R } from './types.js';
 const HEADER = Buffer.from([
   0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00, 0, 0, 0, 0, 0, 0, 0, 0,
 ]);
+/** The field count -1 that ends the data. */
+const TRAILER = Buffer.from([0xff, 0xff]);
 /** ms between the Unix epoch and PostgreSQL's, 2000-01-01 UTC. */
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 4_294_967_296;
@@ -185,6 +187,11 @@ export function binaryMessages(batch: OutboxBatch, source: string, readingsType:
     else w.text(readings, prefix);
   }
   return w.done();
+}
+
+/** Tuples SQLite already encoded (outbox-copy-sql.ts, types.ts BinaryTuples), framed as a COPY. */
+export function binaryFromTuples(chunks: readonly Buffer[]): Buffer {
+  return Buffer.concat([HEADER, ...chunks, TRAILER]);
 }
 
 /** Rows of readings_at (source, message_id, device, metric, ts, value). */

@@ -14,7 +14,8 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTimeout } from '../lib/timeout.js';
 import { errorCode, errorMessage, MqliteError } from '../lib/errors.js';
-import { binaryMessages, binaryReadings } from './pg-copy-binary.js';
+import type { CopyEncoding } from './outbox-copy-sql.js';
+import { binaryFromTuples, binaryMessages, binaryReadings } from './pg-copy-binary.js';
 import { copyMessages, copyReadings, messageArrays, readingArrays } from './pg-encode.js';
 import * as sql from './pg-schema.js';
 import type { OutboxBatch } from './types.js';
@@ -60,6 +61,9 @@ export interface WriteResult {
   readonly inserted: number;
 }
 
+/** SQLSTATE of text PostgreSQL cannot hold: bytes that are not UTF-8, or U+0000. */
+const CHARACTER_NOT_IN_REPERTOIRE = '22021';
+
 export class PgDestination {
   private client: pg.Client | undefined;
   private schemaReady = false;
@@ -67,6 +71,11 @@ export class PgDestination {
   private readingsType: sql.ReadingsType = 'json';
   /** The last direct COPY hit rows already there: the next attempt goes through staging. */
   private stageNext = false;
+  /**
+   * PostgreSQL refused the text of SQLite-encoded rows (22021: not UTF-8, or U+0000): the next
+   * batches are read as rows and encoded here, where text that is not UTF-8 reads as U+FFFD.
+   */
+  private rowsNext = false;
   private readonly names: sql.Names;
   /** COPY data made ahead by prepare() (while the server worked on the previous batch). */
   private prepared: ({ batch: OutboxBatch } & CopyRows) | undefined;
@@ -132,12 +141,29 @@ export class PgDestination {
     return p?.batch === batch ? p : this.encode(batch);
   }
 
+  /**
+   * copy-direct: SQLite may encode the messages (outbox-copy-sql.ts) for this source and readings
+   * type, once the schema is known; not after PostgreSQL refused such rows, until a batch is in.
+   */
+  copyEncoding(): CopyEncoding | undefined {
+    if (this.s.method !== 'copy-direct' || !this.schemaReady || this.rowsNext) return undefined;
+    return { source: this.s.source, readingsType: this.readingsType };
+  }
+
   /** A batch as COPY data: text for staging (copy), binary (copy-direct); readings_at only when any. */
   private encode(batch: OutboxBatch): CopyRows {
     const some = batch.readingsAt.length > 0;
+    const b = batch.binary;
+    // Rows SQLite encoded for another method, source or readings type cannot be sent as they are;
+    // failing makes the loop read the batch again, as this destination now asks.
+    if (
+      b &&
+      (this.s.method !== 'copy-direct' || b.source !== this.s.source || b.readingsType !== this.readingsType)
+    )
+      throw new Error('a batch encoded by SQLite for another destination setting reached PostgreSQL');
     if (this.s.method === 'copy-direct')
       return {
-        messages: binaryMessages(batch, this.s.source, this.readingsType),
+        messages: b ? binaryFromTuples(b.chunks) : binaryMessages(batch, this.s.source, this.readingsType),
         readings: some ? binaryReadings(batch, this.s.source) : undefined,
       };
     return {
@@ -158,9 +184,12 @@ export class PgDestination {
         'forwarding a batch',
       );
       this.stageNext = false;
+      this.rowsNext = false;
       return r;
     } catch (err) {
-      if (errorCode(err) === sql.UNIQUE_VIOLATION) this.stageNext = true;
+      const code = errorCode(err);
+      if (code === sql.UNIQUE_VIOLATION) this.stageNext = true;
+      if (code === CHARACTER_NOT_IN_REPERTOIRE && batch.binary) this.rowsNext = true;
       throw err;
     }
   }

@@ -2,6 +2,7 @@
  * What the forwarder moves: rows of the local outbox (the SQLite `messages` table and the rare
  * `readings_at` rows, schema 2) as read, and the batch they travel in.
  */
+import type { ReadingsType } from './pg-schema.js';
 
 /**
  * One `messages` row, as an array in the order of M (better-sqlite3's raw rows: cheaper to make
@@ -51,10 +52,31 @@ export const R = { messageId: 0, device: 1, metric: 2, ts: 3, value: 4 } as cons
 export interface OutboxBatch {
   readonly afterId: number;
   readonly lastId: number;
+  /** The messages as rows; empty when SQLite encoded them (`binary`). */
   readonly messages: readonly OutboxMessage[];
   readonly readingsAt: readonly OutboxReading[];
-  /** Payload + readings + topic bytes: what bounds a batch's memory. */
+  /**
+   * Payload + readings + topic size: what bounds a batch's memory. Rows count UTF-16 units of
+   * text (JS string length), `binary` batches the stored UTF-8 bytes: the same for ASCII.
+   */
   readonly bytes: number;
+  /** The messages as binary COPY tuples made by SQLite (outbox-copy-sql.ts), for copy-direct. */
+  readonly binary?: BinaryTuples;
+}
+
+export interface BinaryTuples {
+  /** Messages in the batch. */
+  readonly rows: number;
+  /** Concatenated tuples, one BLOB per chunk read, in id order. */
+  readonly chunks: readonly Buffer[];
+  /** What they were encoded for (the source's name, json or jsonb readings). */
+  readonly source: string;
+  readonly readingsType: ReadingsType;
+}
+
+/** Messages in a batch, whichever form they came in. */
+export function batchRows(b: OutboxBatch): number {
+  return b.binary?.rows ?? b.messages.length;
 }
 
 /** What is not yet delivered, for the backlog metrics. */
