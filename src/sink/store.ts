@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { errorMessage } from '../lib/errors.js';
-import { identityKey } from './identity-hash.js';
+import { messageIdentityKey } from './identity-hash.js';
 import { type MigrationProgressFn, migrate } from './migrations/index.js';
 import { incrementalVacuumIfNew } from './migrations/v3-retention.js';
 import type { MaintenanceOp, MaintenanceResult } from './purge-types.js';
@@ -268,7 +268,7 @@ export class SinkStore {
       payload,
       b.receivedAt[i],
       ts,
-      d.identity === null ? null : identityKey(d.identity, d.tsFromPayload),
+      d.identity === null ? null : messageIdentityKey(topic, d.identity, d.tsFromPayload),
       json,
     );
     // Nothing inserted: this identity is already stored, so this is a redelivery.
