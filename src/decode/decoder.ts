@@ -195,13 +195,9 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     skipHolderB: undefined,
     skipKeyB: '',
   };
-  // The identity's parts, joined into one flat string: concatenation would build a rope the store
-  // flattens again when it hashes it.
-  const identityParts: string[] = ['p:', '', '\u0000', ''];
 
   const decodeJsonObject = (
     rule: CompiledRule,
-    topic: string,
     device: string | null,
     prefix: string | undefined,
     text: string | null,
@@ -253,14 +249,8 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     // The identity is the topic and the exact payload: two messages that differ in any byte are
     // never one, and a redelivery (same bytes) carries the same ts, so (ts, identity) finds it.
     // A binary document (CBOR, MessagePack) is stored as a BLOB: its bytes, as latin1, stand in for the text.
-    let identity: string | null = null;
-    if (tsFromPayload || hasId) {
-      identityParts[1] = topic;
-      identityParts[3] = text ?? latin1(payloadOf);
-      identity = identityParts.join('');
-      identityParts[1] = '';
-      identityParts[3] = '';
-    }
+    // The store hashes it behind `p:<topic>\0` (Decoded.identity): the text itself, no copy.
+    const identity = tsFromPayload || hasId ? (text ?? latin1(payloadOf)) : null;
     const out: Decoded = { ok: true, device, text, ts, tsFromPayload, identity, readings };
     if (run.capped > 0) out.readingsCapped = run.capped;
     if (run.nonFinite > 0) out.nonFinite = run.nonFinite;
@@ -283,15 +273,14 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     const format = rule.format;
 
     if (format === 'raw') return plain(device, decodeText(payload), receivedAt, []);
-    if (format === 'line-protocol')
-      return readingFormats.lineProtocol(rule, topic, payload, receivedAt, device);
+    if (format === 'line-protocol') return readingFormats.lineProtocol(rule, payload, receivedAt, device);
     if (format === 'sparkplug') return readingFormats.sparkplug(topic, payload, receivedAt);
     if (format === 'cbor' || format === 'msgpack') {
       const doc = (format === 'cbor' ? cbor : msgpack)(payload);
       if (!doc.ok) return reject(doc.reason, doc.detail);
       const root = doc.value;
       if (typeof root === 'object' && root !== null) {
-        return decodeJsonObject(rule, topic, device, named, null, root, receivedAt, true, payload);
+        return decodeJsonObject(rule, device, named, null, root, receivedAt, true, payload);
       }
       // A bare value, as a bare JSON value: a number, a boolean or a state word is one reading.
       let value: number | undefined;
@@ -307,7 +296,7 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
         return plain(device, text, receivedAt, []);
       const root = parseJson(text);
       if (typeof root !== 'object' || root === null) return plain(device, text, receivedAt, []);
-      return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, false, payload);
+      return decodeJsonObject(rule, device, named, text, root, receivedAt, false, payload);
     }
     if (format === 'json' && size === 0)
       return reject('empty_payload', 'the payload is empty and the format is json');
@@ -347,7 +336,7 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       if (typeof root === 'number' && !Number.isFinite(root)) d.nonFinite = 1;
       return d;
     }
-    return decodeJsonObject(rule, topic, device, named, text, root, receivedAt, true, payload);
+    return decodeJsonObject(rule, device, named, text, root, receivedAt, true, payload);
   };
 
   // Throwing is a bug (the property test looks for one); the store's one safety net turns it

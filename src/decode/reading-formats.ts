@@ -68,7 +68,6 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
 
   /** Readings + payload times → a stored message. */
   const finish = (
-    topic: string,
     device: string | null,
     text: string | null,
     identityBody: () => string,
@@ -95,7 +94,7 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
       ts,
       tsFromPayload,
       // As for JSON: topic + exact payload, when the payload dates the message.
-      identity: tsFromPayload ? `p:${topic}\u0000${identityBody()}` : null,
+      identity: tsFromPayload ? identityBody() : null,
       readings,
     };
     if (capped) out.readingsCapped = 1;
@@ -104,7 +103,6 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
 
   const lineProtocol = (
     rule: CompiledRule,
-    topic: string,
     payload: Uint8Array,
     receivedAt: number,
     templateDevice: string | null,
@@ -118,7 +116,6 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
     const r = parserFor(rule)(text);
     if (!r.ok) return reject(r.reason, r.detail);
     return finish(
-      topic,
       r.device ?? templateDevice,
       text,
       () => text,
@@ -146,7 +143,7 @@ export function createReadingFormats(deps: ReadingFormatDeps) {
     const text = t.kind === 'state' ? decodeText(payload) : null;
     const body = () =>
       text ?? Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('latin1');
-    return finish(topic, r.device, text, body, r.ts, r.readings, r.capped, receivedAt, 'Sparkplug timestamp');
+    return finish(r.device, text, body, r.ts, r.readings, r.capped, receivedAt, 'Sparkplug timestamp');
   };
 
   /** The last NBIRTH/DBIRTH per topic, replayed at start: alias tables without readings. */

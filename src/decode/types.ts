@@ -130,9 +130,11 @@ export interface Decoded {
   ts: number;
   tsFromPayload: boolean;
   /**
-   * Redelivery identity: the topic and the payload's bytes (`p:<topic>\0<payload>`) when the
-   * payload has a timestamp or the rule an idField present in it; null otherwise (see
-   * sink/redelivery.ts for how those are recognised).
+   * Redelivery identity when the payload has a timestamp or the rule an idField present in it; null
+   * otherwise (see sink/redelivery.ts for how those are recognised). The identity is the topic and
+   * the payload's bytes, `p:<topic>\0<payload>`; this field holds its last part only (the payload's
+   * text, or its bytes as latin1), and the store hashes the whole (sink/identity-hash.ts
+   * messageIdentityKey) without joining it.
    */
   identity: string | null;
   readings: Reading[];

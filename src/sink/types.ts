@@ -74,6 +74,7 @@ export type SinkDecodeResult =
       readonly text: string | null;
       readonly ts: number;
       readonly tsFromPayload: boolean;
+      /** What identifies the message with its topic: hashed as `p:<topic>\0<identity>` (identity-hash.ts). */
       readonly identity: string | null;
       readonly readings: readonly Reading[];
       /** Readings beyond the per-message cap, not stored. */

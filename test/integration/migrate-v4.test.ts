@@ -30,7 +30,7 @@ const decode: DecodeFn = (topic, payload) => {
     text,
     ts: j.ts,
     tsFromPayload: true,
-    identity: `p:${topic}\0${text}`,
+    identity: text,
     readings: [{ metric: 'v', value: j.v }],
   };
 };

@@ -155,7 +155,8 @@ describe('SqliteSink storing', () => {
     const db = new Database(dbPath, { readonly: true });
     try {
       const stmt = db.prepare('SELECT identity FROM messages WHERE device = ?').safeIntegers(true);
-      const expected = identityKey('id:devA\0m-1', false);
+      // The store keys a message by its topic and the decoder's identity (identity-hash.ts).
+      const expected = identityKey('p:t/devA/x\0id:devA\0m-1', false);
       expect(stmt.get('devA')).toEqual({ identity: expected });
     } finally {
       db.close();

@@ -34,7 +34,7 @@ describe('format line-protocol', () => {
     const text = `cpu,cpu=cpu-total,host=pi4 usage_idle=97.5 ${RECEIVED_NS}\nmem,host=pi4 used=444706816i ${RECEIVED_NS}`;
     const r = ok(decode('telegraf/pi4/metrics', bytes(text), RECEIVED + 1000));
     expect(r).toMatchObject({ device: 'pi4', text, ts: RECEIVED, tsFromPayload: true });
-    expect(r.identity).toBe(`p:telegraf/pi4/metrics\u0000${text}`);
+    expect(r.identity).toBe(text);
     expect(r.readings).toEqual([
       { metric: 'cpu.cpu=cpu-total.usage_idle', value: 97.5 },
       { metric: 'mem.used', value: 444706816 },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identityKey, ODD_IDENTITY_MASK } from '../../../src/sink/identity-hash.js';
+import { identityKey, messageIdentityKey, ODD_IDENTITY_MASK } from '../../../src/sink/identity-hash.js';
 
 describe('identityKey', () => {
   it('is pinned: stored identities must hash the same after an upgrade', () => {
@@ -11,6 +11,27 @@ describe('identityKey', () => {
     expect(identityKey('ts:t/x\u00001700000000000', true)).toBe(59756135454373n);
     expect(identityKey('ts:t/x\u00001700000000000', true)).toBe(-3962263491020450139n & ODD_IDENTITY_MASK);
     expect(identityKey('é😀', false)).toBe(-9078854739831091122n);
+  });
+
+  it('hashes a message by topic and identity body as the one string p:<topic>\\0<body>', () => {
+    // What the store stores for a decoded message: the same key as the joined string always had.
+    const cases: [string, string][] = [
+      ['bench/dev-0001/telemetry', '{"ts":1796270712004,"seq":0,"temp":18.0}'],
+      ['tele/kitchen/SENSOR', '{"Time":"2024-01-01T00:00:00","ENERGY":{"Power":5}}'],
+      ['', ''],
+      ['a/b', 'é😀\u0000x'],
+    ];
+    for (const [topic, body] of cases) {
+      for (const fromPayload of [true, false]) {
+        expect(messageIdentityKey(topic, body, fromPayload)).toBe(
+          identityKey(`p:${topic}\0${body}`, fromPayload),
+        );
+      }
+    }
+    // Pinned like identityKey: this key is stored data.
+    expect(messageIdentityKey('a/dev', '{"seq":42,"v":1}', false)).toBe(
+      identityKey('p:a/dev\u0000{"seq":42,"v":1}', false),
+    );
   });
 
   it('is odd exactly when ts came from the payload (the index that key goes to)', () => {
