@@ -6,7 +6,7 @@
 import type { IConnackPacket, IPublishPacket, MqttClient } from 'mqtt';
 import { errorMessage, MqliteError } from '../lib/errors.js';
 import type { Accept, InboundMessage, Settlement } from '../lib/message.js';
-import { buildClientOptions, subscribeOptions, subscriptionFilters } from './client-options.js';
+import { buildClientOptions } from './client-options.js';
 import { mqtt } from './mqtt-lib.js';
 import { BROKER_DROPPED_TOPIC, parseDroppedCount } from './broker-drops.js';
 import { assertMqttInternals, DeferredAcks, NO_ACK, type Stream } from './deferred-acks.js';
@@ -14,6 +14,7 @@ import { isMalformedTopic } from './malformed-topic.js';
 import { ReconnectBackoff, type ScheduledRetry } from './reconnect.js';
 import type { SourceHooks, SourceSettings } from './source-types.js';
 import { StallKeepalive } from './stall-keepalive.js';
+import { type SubscriptionEvents, subscribeOnConnect } from './subscriptions.js';
 import { readTls } from './tls-files.js';
 
 export type { SourceHooks, SourceSettings } from './source-types.js';
@@ -56,6 +57,15 @@ export class MqttSource {
    */
   private readonly settleHeld = (token: number, how: Settlement): void => {
     if (this.acks.settle(token, how) && how === 'committed') this.committedOn(this.client?.stream);
+  };
+
+  private readonly subscriptionEvents: SubscriptionEvents = {
+    onError: (err) => this.deps.hooks.onError(err),
+    onSubscribed: (granted, filters) => {
+      this.isSubscribed = true;
+      this.everSubscribed = true;
+      this.deps.hooks.onSubscribed(granted, filters);
+    },
   };
 
   constructor(
@@ -186,7 +196,6 @@ export class MqttSource {
   private onConnect(client: MqttClient, connack: IConnackPacket): void {
     this.hadConnack = true;
     this.lastReason = 'connection closed';
-    const stream = client.stream;
     this.backoff.connected();
     const sessionPresent = connack.sessionPresent === true;
     this.deps.hooks.onConnect({ sessionPresent });
@@ -204,87 +213,7 @@ export class MqttSource {
     const topicsToo = !sessionPresent || !this.everSubscribed;
     if (topicsToo) this.isSubscribed = false;
     else this.isSubscribed = true; // the resumed session holds the subscription we made earlier
-    const readFirst = this.settings.readFirst ?? [];
-    if (readFirst.length === 0) {
-      if (topicsToo) this.subscribe(client, stream, sessionPresent);
-      return;
-    }
-    // Subscribing again, even within a session, makes the broker send the retained messages anew
-    // ([MQTT-3.8.4-3]; MQTT 5 Retain Handling 0). They are queued behind the SUBACK, so whatever
-    // the topics' subscription brings arrives after them, in order, through the same queue.
-    const first = Object.fromEntries(readFirst.map((t) => [t, { qos: 0 as const }]));
-    client.subscribe(first, (err) => {
-      if (stream.destroyed || client.stream !== stream) return;
-      if (err)
-        this.deps.hooks.onError(
-          new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${readFirst.join(', ')}: ${err.message}`, {
-            cause: err,
-          }),
-        );
-      if (topicsToo) this.subscribe(client, stream, sessionPresent);
-    });
-  }
-
-  private subscribe(client: MqttClient, stream: Stream, sessionPresent: boolean): void {
-    const opts = subscribeOptions(this.settings);
-    const filters = subscriptionFilters(this.settings);
-    const topics = Object.fromEntries(filters.map((t) => [t, { ...opts }]));
-    client.subscribe(topics, (err, granted) => {
-      // An answer for a connection that is gone (MQTT.js fails pending SUBSCRIBEs on close).
-      if (stream.destroyed || client.stream !== stream) return;
-      const codes = (granted ?? []).map((g) => g.qos);
-      if (err) {
-        this.deps.hooks.onError(
-          new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${filters.join(', ')}: ${err.message}`, {
-            cause: err,
-          }),
-        );
-        return;
-      }
-      this.isSubscribed = true;
-      this.everSubscribed = true;
-      this.deps.hooks.onSubscribed(codes, filters);
-      if (sessionPresent && this.settings.shareGroup !== undefined) this.leavePlainFilters(client, stream);
-      if (this.settings.watchDrops === true) this.watchDrops(client, stream);
-    });
-  }
-
-  /**
-   * QoS 0, after the topics: the count is retained, so it arrives at once and then with every
-   * change. A broker that refuses it or has no such topic (aedes, other brokers) just sends
-   * nothing; the metric then stays unknown, which is what it is.
-   */
-  private watchDrops(client: MqttClient, stream: Stream): void {
-    client.subscribe(BROKER_DROPPED_TOPIC, { qos: 0 }, (err) => {
-      if (err === undefined || err === null || stream.destroyed || client.stream !== stream) return;
-      this.deps.hooks.onError(
-        new MqliteError('MQLITE_SOURCE_FAILED', `subscribe ${BROKER_DROPPED_TOPIC}: ${err.message}`, {
-          cause: err,
-        }),
-      );
-    });
-  }
-
-  /**
-   * A session resumed by an instance that joined a share group may still hold the plain
-   * subscriptions of its earlier configuration: through them it would get every message, on top
-   * of its share (and so would each member that made the same move). Dropped after the shared
-   * ones are in place, so no message finds this session without a subscription meanwhile; a broker
-   * answers "no subscription existed" (0x11) when there was none.
-   */
-  private leavePlainFilters(client: MqttClient, stream: Stream): void {
-    client.unsubscribe([...this.settings.topics], (err) => {
-      if (err === undefined || err === null || stream.destroyed || client.stream !== stream) return;
-      this.deps.hooks.onError(
-        new MqliteError(
-          'MQLITE_SOURCE_FAILED',
-          `unsubscribe ${this.settings.topics.join(', ')}: ${err.message}`,
-          {
-            cause: err,
-          },
-        ),
-      );
-    });
+    subscribeOnConnect(client, this.settings, sessionPresent, topicsToo, this.subscriptionEvents);
   }
 
   private onClose(client: MqttClient): void {
