@@ -15,6 +15,8 @@ export interface ForwardWorkerInit {
   readonly batchMessages: number;
   readonly batchBytes: number;
   readonly pollMs: number;
+  /** forward.postgres.maxDelayMs: a batch that is not full waits for more this long (batch-wait.ts). */
+  readonly maxDelayMs: number;
   readonly connectTimeoutMs: number;
   readonly batchTimeoutMs: number;
   readonly retry: BackoffPolicy;
