@@ -1,7 +1,8 @@
 /** Messages between the daemon and the forwarder's worker thread (forward-worker.ts). */
 import type { BackoffPolicy } from '../lib/backoff.js';
 import type { ForwardStage } from './forward-loop.js';
-import type { ForwardMethod, PgConnection } from './pg-destination.js';
+import type { PgConnection } from './pg-connection.js';
+import type { ForwardMethod } from './pg-destination.js';
 import type { BacklogStats } from './types.js';
 
 export interface ForwardWorkerInit {
