@@ -5,7 +5,9 @@
  * costs, on the cores ingestion needs (BENCHMARKS.md "Live ratio, fwd branch"). Waiting until a
  * batch is full, or until its oldest message has waited maxDelayMs, makes fewer, larger ones. A
  * backlog is never held back: it gives full batches, and its oldest message is old already.
- * Pure: the loop supplies what the outbox holds and the clock.
+ * batchBytes is not looked at (it would need the rows' sizes): a batch of large messages waits at
+ * most maxDelayMs like any other, and the ones after it, older by then, wait less or not at all, so
+ * the forwarder still keeps up. Pure: the loop supplies what the outbox holds and the clock.
  */
 
 /** What waits after a cursor, as two indexed reads can tell (outbox.ts pending). */
