@@ -1,5 +1,5 @@
 /**
- * `npm run bench:forward-live -- [--pairs 5] [--messages 200000] [--qos 1]`: mqlite's ingestion
+ * `npm run bench:forward-live -- [--pairs 5] [--messages 200000] [--qos 1] [--max-delay-ms N]`: mqlite's ingestion
  * while it forwards live to the local PostgreSQL, against the same load without forwarding (issue
  * #16: ≥ 0.9×). Each pair runs the bench load (100 devices, QoS 1, Mosquitto with
  * deploy/mosquitto.conf) once without and once with `forward.postgres` (a schema of its own per
@@ -10,7 +10,8 @@
  * included. Every "on" run is then checked: each message in PostgreSQL exactly once.
  *
  * PostgreSQL: PGHOST/PGPORT/PGDATABASE/PGUSER, default 127.0.0.1:5432 test postgres (trust). More
- * daemon YAML for both sides through BENCH_MQLITE_YAML (e.g. `forward` settings go below it).
+ * daemon YAML for both sides through BENCH_MQLITE_YAML (not `forward`, which this writes; set
+ * forward.postgres.maxDelayMs with --max-delay-ms, default the config's).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     qos: { type: 'string', default: '1' },
     /** How long the forwarder may take, after the last message is stored, to deliver the rest. */
     'catch-up-s': { type: 'string', default: '120' },
+    'max-delay-ms': { type: 'string' },
     json: {
       type: 'string',
       default: `bench/results/forward-live-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
@@ -51,6 +53,8 @@ const PG = {
   user: process.env.PGUSER ?? 'postgres',
 };
 const baseYaml = process.env.BENCH_MQLITE_YAML;
+const maxDelay =
+  values['max-delay-ms'] === undefined ? '' : `\n    maxDelayMs: ${Number(values['max-delay-ms'])}`;
 
 interface Delivery {
   /** In PostgreSQL when the last message was stored locally. */
@@ -115,7 +119,7 @@ async function main(): Promise<number> {
       const schema = `bench_live_${process.pid}_${pair}`;
       process.env.BENCH_MQLITE_YAML = [
         baseYaml ?? '',
-        `forward:\n  postgres:\n    url: postgres://${PG.user}@${PG.host}:${PG.port}/${PG.database}\n    schema: ${schema}\n    source: ${schema}`,
+        `forward:\n  postgres:\n    url: postgres://${PG.user}@${PG.host}:${PG.port}/${PG.database}\n    schema: ${schema}\n    source: ${schema}${maxDelay}`,
       ].join('\n');
       const d: Delivery = { atEnd: 0, catchUpSeconds: undefined, pgCpuSeconds: 0 };
       let on: PhaseResult;

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:forward -- [--messages 1000000] [--methods copy,copy-direct,unnest] [--batch 20000]
- * [--prefetch on,off] [--rounds 1]`: drain rate
+ * [--prefetch on,off] [--rounds 1] [--max-delay-ms 1000]`: drain rate
  * of store and forward (issue 16). Builds a backlog of N bench messages (~80-byte JSON, 5 readings)
  * with the real sink (SinkStore, no broker), then, per method, starts the real forwarder (worker
  * thread from dist/) against a fresh schema of the local PostgreSQL and times it from start until
@@ -34,6 +34,8 @@ const { values } = parseArgs({
     /** Read and encode the next batch while PostgreSQL inserts the current one (forward-loop.ts). */
     prefetch: { type: 'string', default: 'on' },
     rounds: { type: 'string', default: '1' },
+    /** forward.postgres.maxDelayMs (its default): a backlog must drain as fast with it as at 0. */
+    'max-delay-ms': { type: 'string', default: '1000' },
   },
 });
 const N = Number(values.messages);
@@ -76,6 +78,7 @@ async function drain(dbPath: string, method: ForwardMethod, prefetch: boolean, l
     batchMessages: BATCH,
     batchBytes: 16 * 1024 ** 2,
     pollMs: 100,
+    maxDelayMs: Number(values['max-delay-ms']),
     connectTimeoutMs: 10_000,
     batchTimeoutMs: 600_000,
     retry: { baseMs: 100, factor: 2, capMs: 2000 },

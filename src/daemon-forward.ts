@@ -37,6 +37,7 @@ export function forwardInit(c: Readonly<Config>): ForwardWorkerInit | undefined 
     batchMessages: p.batchMessages,
     batchBytes: p.batchBytes,
     pollMs: p.pollMs,
+    maxDelayMs: p.maxDelayMs,
     connectTimeoutMs: p.connectTimeoutMs,
     batchTimeoutMs: p.batchTimeoutMs,
     retry: { ...p.retry },

@@ -73,6 +73,13 @@ export function forwardSchema() {
           ),
           /** How often the outbox is looked at when it is empty. */
           pollMs: int(10, 60_000).default(500),
+          /**
+           * A batch smaller than batchMessages is sent once its oldest message has waited this long
+           * (0: at once, whatever is there). Live, fewer and larger transactions cost PostgreSQL
+           * less per row, on the cores ingestion needs; a backlog is never held back (BENCHMARKS.md
+           * "Live ratio, fwd branch"). It is how far behind PostgreSQL may stay while all is well.
+           */
+          maxDelayMs: int(0, 60_000).default(1000),
           connectTimeoutMs: int(100, 600_000).default(10_000),
           /** One batch's remote transaction; past it the connection is dropped and the batch retried. */
           batchTimeoutMs: int(1000, 3_600_000).default(120_000),

@@ -5,6 +5,7 @@
  * re-reads the cursor from the destination, where it was committed with the rows.
  */
 import { type BackoffPolicy, backoffDelay } from '../lib/backoff.js';
+import { batchWaitMs, type Pending } from './batch-wait.js';
 import type { CopyEncoding } from './outbox-copy-sql.js';
 import { type BacklogStats, batchRows, type OutboxBatch } from './types.js';
 
@@ -20,6 +21,8 @@ export interface OutboxPort {
   protect(afterId: number, now: number): void;
   /** The greatest messages.id stored, 0 when none. */
   newestId(): number;
+  /** How many messages wait after `afterId` and since when; undefined when none (batch-wait.ts). */
+  pending(afterId: number): Pending | undefined;
 }
 
 export interface DestinationPort {
@@ -53,6 +56,11 @@ export interface ForwardLoopSettings {
   readonly batchMessages: number;
   readonly batchBytes: number;
   readonly pollMs: number;
+  /**
+   * A batch that is not full is shipped once its oldest message has waited this long (batch-wait.ts);
+   * 0: at once.
+   */
+  readonly maxDelayMs: number;
   readonly retry: BackoffPolicy;
   /** false: no purge_protect row is kept (retention may purge undelivered rows). */
   readonly protect: boolean;
@@ -113,6 +121,8 @@ export class ForwardLoop {
   private readonly mirror: ProtectMirror;
   /** Read while the previous batch was at the server; valid only if it starts at the cursor. */
   private next: OutboxBatch | undefined;
+  /** When this loop first saw messages waiting after `afterId` (batch-wait.ts seenAt). */
+  private seen: { afterId: number; at: number } | undefined;
 
   constructor(
     private readonly s: ForwardLoopSettings,
@@ -154,15 +164,24 @@ export class ForwardLoop {
       stage = 'read';
       const ahead = this.next;
       this.next = undefined;
-      const batch =
-        ahead !== undefined && ahead.afterId === this.cursor
-          ? ahead
-          : outbox.readBatch(
-              this.cursor,
-              this.s.batchMessages,
-              this.s.batchBytes,
-              destination.copyEncoding?.(),
-            );
+      let batch: OutboxBatch | undefined;
+      if (ahead !== undefined && ahead.afterId === this.cursor) batch = ahead;
+      else {
+        // A prefetched batch was read only when it was due; otherwise wait for a fuller one here.
+        const wait = this.waitMs(this.cursor);
+        if (wait > 0) {
+          this.attempt = 0;
+          this.syncProtect(false);
+          await this.d.sleep(wait);
+          return;
+        }
+        batch = outbox.readBatch(
+          this.cursor,
+          this.s.batchMessages,
+          this.s.batchBytes,
+          destination.copyEncoding?.(),
+        );
+      }
       if (!batch) {
         this.attempt = 0;
         this.syncProtect(false);
@@ -203,6 +222,8 @@ export class ForwardLoop {
   private prefetch(afterId: number): void {
     try {
       const d = this.d;
+      // Not due yet: the step after the commit waits for a fuller batch instead.
+      if (this.waitMs(afterId) > 0) return;
       const b = d.outbox.readBatch(
         afterId,
         this.s.batchMessages,
@@ -214,6 +235,20 @@ export class ForwardLoop {
     } catch {
       this.next = undefined;
     }
+  }
+
+  /** ms to wait before reading the batch after `afterId` (batch-wait.ts); 0: read it now. */
+  private waitMs(afterId: number): number {
+    if (this.s.maxDelayMs <= 0) return 0;
+    const p = this.d.outbox.pending(afterId);
+    // Nothing waiting: read anyway, finding nothing, and poll as before.
+    if (p === undefined) {
+      this.seen = undefined;
+      return 0;
+    }
+    const now = this.d.now();
+    if (this.seen?.afterId !== afterId) this.seen = { afterId, at: now };
+    return batchWaitMs(p, this.s, now, this.seen.at);
   }
 
   private syncProtect(force: boolean): void {

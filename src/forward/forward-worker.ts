@@ -65,6 +65,7 @@ function run(box: Outbox): void {
       batchMessages: init.batchMessages,
       batchBytes: init.batchBytes,
       pollMs: init.pollMs,
+      maxDelayMs: init.maxDelayMs,
       retry: init.retry,
       protect: init.protectUndelivered,
       protectEveryMs: init.protectEveryMs,

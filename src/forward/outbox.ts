@@ -12,6 +12,7 @@
  * order therefore sees every message exactly once.
  */
 import Database from 'better-sqlite3';
+import type { Pending } from './batch-wait.js';
 import {
   COPY_CUT_SQL,
   type CopyChunk,
@@ -272,6 +273,14 @@ export class Outbox {
 
   newestId(): number {
     return (this.stmts.newest.get() as { id: number | null }).id ?? 0;
+  }
+
+  /** Two indexed reads: what the loop looks at before deciding to read a batch (batch-wait.ts). */
+  pending(afterId: number): Pending | undefined {
+    const messages = this.newestId() - afterId;
+    if (messages <= 0) return undefined;
+    const oldest = this.stmts.oldest.get(afterId) as { at: number } | undefined;
+    return oldest ? { messages, oldestReceivedAt: oldest.at } : undefined;
   }
 
   backlog(afterId: number, now: number): BacklogStats {

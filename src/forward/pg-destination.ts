@@ -7,37 +7,18 @@
  * Every await is bounded by withTimeout; after a timeout or an error the caller drops the
  * connection (drop()) and opens a new one, so a half-done transaction is never continued.
  */
-import { readFileSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
-import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { errorCode } from '../lib/errors.js';
 import { withTimeout } from '../lib/timeout.js';
-import { errorCode, errorMessage, MqliteError } from '../lib/errors.js';
 import type { CopyEncoding } from './outbox-copy-sql.js';
-import { binaryFromTuples, binaryMessages, binaryReadings } from './pg-copy-binary.js';
-import { copyMessages, copyReadings, messageArrays, readingArrays } from './pg-encode.js';
+import { clientConfig, destroySocket, type PgConnection, tlsError } from './pg-connection.js';
+import { CHARACTER_NOT_IN_REPERTOIRE, type CopyRows, columnTypesError, copy, copyRows } from './pg-copy.js';
+import { messageArrays, readingArrays } from './pg-encode.js';
 import * as sql from './pg-schema.js';
 import type { OutboxBatch } from './types.js';
 
-export interface PgConnection {
-  readonly url?: string | undefined;
-  readonly host?: string | undefined;
-  readonly port: number;
-  readonly database: string;
-  readonly user?: string | undefined;
-  readonly password?: string | undefined;
-  readonly passwordFile?: string | undefined;
-  readonly tls: {
-    readonly mode: TlsMode;
-    readonly ca?: string | undefined;
-    readonly cert?: string | undefined;
-    readonly key?: string | undefined;
-  };
-}
-
-/** forward.postgres.tls.mode: libpq's sslmode values, less the ones that fall back to plain text. */
-export type TlsMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+// Where they were defined before pg-connection.ts (tests and bench scripts import them from here).
+export { type PgConnection, type TlsMode, tlsError, tlsOptions } from './pg-connection.js';
 
 export interface PgDestinationSettings {
   readonly connection: PgConnection;
@@ -60,9 +41,6 @@ export interface WriteResult {
   /** Rows new to PostgreSQL (the rest were there already: a re-send). */
   readonly inserted: number;
 }
-
-/** SQLSTATE of text PostgreSQL cannot hold: bytes that are not UTF-8, or U+0000. */
-const CHARACTER_NOT_IN_REPERTOIRE = '22021';
 
 export class PgDestination {
   private client: pg.Client | undefined;
@@ -91,7 +69,7 @@ export class PgDestination {
   /** Connects, makes the schema if needed, and returns this source's delivered cursor. */
   async open(): Promise<number> {
     this.drop();
-    const client = new pg.Client(clientConfig(this.s));
+    const client = new pg.Client(clientConfig(this.s.connection, this.s));
     // An error between queries (the server went away) arrives here; the next query fails too.
     client.on('error', () => {
       if (this.client === client) this.drop();
@@ -150,26 +128,9 @@ export class PgDestination {
     return { source: this.s.source, readingsType: this.readingsType };
   }
 
-  /** A batch as COPY data: text for staging (copy), binary (copy-direct); readings_at only when any. */
+  /** A batch as COPY data for this method, source and readings type (pg-copy.ts). */
   private encode(batch: OutboxBatch): CopyRows {
-    const some = batch.readingsAt.length > 0;
-    const b = batch.binary;
-    // Rows SQLite encoded for another method, source or readings type cannot be sent as they are;
-    // failing makes the loop read the batch again, as this destination now asks.
-    if (
-      b &&
-      (this.s.method !== 'copy-direct' || b.source !== this.s.source || b.readingsType !== this.readingsType)
-    )
-      throw new Error('a batch encoded by SQLite for another destination setting reached PostgreSQL');
-    if (this.s.method === 'copy-direct')
-      return {
-        messages: b ? binaryFromTuples(b.chunks) : binaryMessages(batch, this.s.source, this.readingsType),
-        readings: some ? binaryReadings(batch, this.s.source) : undefined,
-      };
-    return {
-      messages: Buffer.from(copyMessages(batch)),
-      readings: some ? Buffer.from(copyReadings(batch)) : undefined,
-    };
+    return copyRows(batch, this.s.method === 'copy-direct', this.s.source, this.readingsType);
   }
 
   /** One transaction: the batch's rows and the cursor at its last id. */
@@ -301,138 +262,4 @@ export class PgDestination {
       destroySocket(c);
     }
   }
-}
-
-/** pg.Client has no public destroy; its connection's socket is the one thing that cannot hang. */
-function destroySocket(c: pg.Client): void {
-  (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-}
-
-/**
- * A binary field the column's type cannot read (08P01: fewer bytes than the type needs; 22P03:
- * more): the table was altered since mqlite made it. Binary COPY has no conversion to fall back
- * on; text COPY through staging converts in SQL.
- */
-function columnTypesError(schema: string, err: unknown): MqliteError | undefined {
-  const code = errorCode(err);
-  if (code !== '08P01' && code !== '22P03') return undefined;
-  return new MqliteError(
-    'MQLITE_FORWARD_COLUMN_TYPES',
-    `PostgreSQL rejected the binary rows for ${schema} (${errorMessage(err)}): a column of ${schema}.messages or ${schema}.readings_at no longer has the type mqlite created. Set forward.postgres.method: copy, which converts in SQL`,
-    { cause: err },
-  );
-}
-
-interface CopyRows {
-  readonly messages: Buffer;
-  readonly readings: Buffer | undefined;
-}
-
-/**
- * Rows copied. `whileServerWorks`, when given, runs once the rows are on the socket (the write's
- * callback: pg-copy-streams calls it when the socket took them) and the end of the COPY has been
- * queued after them (a tick later), while the server is still inserting; not if the COPY has
- * failed by then (the failure is what this rejects with).
- */
-async function copy(
-  client: pg.Client,
-  text: string,
-  rows: Buffer,
-  whileServerWorks?: () => void,
-): Promise<number> {
-  const stream = client.query(copyFrom(text));
-  const sent = new Promise<void>((resolve) => stream.write(rows, () => resolve()));
-  stream.end();
-  const done = finished(stream);
-  if (whileServerWorks) {
-    await Promise.race([sent.then(() => new Promise<void>((r) => setImmediate(r))), done]);
-    whileServerWorks();
-  }
-  await done;
-  return stream.rowCount;
-}
-
-function clientConfig(s: PgDestinationSettings): pg.ClientConfig {
-  const c = s.connection;
-  const password = c.passwordFile !== undefined ? readFileSync(c.passwordFile, 'utf8').trim() : c.password;
-  const config: pg.ClientConfig = {
-    ...(c.url !== undefined
-      ? { connectionString: c.url }
-      : { host: c.host, port: c.port, database: c.database }),
-    ...(c.user !== undefined ? { user: c.user } : {}),
-    ...(password !== undefined ? { password } : {}),
-    application_name: `mqlite ${s.source}`,
-    connectionTimeoutMillis: s.connectTimeoutMs,
-    // Server side too: a statement stuck on a lock ends there, not only in our timer.
-    statement_timeout: s.batchTimeoutMs,
-    // A transaction abandoned on a silent link (timed out here, the connection dropped) would
-    // otherwise stay open at the server until its TCP keepalive notices, hours by default,
-    // holding the keys of the rows it inserted: the retry of the same batch waits on them and
-    // times out, again and again. No batch of ours sits idle inside its transaction longer than
-    // batchTimeoutMs (that bounds the whole transaction), so past it the session is an orphan.
-    idle_in_transaction_session_timeout: s.batchTimeoutMs,
-    keepAlive: true,
-  };
-  const ssl = tlsOptions(c.tls);
-  if (ssl) config.ssl = ssl;
-  return config;
-}
-
-/**
- * tls.mode → Node's TLS options (pg sends SSLRequest first, then upgrades the socket with these,
- * naming the host it connected to for the host-name check). Files are read at each connect, so
- * a renewed certificate is picked up by the next one.
- */
-export function tlsOptions(t: PgConnection['tls']): ConnectionOptions | undefined {
-  if (t.mode === 'disable') return undefined;
-  return {
-    // require encrypts only: like libpq's sslmode=require without a root certificate.
-    rejectUnauthorized: t.mode !== 'require',
-    // verify-ca: the chain is checked, the name is not (a server reached under another name).
-    ...(t.mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
-    ...(t.ca !== undefined ? { ca: readFileSync(t.ca, 'utf8') } : {}),
-    ...(t.cert !== undefined ? { cert: readFileSync(t.cert, 'utf8') } : {}),
-    ...(t.key !== undefined ? { key: readFileSync(t.key, 'utf8') } : {}),
-  };
-}
-
-/** Node's certificate verification codes (X509_V_ERR_* without the prefix) that mean "not trusted". */
-const UNTRUSTED = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'INVALID_CA',
-]);
-const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
-
-/**
- * A connect failure that is TLS's, as an MQLITE_FORWARD_TLS error saying which setting to look
- * at; undefined for any other failure (refused, timed out, authentication…).
- */
-export function tlsError(mode: TlsMode, err: unknown): MqliteError | undefined {
-  if (mode === 'disable') return undefined;
-  const code = errorCode(err) ?? '';
-  const message = errorMessage(err);
-  let why: string;
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
-    why =
-      "the server's certificate is not issued for the host name or address connected to (forward.postgres.host or the URL's host; verify-ca skips this check)";
-  else if (UNTRUSTED.has(code))
-    why = "the server's certificate is not signed by a CA in forward.postgres.tls.ca";
-  else if (EXPIRED.has(code)) why = "the server's certificate has expired or is not valid yet";
-  else if (message === 'The server does not support SSL connections')
-    why = 'the server does not offer TLS (its ssl setting is off)';
-  else if (/^ERR_(SSL|TLS)_/.test(code) || /\bSSL\b|\bTLS\b|certificate/i.test(message))
-    why = 'the TLS handshake failed';
-  else return undefined;
-  return new MqliteError(
-    'MQLITE_FORWARD_TLS',
-    `TLS to PostgreSQL failed (tls.mode ${mode}): ${why}: ${message}${code ? ` (${code})` : ''}`,
-    { cause: err },
-  );
 }

@@ -1,7 +1,8 @@
 /** Messages between the daemon and the forwarder's worker thread (forward-worker.ts). */
 import type { BackoffPolicy } from '../lib/backoff.js';
 import type { ForwardStage } from './forward-loop.js';
-import type { ForwardMethod, PgConnection } from './pg-destination.js';
+import type { PgConnection } from './pg-connection.js';
+import type { ForwardMethod } from './pg-destination.js';
 import type { BacklogStats } from './types.js';
 
 export interface ForwardWorkerInit {
@@ -15,6 +16,8 @@ export interface ForwardWorkerInit {
   readonly batchMessages: number;
   readonly batchBytes: number;
   readonly pollMs: number;
+  /** forward.postgres.maxDelayMs: a batch that is not full waits for more this long (batch-wait.ts). */
+  readonly maxDelayMs: number;
   readonly connectTimeoutMs: number;
   readonly batchTimeoutMs: number;
   readonly retry: BackoffPolicy;

@@ -27,6 +27,7 @@ export function forwardInit(
     batchMessages: 1000,
     batchBytes: 1024 ** 2,
     pollMs: 50,
+    maxDelayMs: 0,
     connectTimeoutMs: 2000,
     batchTimeoutMs: 5000,
     retry: { baseMs: 20, factor: 2, capMs: 200 },

@@ -89,6 +89,23 @@ describe('Outbox.readBatch', () => {
     expect(box.readBatch(0, 100_000, 1)?.messages.length).toBe(1);
   });
 
+  it('pending: how many messages wait after the cursor and when the first of them was received', () => {
+    const db = new Database(path, { readonly: true });
+    const at = db.prepare('SELECT received_at AS at FROM messages WHERE id = ?');
+    try {
+      for (const after of [0, 1, 1234, 2599]) {
+        const first = all.find((r) => r.id > after);
+        expect(box.pending(after)).toEqual({
+          messages: 2600 - after,
+          oldestReceivedAt: (at.get(first?.id) as { at: number }).at,
+        });
+      }
+    } finally {
+      db.close();
+    }
+    expect(box.pending(2600)).toBeUndefined();
+  });
+
   it('returns the readings_at rows of exactly the messages read', () => {
     const b = box.readBatch(0, 1016, 1024 ** 3);
     const ids = new Set(b?.readingsAt.map((r) => r[R.messageId]));

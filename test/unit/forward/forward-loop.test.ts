@@ -9,11 +9,13 @@ import {
 import { M, type OutboxBatch, type OutboxMessage } from '../../../src/forward/types.js';
 
 /**
- * An outbox of ids 1..n; a destination that commits into a Set unless told to fail. `events`
- * records reads, sends and commits in the order they happen.
+ * An outbox of ids 1..n, all received at time 0 unless `arrive` adds more; a destination that
+ * commits into a Set unless told to fail. `events` records reads, sends and commits in the order
+ * they happen. `maxDelayMs` 0 ships whatever is there at once.
  */
-function world(n: number, prefetch = true) {
+function world(n: number, prefetch = true, maxDelayMs = 0) {
   const ids = Array.from({ length: n }, (_, i) => i + 1);
+  const receivedAt = new Map<number, number>(ids.map((id) => [id, 0]));
   let now = 0;
   const protectedAt: number[] = [];
   const events: string[] = [];
@@ -34,6 +36,19 @@ function world(n: number, prefetch = true) {
       protectedAt.push(id);
     },
     newestId: () => ids.at(-1) ?? 0,
+    pending: (afterId) => {
+      const first = ids.find((id) => id > afterId);
+      if (first === undefined) return undefined;
+      return { messages: (ids.at(-1) ?? 0) - afterId, oldestReceivedAt: receivedAt.get(first) ?? 0 };
+    },
+  };
+  /** `count` new messages, received now (or at `at`, a clock other than the loop's). */
+  const arrive = (count: number, at = now): void => {
+    for (let k = 0; k < count; k++) {
+      const id = (ids.at(-1) ?? 0) + 1;
+      ids.push(id);
+      receivedAt.set(id, at);
+    }
   };
   const remote = { rows: new Set<number>(), cursor: 0, copies: 0 };
   const plan: ('ok' | 'fail-before' | 'fail-after-send' | 'fail-after-commit')[] = [];
@@ -82,6 +97,7 @@ function world(n: number, prefetch = true) {
       batchMessages: 4,
       batchBytes: 1e9,
       pollMs: 100,
+      maxDelayMs,
       retry: { baseMs: 10, factor: 2, capMs: 1000 },
       protect: true,
       protectEveryMs: 0,
@@ -99,7 +115,7 @@ function world(n: number, prefetch = true) {
       random: () => 0.5,
     },
   );
-  return { loop, remote, plan, log, sleeps, protectedAt, ids, events };
+  return { loop, remote, plan, log, sleeps, protectedAt, ids, events, arrive, clock: () => now };
 }
 
 describe('ForwardLoop', () => {
@@ -218,6 +234,50 @@ describe('ForwardLoop', () => {
     const delays = w.log.filter((l) => l.startsWith('error')).map((l) => Number(l.split(' ').at(-1)));
     expect(delays).toEqual([5, 10, 20, 40, 80, 160, 320, 500, 500]);
     expect(w.log.at(-1)).toBe('batch 3 +3/3');
+  });
+
+  it('with maxDelayMs, a batch that is not full waits until its oldest message has waited that long', async () => {
+    const w = world(0, true, 250);
+    w.arrive(2); // at 0
+    await w.loop.step(); // connect; 2 of 4 waiting, the oldest 0 ms old: wait (at most pollMs)
+    expect(w.sleeps).toEqual([100]);
+    w.arrive(1); // at 100
+    await w.loop.step();
+    expect(w.sleeps).toEqual([100, 100]);
+    await w.loop.step(); // at 200: 50 ms left
+    expect(w.sleeps).toEqual([100, 100, 50]);
+    expect(w.events).toEqual([]); // nothing read so far, only looked at
+    await w.loop.step(); // at 250: due
+    expect(w.log).toEqual(['connected 0', 'batch 3 +3/3']);
+    expect(w.events).toEqual(['read>0', 'send 3', 'read>3', 'commit 3']); // ahead: nothing there
+  });
+
+  it('with maxDelayMs, a full batch, a backlog, goes at once, read ahead as before', async () => {
+    const w = world(10, true, 60_000);
+    w.arrive(1); // received now: the last batch is not full and young, so it waits
+    for (let i = 0; i < 3; i++) await w.loop.step();
+    // 11 waiting: 4 (full) and 4 (full, read ahead) go at once; 3 left, the oldest received at 0
+    // (as old as the rest): still within 60 s, so they wait, not read ahead either.
+    expect(w.events).toEqual(['read>0', 'send 4', 'read>4', 'commit 4', 'send 8', 'commit 8']);
+    expect(w.sleeps).toEqual([100]);
+    expect(w.log).toEqual(['connected 0', 'batch 4 +4/4', 'batch 8 +4/4']);
+  });
+
+  it('with maxDelayMs, the oldest message of a backlog that is old already does not wait', async () => {
+    const w = world(0, true, 1000);
+    await w.loop.step(); // connect, empty: poll
+    w.arrive(2, -5000); // received 5 s ago (an outage, say)
+    await w.loop.step();
+    expect(w.log).toEqual(['connected 0', 'batch 2 +2/2']);
+  });
+
+  it('with maxDelayMs, a received_at in the future (clock set back) holds messages no longer than maxDelayMs', async () => {
+    const w = world(0, true, 250);
+    w.arrive(1, 3_600_000);
+    for (let i = 0; i < 4; i++) await w.loop.step();
+    expect(w.sleeps).toEqual([100, 100, 50]);
+    expect(w.log).toEqual(['connected 0', 'batch 1 +1/1']);
+    expect(w.clock()).toBe(250);
   });
 
   it('run() ends after stop(), with the mirror at the last committed id', async () => {
