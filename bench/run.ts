@@ -37,7 +37,9 @@ function phaseLine(r: PhaseResult): string {
       .sort((a, b) => b[1] - a[1])
       .map(([t, s]) => `${t} ${s.toFixed(2)}`)
       .join(', ')}]` +
-    (r.latency ? `, latency p50 ${r.latency.p50Ms} / p99 ${r.latency.p99Ms} ms` : '')
+    (r.latency
+      ? `, latency p50 ${r.latency.p50Ms} / p90 ${r.latency.p90Ms} / p99 ${r.latency.p99Ms} / max ${r.latency.maxMs} ms`
+      : '')
   );
 }
 
@@ -109,7 +111,9 @@ async function main(): Promise<number> {
   }
   console.log(
     `load: ${opts.devices} devices, mqlite format ${opts.mqliteFormat}, ${opts.messages} messages, ~${opts.payloadBytes} B JSON, ` +
-      `window ${opts.window}/device, rate ${opts.rate || 'max'}, ${opts.repeat} round(s); targets ${opts.targets.join(', ')}`,
+      `window ${opts.window}/device, rate ${opts.rate || 'max'}, ` +
+      (opts.latencyRate > 0 ? `latency phase only at ${opts.latencyRate} msg/s` : `${opts.repeat} round(s)`) +
+      `; targets ${opts.targets.join(', ')}`,
   );
   installSignalHandlers();
   const compiled = compileBench(benchDir, repoDir);
@@ -129,7 +133,8 @@ async function main(): Promise<number> {
       // machine does not land on one target only; each target keeps its median round by msgs/s.
       const rounds = new Map<TargetKind, { all: PhaseResult[]; errors: string[] }>();
       for (const target of opts.targets) rounds.set(target, { all: [], errors: [] });
-      for (let round = 0; round < opts.repeat; round++) {
+      // --latency-rate: no throughput rounds, so the latency phase runs at the rate given.
+      for (let round = 0; round < (opts.latencyRate > 0 ? 0 : opts.repeat); round++) {
         for (const [target, acc] of rounds) {
           const r = await measure(opts, env, target, qos, 'max', opts.rate, acc.errors);
           if (r) acc.all.push(r);
@@ -145,13 +150,19 @@ async function main(): Promise<number> {
       for (const target of opts.targets) {
         const run = maxRuns.get(target);
         if (!run) continue;
-        const rate = Math.max(1, Math.round((ceiling ?? run.r?.msgsPerSec ?? 0) / 2));
+        const fixed = opts.latencyRate > 0;
+        const rate = fixed
+          ? opts.latencyRate
+          : Math.max(1, Math.round((ceiling ?? run.r?.msgsPerSec ?? 0) / 2));
         halfRate[`qos${qos}`] = rate;
         const half =
-          opts.latency && run.r ? await measure(opts, env, target, qos, 'half', rate, run.errors) : undefined;
+          opts.latency && (run.r || fixed)
+            ? await measure(opts, env, target, qos, 'half', rate, run.errors)
+            : undefined;
         const verified =
           run.errors.length === 0 &&
-          run.all.length === opts.repeat &&
+          run.all.length === (fixed ? 0 : opts.repeat) &&
+          (!fixed || half !== undefined) &&
           run.all.every((r) => r.verification.ok) &&
           (half?.verification.ok ?? true);
         results.push({

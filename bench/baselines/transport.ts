@@ -75,7 +75,14 @@ process.on('message', (m: unknown) => {
     });
   } else if (type === 'latency?') {
     const sample = latencies.subarray(0, count);
-    sendToParent({ type: 'latency', n: count, p50Ms: percentile(sample, 50), p99Ms: percentile(sample, 99) });
+    sendToParent({
+      type: 'latency',
+      n: count,
+      p50Ms: percentile(sample, 50),
+      p90Ms: percentile(sample, 90),
+      p99Ms: percentile(sample, 99),
+      maxMs: percentile(sample, 100),
+    });
   }
 });
 

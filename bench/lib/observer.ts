@@ -58,7 +58,9 @@ export function verifyRows(db: Database.Database, devices: number, perDevice: nu
 export interface LatencySample {
   readonly n: number;
   readonly p50Ms: number;
+  readonly p90Ms: number;
   readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 /** Polls for new rows every `intervalMs` and records (poll time - payload ts) for each. */
@@ -96,7 +98,9 @@ export class CommitLatencyObserver {
     return {
       n: this.latencies.length,
       p50Ms: percentile(this.latencies, 50),
+      p90Ms: percentile(this.latencies, 90),
       p99Ms: percentile(this.latencies, 99),
+      maxMs: percentile(this.latencies, 100),
     };
   }
 }

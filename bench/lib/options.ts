@@ -17,6 +17,8 @@ export interface BenchOptions {
   readonly json: string;
   readonly smoke: boolean;
   readonly latency: boolean;
+  /** > 0: no throughput rounds; the latency phase alone at this many msgs/s (A/B runs at one rate). */
+  readonly latencyRate: number;
   /** Payload format mqlite stores the bench topic with: json (readings, the default) or raw. */
   readonly mqliteFormat: 'json' | 'raw';
   /** Mosquitto's settings: deploy/mosquitto.conf (default) or stock (Mosquitto's defaults). */
@@ -33,6 +35,8 @@ export const USAGE = `usage: tsx bench/run.ts [options]
   --repeat N         throughput rounds per target, interleaved; median reported (default 3)
   --targets LIST     comma list of ${TARGET_KINDS.join(',')} (default all)
   --no-latency       skip the half-load latency phase
+  --latency-rate N   only the latency phase, at N msgs/s (no throughput rounds, so no ratios):
+                     compares builds at one fixed rate instead of half of each run's transport max
   --mqlite-format F json (default: readings extracted) or raw (messages only): shows what readings cost
   --broker-config C deploy (default: deploy/mosquitto.conf) or stock (Mosquitto's own defaults)
   --json FILE        results file (default bench/results/<date>.json)
@@ -63,6 +67,7 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
       'broker-config': { type: 'string' },
       smoke: { type: 'boolean', default: false },
       'no-latency': { type: 'boolean', default: false },
+      'latency-rate': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -92,6 +97,10 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
   if (brokerConfig !== 'deploy' && brokerConfig !== 'stock') {
     throw new Error(`--broker-config: expected deploy or stock, got "${brokerConfig}"`);
   }
+  const latencyRate = int('latency-rate', values['latency-rate'], 0, 0);
+  if (latencyRate > 0 && values['no-latency'] === true) {
+    throw new Error('--latency-rate runs only the latency phase: it cannot go with --no-latency');
+  }
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   return {
     devices,
@@ -105,6 +114,7 @@ export function parseOptions(argv: string[], now = new Date()): BenchOptions {
     json: values.json ?? `bench/results/${stamp}.json`,
     smoke,
     latency: !(values['no-latency'] ?? false),
+    latencyRate,
     mqliteFormat,
     brokerConfig,
   };
