@@ -3,6 +3,7 @@
  * thread once per message: everything that can be prepared (template, rule matchers, the UTF-8
  * decoder, regexes) is prepared once in createDecoder, and the returned function never throws.
  */
+import { FlatJsonScanner, type FlatShape } from './flat-json.js';
 import { type FlattenRun, flattenInto, holderOf, locate } from './flatten.js';
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
 import type { TemplateMatch } from './topic-template.js';
@@ -34,6 +35,8 @@ interface TopicFacts {
   readonly match: TemplateMatch;
   readonly device: string | null;
   readonly named: string | undefined;
+  /** The keys of this topic's last flat JSON payload (flat-json.ts), for the next one. */
+  flat: FlatShape | undefined;
 }
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what we strip
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
@@ -85,8 +88,17 @@ function showMs(ms: number): string {
   return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms`;
 }
 
+/** Not configuration: how the decoder is built, for tests and measurements. */
+export interface DecoderOptions {
+  /**
+   * Decode flat JSON objects with flat-json.ts (default true). false: every JSON payload goes
+   * through JSON.parse and flatten, the general path the fast path is tested against.
+   */
+  readonly flatJson?: boolean;
+}
+
 /** Build the per-message decode function for these settings. Throws here, at startup, on bad settings. */
-export function createDecoder(settings: DecodeSettings): DecodeFn {
+export function createDecoder(settings: DecodeSettings, options: DecoderOptions = {}): DecodeFn {
   checkSettings(settings);
   const selectRule = createRuleSelector(settings.formats, settings.template);
   const topicCache = new Map<string, TopicFacts>();
@@ -97,7 +109,13 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     // Frozen: one match now serves every message on this topic.
     const match = Object.freeze(rule.matchTemplate(topic));
     Object.freeze(match.fields);
-    const facts: TopicFacts = { rule, match, device: rule.deviceOf(match), named: rule.metricOf(match) };
+    const facts: TopicFacts = {
+      rule,
+      match,
+      device: rule.deviceOf(match),
+      named: rule.metricOf(match),
+      flat: undefined,
+    };
     if (topic.length <= TOPIC_CACHE_MAX_TOPIC_CHARS) {
       if (topicCache.size >= TOPIC_CACHE_MAX_ENTRIES) topicCache.clear();
       topicCache.set(topic, facts);
@@ -257,6 +275,47 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     return out;
   };
 
+  const flat = options.flatJson === false ? undefined : new FlatJsonScanner(maxReadingsPerMessage, stateOf);
+
+  /**
+   * A flat JSON object through flat-json.ts, or undefined for the general path. Only for rules that
+   * take the readings from the whole object under their own names (no readingsField, no metric
+   * prefix): the shapes the scanner's equivalence test covers, and those of nearly all flat payloads.
+   * Timestamps outside the range policy go the general way too, which words the dead letter or clamps.
+   */
+  const decodeFlat = (scanner: FlatJsonScanner, facts: TopicFacts, text: string, receivedAt: number) => {
+    const rule = facts.rule;
+    const shape = scanner.read(
+      text,
+      facts.flat,
+      rule.tsPath.length === 1 ? rule.tsPath[0] : undefined,
+      rule.idPath?.length === 1 ? rule.idPath[0] : undefined,
+    );
+    if (shape === undefined) return undefined;
+    facts.flat = shape;
+    let ts = receivedAt;
+    let tsFromPayload = false;
+    if (shape.ts >= 0) {
+      const ms = timestampMs(scanner.valueAt(text, shape.ts), rule.tsUnit, rule.tsZone ?? defaultZone);
+      if (!(ms >= receivedAt - maxPastMs && ms <= receivedAt + maxFutureMs)) return undefined;
+      ts = ms;
+      tsFromPayload = true;
+    }
+    const hasId = shape.id >= 0 && scanner.isId(shape.id);
+    const out: Decoded = {
+      ok: true,
+      device: facts.device,
+      text,
+      ts,
+      tsFromPayload,
+      // As decodeJsonObject: the payload's text when it dates or names the message.
+      identity: tsFromPayload || hasId ? text : null,
+      readings: scanner.readings,
+      readingsJson: scanner.json,
+    };
+    return out;
+  };
+
   const decodeOne: DecodeFn = (topic, payload, receivedAt) => {
     const size = payload.byteLength;
     if (size > maxPayloadBytes) {
@@ -268,7 +327,8 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     // `$` topics match no wildcard rule ([MQTT-4.7.2-1]); the certificates belong to Sparkplug.
     if (usesSparkplug && topic.startsWith(SPARKPLUG_CERTIFICATES))
       return readingFormats.sparkplug(topic, payload, receivedAt);
-    const { rule, match, device, named } = topicFacts(topic);
+    const facts = topicFacts(topic);
+    const { rule, match, device, named } = facts;
     const metricName = (): string => named ?? scalarMetric(topic, match.deviceEnd);
     const format = rule.format;
 
@@ -315,6 +375,11 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       );
       if (v.kind === 'nonFinite') d.nonFinite = 1;
       return d;
+    }
+    // format is json or auto here, and the text starts like JSON.
+    if (flat !== undefined && rule.readingsPath === undefined && named === undefined) {
+      const d = decodeFlat(flat, facts, text, receivedAt);
+      if (d !== undefined) return d;
     }
     // Counted on the bytes before parsing, so deep nesting never reaches JSON.parse.
     if (jsonDepthExceeds(payload, maxJsonDepth)) {
