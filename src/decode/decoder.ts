@@ -13,12 +13,18 @@ import type { DecoderReport } from './formats/sparkplug/outbox.js';
 import { SPARKPLUG_CERTIFICATES } from './formats/sparkplug/topic.js';
 import { classifyText, compileStateWords, DEFAULT_STATE_WORDS } from './formats/text.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import {
+  checkSettings,
+  latin1,
+  looksLikeJson,
+  parseJson,
+  reject,
+  scalarMetric,
+  showMs,
+} from './decoder-helpers.js';
 import { createReadingFormats, type TimePolicy } from './reading-formats.js';
-import { isKnownZone } from './time-zone.js';
 import { describeBadTimestamp, timestampMs } from './timestamp.js';
-import type { DeadLetterReason, Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
-
-const MAX_DETAIL_CHARS = 200;
+import type { Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
 
 /**
  * What the topic alone decides (its rule, template captures, device, metric name), kept per topic:
@@ -38,10 +44,6 @@ interface TopicFacts {
   /** The keys of this topic's last flat JSON payload (flat-json.ts), for the next one. */
   flat: FlatShape | undefined;
 }
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what we strip
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
-/** ±8.64e15 ms is the range of a JS Date (ECMA-262 §21.4.1.1); toISOString throws outside it. */
-const MAX_DATE_MS = 8.64e15;
 
 interface DecodeFn {
   (topic: string, payload: Uint8Array, receivedAt: number): DecodeResult;
@@ -49,43 +51,6 @@ interface DecodeFn {
   restore?: { glob: string; feed: (topic: string, payload: Uint8Array) => void };
   /** After each committed batch: counts and messages to publish (Sparkplug), see sink/types.ts. */
   report?: () => DecoderReport | undefined;
-}
-
-function reject(reason: DeadLetterReason, detail: string): Rejected {
-  // Parser messages quote the payload, which may hold control characters or be long.
-  let d = detail.replace(CONTROL_CHARS, '?');
-  if (d.length > MAX_DETAIL_CHARS) d = `${d.slice(0, MAX_DETAIL_CHARS - 1)}…`;
-  return { ok: false, reason, detail: d };
-}
-
-function checkSettings(s: DecodeSettings): void {
-  const whole = (name: string, v: number, min: number): void => {
-    if (!Number.isSafeInteger(v) || v < min)
-      throw new RangeError(`decode settings: ${name} must be an integer ≥ ${min}, got ${v}`);
-  };
-  whole('maxPayloadBytes', s.maxPayloadBytes, 0);
-  whole('maxJsonDepth', s.maxJsonDepth, 1);
-  whole('maxReadingsPerMessage', s.maxReadingsPerMessage, 1);
-  whole('maxFutureMs', s.maxFutureMs, 0);
-  whole('maxPastMs', s.maxPastMs, 0);
-  if (s.timeZone !== undefined && !isKnownZone(s.timeZone))
-    throw new RangeError(`decode settings: unknown time zone "${s.timeZone}"`);
-}
-
-/** Metric for a bare value when the rule names none: the topic levels after the device, joined with '.'. */
-function scalarMetric(topic: string, deviceEnd: number): string {
-  if (deviceEnd < 0 || deviceEnd >= topic.length) return 'value';
-  const levels = topic.slice(deviceEnd + 1).split('/');
-  let metric = '';
-  for (const level of levels) {
-    if (level === '') continue;
-    metric = metric === '' ? level : `${metric}.${level}`;
-  }
-  return metric === '' ? 'value' : metric;
-}
-
-function showMs(ms: number): string {
-  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms`;
 }
 
 /** Not configuration: how the decoder is built, for tests and measurements. */
@@ -410,33 +375,4 @@ export function createDecoder(settings: DecodeSettings, options: DecoderOptions 
   return usesSparkplug
     ? Object.assign(decodeOne, { restore: readingFormats.restore, report: readingFormats.report })
     : decodeOne;
-}
-
-/**
- * For format auto: whether the text is meant as JSON. An object, an array or a quoted string;
- * bare numbers and words are read as text (the same readings, and `ON` is not JSON at all).
- * Broken JSON that starts like JSON is dead-lettered as invalid_json: it is a fault to see.
- */
-function looksLikeJson(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    // BOM and JSON whitespace
-    if (c === 0xfeff || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
-    return c === 0x7b /* { */ || c === 0x5b /* [ */ || c === 0x22 /* " */;
-  }
-  return false;
-}
-
-/** Bytes as a string of the same length (one char per byte): a cheap, exact identity for binary payloads. */
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
-
-/** JSON.parse that answers undefined instead of throwing (documents need not be JSON). */
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch {
-    return undefined;
-  }
 }

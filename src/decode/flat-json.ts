@@ -17,7 +17,8 @@
  *   numeric order (ECMA-262 §10.1.11.1 OrdinaryOwnPropertyKeys), not in payload order;
  * - a key twice: JSON.parse keeps the last value at the first key's position (§25.5.1);
  * - a backslash, a control character or a surrogate in any string: escapes need decoding, control
- *   characters are invalid JSON, and JSON.stringify escapes lone surrogates in a metric's name;
+ *   characters are invalid JSON, and JSON.stringify escapes lone surrogates in a metric's name (the
+ *   decoder's fatal UTF-8 decoding never makes one; the scanner does not rely on that);
  * - numbers with an exponent or more than 15 digits: below that the value is m / 10^k with
  *   m < 10^15 < 2^53 and 10^k exact, one correctly rounded division, which is exactly the
  *   correctly rounded value JSON.parse gives (Clinger's fast path); anything longer is left to it;

@@ -197,7 +197,12 @@ const plainValue = fc.oneof(
   { weight: 8, arbitrary: fc.integer({ min: -1e6, max: 1e12 }).map(String) },
   { weight: 8, arbitrary: fc.double({ min: -1e6, max: 1e6, noNaN: true }).map((d) => JSON.stringify(d)) },
   { weight: 4, arbitrary: fc.integer({ min: -99999, max: 99999 }).map((n) => (n / 100).toFixed(2)) },
-  { weight: 1, arbitrary: fc.constantFrom('true', 'false', 'null', '"ON"', '"off"', '"text"', '-0') },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom('true', 'false', 'null', '"ON"', '"off"', '"text"', '-0', '-0.0', '1.10'),
+  },
+  // Around 1e-6, where Number#toString switches to an exponent.
+  { weight: 1, arbitrary: fc.stringMatching(/^-?0\.0{4,7}[1-9]{1,4}$/) },
 );
 const compactPayload = fc
   .tuple(
