@@ -1,10 +1,10 @@
 /**
  * Fast path for flat JSON objects, the most common device payload (`{"temperature":21.5,
- * "humidity":40,"ts":1700000000}`: zigbee2mqtt sensors, Shelly, ESPHome, bench and custom
- * firmware): one scan of the text gives the members, their numbers and, for a compact payload,
- * the readings' JSON column text, without JSON.parse's object, flatten's walk, or the sink
- * rebuilding the readings JSON from pieces (issue #11: together ~12k of the SQLite worker's ~52k
- * instructions a message).
+ * "humidity":40,"ts":1700000000}`: zigbee2mqtt sensors, OwnTracks, the bench, custom firmware):
+ * one scan of the text gives the members, their numbers and, for a compact payload, the readings'
+ * JSON column text, without JSON.parse's object, flatten's walk, or the sink rebuilding the
+ * readings JSON from pieces (issue #11: ~8k fewer of the SQLite worker's ~52k instructions a
+ * message; BENCHMARKS.md "Worker CPU, flat branch").
  *
  * It must give exactly what the general path (JSON.parse + flatten.ts + the sink's readingsJson)
  * gives, so it accepts only what it fully understands and answers `undefined` for everything else,
