@@ -3,6 +3,7 @@
  * thread once per message: everything that can be prepared (template, rule matchers, the UTF-8
  * decoder, regexes) is prepared once in createDecoder, and the returned function never throws.
  */
+import { FlatJsonScanner, type FlatShape } from './flat-json.js';
 import { type FlattenRun, flattenInto, holderOf, locate } from './flatten.js';
 import { type CompiledRule, createRuleSelector } from './format-rules.js';
 import type { TemplateMatch } from './topic-template.js';
@@ -12,12 +13,18 @@ import type { DecoderReport } from './formats/sparkplug/outbox.js';
 import { SPARKPLUG_CERTIFICATES } from './formats/sparkplug/topic.js';
 import { classifyText, compileStateWords, DEFAULT_STATE_WORDS } from './formats/text.js';
 import { jsonDepthExceeds } from './json-depth.js';
+import {
+  checkSettings,
+  latin1,
+  looksLikeJson,
+  parseJson,
+  reject,
+  scalarMetric,
+  showMs,
+} from './decoder-helpers.js';
 import { createReadingFormats, type TimePolicy } from './reading-formats.js';
-import { isKnownZone } from './time-zone.js';
 import { describeBadTimestamp, timestampMs } from './timestamp.js';
-import type { DeadLetterReason, Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
-
-const MAX_DETAIL_CHARS = 200;
+import type { Decoded, DecodeResult, DecodeSettings, Reading, Rejected } from './types.js';
 
 /**
  * What the topic alone decides (its rule, template captures, device, metric name), kept per topic:
@@ -34,11 +41,9 @@ interface TopicFacts {
   readonly match: TemplateMatch;
   readonly device: string | null;
   readonly named: string | undefined;
+  /** The keys of this topic's last flat JSON payload (flat-json.ts), for the next one. */
+  flat: FlatShape | undefined;
 }
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what we strip
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/g;
-/** ±8.64e15 ms is the range of a JS Date (ECMA-262 §21.4.1.1); toISOString throws outside it. */
-const MAX_DATE_MS = 8.64e15;
 
 interface DecodeFn {
   (topic: string, payload: Uint8Array, receivedAt: number): DecodeResult;
@@ -48,45 +53,17 @@ interface DecodeFn {
   report?: () => DecoderReport | undefined;
 }
 
-function reject(reason: DeadLetterReason, detail: string): Rejected {
-  // Parser messages quote the payload, which may hold control characters or be long.
-  let d = detail.replace(CONTROL_CHARS, '?');
-  if (d.length > MAX_DETAIL_CHARS) d = `${d.slice(0, MAX_DETAIL_CHARS - 1)}…`;
-  return { ok: false, reason, detail: d };
-}
-
-function checkSettings(s: DecodeSettings): void {
-  const whole = (name: string, v: number, min: number): void => {
-    if (!Number.isSafeInteger(v) || v < min)
-      throw new RangeError(`decode settings: ${name} must be an integer ≥ ${min}, got ${v}`);
-  };
-  whole('maxPayloadBytes', s.maxPayloadBytes, 0);
-  whole('maxJsonDepth', s.maxJsonDepth, 1);
-  whole('maxReadingsPerMessage', s.maxReadingsPerMessage, 1);
-  whole('maxFutureMs', s.maxFutureMs, 0);
-  whole('maxPastMs', s.maxPastMs, 0);
-  if (s.timeZone !== undefined && !isKnownZone(s.timeZone))
-    throw new RangeError(`decode settings: unknown time zone "${s.timeZone}"`);
-}
-
-/** Metric for a bare value when the rule names none: the topic levels after the device, joined with '.'. */
-function scalarMetric(topic: string, deviceEnd: number): string {
-  if (deviceEnd < 0 || deviceEnd >= topic.length) return 'value';
-  const levels = topic.slice(deviceEnd + 1).split('/');
-  let metric = '';
-  for (const level of levels) {
-    if (level === '') continue;
-    metric = metric === '' ? level : `${metric}.${level}`;
-  }
-  return metric === '' ? 'value' : metric;
-}
-
-function showMs(ms: number): string {
-  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : `${ms} ms`;
+/** Not configuration: how the decoder is built, for tests and measurements. */
+export interface DecoderOptions {
+  /**
+   * Decode flat JSON objects with flat-json.ts (default true). false: every JSON payload goes
+   * through JSON.parse and flatten, the general path the fast path is tested against.
+   */
+  readonly flatJson?: boolean;
 }
 
 /** Build the per-message decode function for these settings. Throws here, at startup, on bad settings. */
-export function createDecoder(settings: DecodeSettings): DecodeFn {
+export function createDecoder(settings: DecodeSettings, options: DecoderOptions = {}): DecodeFn {
   checkSettings(settings);
   const selectRule = createRuleSelector(settings.formats, settings.template);
   const topicCache = new Map<string, TopicFacts>();
@@ -97,7 +74,13 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     // Frozen: one match now serves every message on this topic.
     const match = Object.freeze(rule.matchTemplate(topic));
     Object.freeze(match.fields);
-    const facts: TopicFacts = { rule, match, device: rule.deviceOf(match), named: rule.metricOf(match) };
+    const facts: TopicFacts = {
+      rule,
+      match,
+      device: rule.deviceOf(match),
+      named: rule.metricOf(match),
+      flat: undefined,
+    };
     if (topic.length <= TOPIC_CACHE_MAX_TOPIC_CHARS) {
       if (topicCache.size >= TOPIC_CACHE_MAX_ENTRIES) topicCache.clear();
       topicCache.set(topic, facts);
@@ -257,6 +240,47 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     return out;
   };
 
+  const flat = options.flatJson === false ? undefined : new FlatJsonScanner(maxReadingsPerMessage, stateOf);
+
+  /**
+   * A flat JSON object through flat-json.ts, or undefined for the general path. Only for rules that
+   * take the readings from the whole object under their own names (no readingsField, no metric
+   * prefix): the shapes the scanner's equivalence test covers, and those of nearly all flat payloads.
+   * Timestamps outside the range policy go the general way too, which words the dead letter or clamps.
+   */
+  const decodeFlat = (scanner: FlatJsonScanner, facts: TopicFacts, text: string, receivedAt: number) => {
+    const rule = facts.rule;
+    const shape = scanner.read(
+      text,
+      facts.flat,
+      rule.tsPath.length === 1 ? rule.tsPath[0] : undefined,
+      rule.idPath?.length === 1 ? rule.idPath[0] : undefined,
+    );
+    if (shape === undefined) return undefined;
+    facts.flat = shape;
+    let ts = receivedAt;
+    let tsFromPayload = false;
+    if (shape.ts >= 0) {
+      const ms = timestampMs(scanner.valueAt(text, shape.ts), rule.tsUnit, rule.tsZone ?? defaultZone);
+      if (!(ms >= receivedAt - maxPastMs && ms <= receivedAt + maxFutureMs)) return undefined;
+      ts = ms;
+      tsFromPayload = true;
+    }
+    const hasId = shape.id >= 0 && scanner.isId(shape.id);
+    const out: Decoded = {
+      ok: true,
+      device: facts.device,
+      text,
+      ts,
+      tsFromPayload,
+      // As decodeJsonObject: the payload's text when it dates or names the message.
+      identity: tsFromPayload || hasId ? text : null,
+      readings: scanner.readings,
+      readingsJson: scanner.json,
+    };
+    return out;
+  };
+
   const decodeOne: DecodeFn = (topic, payload, receivedAt) => {
     const size = payload.byteLength;
     if (size > maxPayloadBytes) {
@@ -268,7 +292,8 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
     // `$` topics match no wildcard rule ([MQTT-4.7.2-1]); the certificates belong to Sparkplug.
     if (usesSparkplug && topic.startsWith(SPARKPLUG_CERTIFICATES))
       return readingFormats.sparkplug(topic, payload, receivedAt);
-    const { rule, match, device, named } = topicFacts(topic);
+    const facts = topicFacts(topic);
+    const { rule, match, device, named } = facts;
     const metricName = (): string => named ?? scalarMetric(topic, match.deviceEnd);
     const format = rule.format;
 
@@ -316,6 +341,11 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
       if (v.kind === 'nonFinite') d.nonFinite = 1;
       return d;
     }
+    // format is json or auto here, and the text starts like JSON.
+    if (flat !== undefined && rule.readingsPath === undefined && named === undefined) {
+      const d = decodeFlat(flat, facts, text, receivedAt);
+      if (d !== undefined) return d;
+    }
     // Counted on the bytes before parsing, so deep nesting never reaches JSON.parse.
     if (jsonDepthExceeds(payload, maxJsonDepth)) {
       return reject('json_too_deep', `JSON is nested more than ${maxJsonDepth} levels deep`);
@@ -345,33 +375,4 @@ export function createDecoder(settings: DecodeSettings): DecodeFn {
   return usesSparkplug
     ? Object.assign(decodeOne, { restore: readingFormats.restore, report: readingFormats.report })
     : decodeOne;
-}
-
-/**
- * For format auto: whether the text is meant as JSON. An object, an array or a quoted string;
- * bare numbers and words are read as text (the same readings, and `ON` is not JSON at all).
- * Broken JSON that starts like JSON is dead-lettered as invalid_json: it is a fault to see.
- */
-function looksLikeJson(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    // BOM and JSON whitespace
-    if (c === 0xfeff || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
-    return c === 0x7b /* { */ || c === 0x5b /* [ */ || c === 0x22 /* " */;
-  }
-  return false;
-}
-
-/** Bytes as a string of the same length (one char per byte): a cheap, exact identity for binary payloads. */
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
-
-/** JSON.parse that answers undefined instead of throwing (documents need not be JSON). */
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-  } catch {
-    return undefined;
-  }
 }

@@ -138,6 +138,13 @@ export interface Decoded {
    */
   identity: string | null;
   readings: Reading[];
+  /**
+   * The readings as the JSON text the sink stores in `messages.readings`, when the payload already
+   * held it (a compact flat object, decode/flat-json.ts): then exactly what sink/readings-json.ts
+   * readingsJson(readings) would give (test/unit/decode/flat-json.property.test.ts). Absent or
+   * undefined: the sink builds it from the readings.
+   */
+  readingsJson?: string | undefined;
   /** Readings beyond maxReadingsPerMessage, not stored (counted). Absent when none. */
   readingsCapped?: number;
   /** Numbers that are not finite (1e400 parses as Infinity), not stored (counted). Absent when none. */

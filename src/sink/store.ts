@@ -261,7 +261,8 @@ export class SinkStore {
     // NDEATH marks offline) go to readings_at instead.
     const ownTs = hasOwnTimestamps(readings, ts);
     // Before the INSERT: an unstorable reading (InvalidReadingError) fails only this message.
-    const json = readingsJson(ownTs ? readings.filter((r) => !apart(r, ts)) : readings);
+    // The decoder's copy when it had one (decode/flat-json.ts: never with readings of their own time).
+    const json = d.readingsJson ?? readingsJson(ownTs ? readings.filter((r) => !apart(r, ts)) : readings);
     const info = this.insertFor(b.qos[i] as number, flags).run(
       topic,
       d.device,

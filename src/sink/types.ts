@@ -77,6 +77,8 @@ export type SinkDecodeResult =
       /** What identifies the message with its topic: hashed as `p:<topic>\0<identity>` (identity-hash.ts). */
       readonly identity: string | null;
       readonly readings: readonly Reading[];
+      /** When set, exactly readingsJson(readings) (readings-json.ts), which the decoder had for free. */
+      readonly readingsJson?: string | undefined;
       /** Readings beyond the per-message cap, not stored. */
       readonly readingsCapped?: number;
       /** Non-finite numbers, not stored. */
