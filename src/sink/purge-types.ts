@@ -32,7 +32,9 @@ export type MaintenanceOp =
   /** PRAGMA incremental_vacuum(pages). */
   | { readonly kind: 'vacuum'; readonly pages: number }
   /** Bounds the WAL on a small volume: wal_autocheckpoint and journal_size_limit on this connection. */
-  | { readonly kind: 'wal-limit'; readonly pages: number };
+  | { readonly kind: 'wal-limit'; readonly pages: number }
+  /** The page cache of this connection, KiB (page-cache.ts): sent by the SQLite worker itself. */
+  | { readonly kind: 'cache-size'; readonly kib: number };
 
 export interface PurgeStats {
   readonly pageSize: number;

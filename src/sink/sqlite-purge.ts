@@ -44,7 +44,7 @@ export class SqlitePurge {
   }
 
   run(op: MaintenanceOp): MaintenanceResult {
-    if (op.kind === 'stats' || op.kind === 'wal-limit') return this.dispatch(op);
+    if (op.kind === 'stats' || op.kind === 'wal-limit' || op.kind === 'cache-size') return this.dispatch(op);
     // A purge step's commit need not be durable on its own: if power fails before the next fsync,
     // the rows come back and the next pass deletes them again. In WAL mode the next FULL commit (the
     // next batch) fsyncs the log up to and including this step's frames; skipping this one's fsync
@@ -81,6 +81,8 @@ export class SqlitePurge {
         return { kind: 'step', step: this.vacuum(op.pages) };
       case 'wal-limit':
         return { kind: 'step', step: this.walLimit(op.pages) };
+      case 'cache-size':
+        return { kind: 'step', step: this.cacheSize(op.kib) };
     }
   }
 
@@ -264,6 +266,12 @@ export class SqlitePurge {
       this.db.pragma(`wal_autocheckpoint = ${p}`);
       this.db.pragma(`journal_size_limit = ${p * Number(this.db.pragma('page_size', { simple: true }))}`);
     }
+    return { rows: 0, bytes: 0, seconds: 0, nextId: null, more: false, blocked: false };
+  }
+
+  /** The writer's page cache, sized by the SQLite worker to the topics it writes (page-cache.ts). */
+  private cacheSize(kib: number): StepResult {
+    this.db.pragma(`cache_size = -${Math.max(1, Math.trunc(kib))}`);
     return { rows: 0, bytes: 0, seconds: 0, nextId: null, more: false, blocked: false };
   }
 

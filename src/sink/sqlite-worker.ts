@@ -10,6 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorCode, errorMessage } from '../lib/errors.js';
 import type { WireError, WorkerInit, WorkerMessage, WorkerRequest } from './protocol.js';
 import { DB_FILE_REPLACED, DbFileIdentity } from './db-file-identity.js';
+import { PageCacheSize } from './page-cache.js';
 import { isTransientSqliteCode, sqliteCodeOf } from './sqlite-errors.js';
 import { SinkStore } from './store.js';
 import type { DecodeFn, DecoderFactory } from './types.js';
@@ -34,9 +35,12 @@ export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
   }
   let store: SinkStore;
   let identity: DbFileIdentity;
+  // Sized to the topics written (page-cache.ts), after the migrations, which keep SQLite's default.
+  const cache = new PageCacheSize();
   try {
     store = SinkStore.open(init.store, decode, (progress) => send({ kind: 'migrating', progress }));
     identity = DbFileIdentity.capture(init.store.path);
+    store.maintain({ kind: 'cache-size', kib: cache.current });
   } catch (err) {
     send({ kind: 'open-failed', stage: 'open', error: wireError(err) });
     port.close();
@@ -72,6 +76,9 @@ export function runSqliteWorker<D>(makeDecoder: DecoderFactory<D>): void {
     switch (req.kind) {
       case 'write': {
         try {
+          // Before the batch: its new devices' pages then stay cached from their first insert.
+          const kib = cache.grow(req.batch.topics);
+          if (kib !== undefined) store.maintain({ kind: 'cache-size', kib });
           const result = store.writeBatch(req.batch);
           scheduleIdleFlush();
           // Committed, but into the file at the path? If not, this batch fails (never acked) and
