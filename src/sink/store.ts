@@ -260,9 +260,10 @@ export class SinkStore {
     // Readings with a timestamp or a device of their own (Sparkplug is_historical, the devices an
     // NDEATH marks offline) go to readings_at instead.
     const ownTs = hasOwnTimestamps(readings, ts);
-    // Before the INSERT: an unstorable reading (InvalidReadingError) fails only this message.
-    // The decoder's copy when it had one (decode/flat-json.ts: never with readings of their own time).
-    const json = d.readingsJson ?? readingsJson(ownTs ? readings.filter((r) => !apart(r, ts)) : readings);
+    // Before the INSERT (InvalidReadingError fails only this message); the decoder's JSON if it has all.
+    const json = ownTs
+      ? readingsJson(readings.filter((r) => !apart(r, ts)))
+      : (d.readingsJson ?? readingsJson(readings));
     const info = this.insertFor(b.qos[i] as number, flags).run(
       topic,
       d.device,
